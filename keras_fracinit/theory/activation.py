@@ -1,0 +1,249 @@
+"""The paper's activation class, as the law of the slope on the negative side.
+
+Every activation of the class is `phi(z) = z` for `z > 0` and `phi(z) = A z`
+for `z <= 0`, where the slope `A` is a constant `a` (ReLU: `a = 0`, Leaky
+ReLU, linear: `a = 1`) or uniform on `[lower, upper]` (randomized Leaky ReLU).
+Inverted dropout with keep probability `q` on the layer output multiplies each
+unit by `Bernoulli(q) / q`. Together these determine the law of
+`X_m = sum_i phi(z_i)^2` and so every quantity in `keras_fracinit.theory`.
+
+This module validates user arguments once, in Keras' error style, and reduces
+them to one hashable `ActivationLaw`.
+
+Reference:
+    M. Gurbuzbalaban and Y. Hu, "Fractional moment-preserving initialization
+    schemes for training deep neural networks", AISTATS 2021, Section 2.
+"""
+
+import dataclasses
+import math
+import numbers
+
+SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "rrelu", "linear")
+
+# Keras 3's `leaky_relu` activation (and `Dense(..., activation="leaky_relu")`)
+# uses this slope, so it is what a user of the string name gets.
+DEFAULT_NEGATIVE_SLOPE = 0.2
+# The randomized Leaky ReLU bounds of Xu et al. (2015), also PyTorch's RReLU.
+DEFAULT_RRELU_LOWER = 1.0 / 8.0
+DEFAULT_RRELU_UPPER = 1.0 / 3.0
+
+_ACTIVATION_ALIASES = {
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+    "leakyrelu": "leaky_relu",
+    "rrelu": "rrelu",
+    "randomized_leaky_relu": "rrelu",
+    "linear": "linear",
+    "identity": "linear",
+    None: "linear",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationLaw:
+    """The negative-side slope law `A ~ U[lower, upper]` and the keep probability.
+
+    A constant slope `a` is `lower == upper == a`.
+
+    Attributes:
+        lower: Smallest negative-side slope.
+        upper: Largest negative-side slope.
+        keep: Inverted-dropout keep probability `q = 1 - dropout`.
+    """
+
+    lower: float
+    upper: float
+    keep: float = 1.0
+
+    @property
+    def mean_square_slope(self):
+        """`E[A^2] = (l^2 + l u + u^2) / 3` (`a^2` for a constant slope)."""
+        lo, hi = self.lower, self.upper
+        return (lo * lo + lo * hi + hi * hi) / 3.0
+
+    @property
+    def second_moment_gain(self):
+        """The classical (s = 2) gain `g_2 = 2 q / (1 + E[A^2])`.
+
+        This is He's 2 for ReLU and LeCun's 1 for linear, times `q` with
+        dropout.
+        """
+        return 2.0 * self.keep / (1.0 + self.mean_square_slope)
+
+    @property
+    def dead_unit_probability(self):
+        """`P(phi(z) xi = 0)` for one unit: dropped, or negative with slope 0."""
+        negative_is_dead = 0.5 if self.upper == 0.0 else 0.0
+        return (1.0 - self.keep) + self.keep * negative_is_dead
+
+
+def check_s(s):
+    """Returns `s` as a float after checking that it lies in (0, 2]."""
+    if isinstance(s, bool) or not isinstance(s, numbers.Real):
+        raise ValueError(
+            f"Argument `s` must be a real number in (0, 2]. Received: s={s!r}"
+        )
+    s = float(s)
+    if not (0.0 < s <= 2.0):  # also rejects NaN
+        raise ValueError(f"Argument `s` must be in (0, 2]. Received: s={s}")
+    return s
+
+
+def check_width(width, name="width"):
+    """Returns `width` as an int after checking that it is a positive integer."""
+    if isinstance(width, bool) or not isinstance(width, numbers.Integral):
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={width!r}"
+        )
+    if width < 1:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={width}"
+        )
+    return int(width)
+
+
+def _check_slope(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"Argument `{name}` must be a non-negative number. "
+            f"Received: {name}={value!r}"
+        )
+    value = float(value)
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(
+            f"Argument `{name}` must be a finite non-negative number. "
+            f"Received: {name}={value}"
+        )
+    return value
+
+
+def _check_dropout(dropout):
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+        raise ValueError(
+            f"Argument `dropout` must be a number in [0, 1). "
+            f"Received: dropout={dropout!r}"
+        )
+    dropout = float(dropout)
+    if not (0.0 <= dropout < 1.0):
+        raise ValueError(
+            f"Argument `dropout` must be in [0, 1). Received: dropout={dropout}"
+        )
+    return dropout
+
+
+def canonical_activation(activation):
+    """Returns the supported name for `activation`, or raises `ValueError`."""
+    key = activation.lower() if isinstance(activation, str) else activation
+    try:
+        return _ACTIVATION_ALIASES[key]
+    except (KeyError, TypeError):
+        raise ValueError(
+            "Argument `activation` must be one of "
+            f"{', '.join(repr(a) for a in SUPPORTED_ACTIVATIONS)}. "
+            f"Received: activation={activation!r}"
+        ) from None
+
+
+def resolve_activation(
+    activation="relu",
+    *,
+    negative_slope=None,
+    lower=None,
+    upper=None,
+    dropout=0.0,
+):
+    """Validates activation arguments and fills in their defaults.
+
+    Args:
+        activation: One of `"relu"`, `"leaky_relu"`, `"rrelu"`, `"linear"`.
+        negative_slope: Slope of `"leaky_relu"` on the negative side
+            (default 0.2, as in Keras 3). Only for `"leaky_relu"`.
+        lower: Lower bound of the `"rrelu"` slope (default 1/8).
+        upper: Upper bound of the `"rrelu"` slope (default 1/3).
+        dropout: Inverted-dropout rate on the layer output, in [0, 1).
+
+    Returns:
+        A dict with the canonical `activation` name, `negative_slope`,
+        `lower`, `upper` (each `None` where the activation has no such
+        parameter) and `dropout`: a JSON-ready description.
+
+    Raises:
+        ValueError: naming the offending argument and the value received.
+    """
+    activation = canonical_activation(activation)
+    if activation != "leaky_relu" and negative_slope is not None:
+        raise ValueError(
+            "Argument `negative_slope` only applies to "
+            "activation='leaky_relu'. Received: "
+            f"negative_slope={negative_slope!r} with activation='{activation}'"
+        )
+    if activation != "rrelu":
+        for name, value in (("lower", lower), ("upper", upper)):
+            if value is not None:
+                raise ValueError(
+                    f"Argument `{name}` only applies to activation='rrelu'. "
+                    f"Received: {name}={value!r} with "
+                    f"activation='{activation}'"
+                )
+    if activation == "leaky_relu":
+        if negative_slope is None:
+            negative_slope = DEFAULT_NEGATIVE_SLOPE
+        negative_slope = _check_slope(negative_slope, "negative_slope")
+    if activation == "rrelu":
+        lower = _check_slope(
+            DEFAULT_RRELU_LOWER if lower is None else lower, "lower"
+        )
+        upper = _check_slope(
+            DEFAULT_RRELU_UPPER if upper is None else upper, "upper"
+        )
+        if lower > upper:
+            raise ValueError(
+                "Arguments `lower` and `upper` must satisfy lower <= upper. "
+                f"Received: lower={lower}, upper={upper}"
+            )
+    return {
+        "activation": activation,
+        "negative_slope": negative_slope,
+        "lower": lower,
+        "upper": upper,
+        "dropout": _check_dropout(dropout),
+    }
+
+
+def activation_law(
+    activation="relu",
+    *,
+    negative_slope=None,
+    lower=None,
+    upper=None,
+    dropout=0.0,
+):
+    """Returns the `ActivationLaw` of a validated activation description.
+
+    Takes the same arguments as `resolve_activation`.
+
+    Example:
+
+    >>> activation_law("leaky_relu", negative_slope=0.1)
+    ActivationLaw(lower=0.1, upper=0.1, keep=1.0)
+    """
+    spec = resolve_activation(
+        activation,
+        negative_slope=negative_slope,
+        lower=lower,
+        upper=upper,
+        dropout=dropout,
+    )
+    keep = 1.0 - spec["dropout"]
+    name = spec["activation"]
+    if name == "relu":
+        return ActivationLaw(0.0, 0.0, keep)
+    if name == "linear":
+        return ActivationLaw(1.0, 1.0, keep)
+    if name == "leaky_relu":
+        slope = spec["negative_slope"]
+        return ActivationLaw(slope, slope, keep)
+    return ActivationLaw(spec["lower"], spec["upper"], keep)

@@ -1,0 +1,47 @@
+"""Test configuration shared by all test modules."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselects (rather than skips) tests that do not concern this backend.
+
+    The suite runs once per backend in CI. A TensorFlow-only feature such as
+    SavedModel export is not applicable on JAX, and pure numpy/scipy theory
+    tests need to run only once (on the default backend), so on other backends
+    both are left out of the run instead of being reported as skipped.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return
+    selected, deselected = [], []
+    for item in items:
+        if item.get_closest_marker("tensorflow_only") or item.get_closest_marker(
+            "backend_independent"
+        ):
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.fixture
+def float64_backend():
+    """Switches keras' floatx to float64 for the duration of a test."""
+    previous = keras.backend.floatx()
+    keras.backend.set_floatx("float64")
+    yield
+    keras.backend.set_floatx(previous)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "backend_independent: pure numpy/scipy; run once, on the default backend",
+    )

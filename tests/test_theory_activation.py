@@ -1,0 +1,134 @@
+"""Validation and defaults of the activation class."""
+
+import ast
+import math
+import pathlib
+
+import numpy as np
+import pytest
+
+from keras_fracinit.theory import activation as activation_lib
+
+pytestmark = pytest.mark.backend_independent
+
+
+@pytest.mark.parametrize("s", [0.0, -1.0, 2.5, 2.0000001, math.nan, math.inf])
+def test_s_out_of_range(s):
+    with pytest.raises(ValueError, match=r"Argument `s` must be in \(0, 2\]"):
+        activation_lib.check_s(s)
+
+
+def test_s_message_names_the_value():
+    with pytest.raises(ValueError) as info:
+        activation_lib.check_s(2.5)
+    assert str(info.value) == "Argument `s` must be in (0, 2]. Received: s=2.5"
+
+
+@pytest.mark.parametrize("s", ["1", None, True, [1.0], 1j])
+def test_s_must_be_a_real_number(s):
+    with pytest.raises(ValueError, match="Argument `s` must be a real number"):
+        activation_lib.check_s(s)
+
+
+@pytest.mark.parametrize("s", [2, 1, np.float32(0.5), np.float64(1.5)])
+def test_s_accepts_numbers(s):
+    assert activation_lib.check_s(s) == float(s)
+
+
+def test_unknown_activation_lists_the_supported_ones():
+    with pytest.raises(ValueError) as info:
+        activation_lib.resolve_activation("tanh")
+    message = str(info.value)
+    assert "Argument `activation`" in message and "activation='tanh'" in message
+    for name in activation_lib.SUPPORTED_ACTIVATIONS:
+        assert repr(name) in message
+
+
+@pytest.mark.parametrize("activation", [3, object(), ""])
+def test_non_string_activation(activation):
+    with pytest.raises(ValueError, match="Argument `activation`"):
+        activation_lib.resolve_activation(activation)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear", "rrelu"])
+def test_negative_slope_needs_leaky_relu(activation):
+    with pytest.raises(ValueError, match="`negative_slope` only applies"):
+        activation_lib.resolve_activation(activation, negative_slope=0.1)
+
+
+@pytest.mark.parametrize("name", ["lower", "upper"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "linear"])
+def test_rrelu_bounds_need_rrelu(activation, name):
+    with pytest.raises(ValueError, match=f"`{name}` only applies"):
+        activation_lib.resolve_activation(activation, **{name: 0.1})
+
+
+@pytest.mark.parametrize("value", [-0.1, math.nan, math.inf, "0.1", True])
+def test_negative_slope_must_be_finite_non_negative(value):
+    with pytest.raises(ValueError, match="Argument `negative_slope`"):
+        activation_lib.resolve_activation("leaky_relu", negative_slope=value)
+
+
+@pytest.mark.parametrize("name", ["lower", "upper"])
+def test_rrelu_bounds_must_be_non_negative(name):
+    with pytest.raises(ValueError, match=f"Argument `{name}`.*Received: {name}=-0.5"):
+        activation_lib.resolve_activation("rrelu", **{name: -0.5})
+
+
+def test_lower_above_upper():
+    with pytest.raises(ValueError, match="lower <= upper. Received: lower=0.5, upper=0.2"):
+        activation_lib.resolve_activation("rrelu", lower=0.5, upper=0.2)
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.0, 1.5, math.nan, "0.1"])
+def test_dropout_range(dropout):
+    with pytest.raises(ValueError, match="Argument `dropout`"):
+        activation_lib.resolve_activation("relu", dropout=dropout)
+
+
+def test_defaults_follow_keras_and_rrelu_convention():
+    leaky = activation_lib.resolve_activation("leaky_relu")
+    assert leaky["negative_slope"] == 0.2
+    rrelu = activation_lib.resolve_activation("rrelu")
+    assert (rrelu["lower"], rrelu["upper"]) == (1 / 8, 1 / 3)
+    relu = activation_lib.resolve_activation("relu")
+    assert relu == {
+        "activation": "relu",
+        "negative_slope": None,
+        "lower": None,
+        "upper": None,
+        "dropout": 0.0,
+    }
+
+
+def test_aliases_are_canonicalized():
+    assert activation_lib.canonical_activation("LeakyReLU") == "leaky_relu"
+    assert activation_lib.canonical_activation(None) == "linear"
+    assert activation_lib.canonical_activation("RReLU") == "rrelu"
+
+
+def test_laws():
+    law = activation_lib.activation_law
+    assert law("relu") == activation_lib.ActivationLaw(0.0, 0.0, 1.0)
+    assert law("linear", dropout=0.5) == activation_lib.ActivationLaw(1.0, 1.0, 0.5)
+    assert law("leaky_relu").mean_square_slope == pytest.approx(0.04)
+    rrelu = law("rrelu", lower=0.0, upper=0.3)
+    assert rrelu.mean_square_slope == pytest.approx(0.03)
+    assert law("relu", dropout=0.5).dead_unit_probability == 0.75
+    assert law("leaky_relu", dropout=0.5).dead_unit_probability == 0.5
+
+
+def test_theory_package_never_imports_keras():
+    theory_dir = pathlib.Path(activation_lib.__file__).parent
+    for path in theory_dir.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                root = name.split(".")[0]
+                assert root not in {"keras", "tensorflow", "jax", "torch"}, path
