@@ -263,5 +263,7 @@ ALIASES = {
     "fractional_moment": FractionalMomentNormal,
     "fractional_moment_normal": FractionalMomentNormal,
     "fractional_moment_uniform": FractionalMomentUniform,
+    "FractionalMomentNormal": FractionalMomentNormal,
+    "FractionalMomentUniform": FractionalMomentUniform,
 }
 keras.saving.get_custom_objects().update(ALIASES)

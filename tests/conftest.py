@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# JAX truncates float64 to float32 unless x64 is enabled before it is
+# imported; the dtype tests ask for float64 on every backend.
+os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
