@@ -204,7 +204,7 @@ class FractionalMomentNormal(_FractionalMomentInitializer):
     >>> layer = keras.layers.Dense(64, activation="relu",
     ...                            kernel_initializer=init)
     >>> round(init.stddev((64, 64)), 6)
-    0.178889
+    0.178887
 
     Reference:
         M. Gurbuzbalaban and Y. Hu, "Fractional moment-preserving

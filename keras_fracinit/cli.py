@@ -1,0 +1,137 @@
+"""Command line: `python -m keras_fracinit table --width 64`.
+
+Prints the exact s-moment gains for a grid of s and activations next to the
+classical (s = 2) gains of He and LeCun, and the authors' large-width
+approximation for comparison.
+"""
+
+import argparse
+import csv
+import io
+import sys
+
+from keras_fracinit.theory import activation as activation_lib
+from keras_fracinit.theory import approximations
+from keras_fracinit.theory import moments
+
+DEFAULT_ORDERS = (0.25, 0.5, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0)
+
+
+def _float_list(text):
+    try:
+        return [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def _columns(negative_slope, lower, upper):
+    """(header, activation kwargs) per table column."""
+    return [
+        ("relu", {"activation": "relu"}),
+        (
+            f"leaky_relu(a={negative_slope:g})",
+            {"activation": "leaky_relu", "negative_slope": negative_slope},
+        ),
+        (
+            f"rrelu(l={lower:.3g},u={upper:.3g})",
+            {"activation": "rrelu", "lower": lower, "upper": upper},
+        ),
+        ("linear", {"activation": "linear"}),
+    ]
+
+
+def gain_table(width, orders, *, negative_slope, lower, upper, dropout):
+    """Rows of `[s, gain per activation..., authors' relu approximation]`."""
+    columns = _columns(negative_slope, lower, upper)
+    headers = ["s"] + [name for name, _ in columns] + ["relu (authors' approx.)"]
+    rows = []
+    for s in orders:
+        row = [s]
+        for _, kwargs in columns:
+            row.append(moments.moment_gain(s, width=width, dropout=dropout, **kwargs))
+        row.append(approximations.large_width_gain(s, "relu", width=width))
+        rows.append(row)
+    return headers, rows
+
+
+def _format(headers, rows, style):
+    cells = [[f"{row[0]:g}"] + [f"{value:.6f}" for value in row[1:]] for row in rows]
+    if style == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows([headers] + cells)
+        return buffer.getvalue().rstrip("\n")
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    if style == "markdown":
+        lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |"]
+        lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        lines += [
+            "| " + " | ".join(c.rjust(w) for c, w in zip(cell, widths)) + " |"
+            for cell in cells
+        ]
+        return "\n".join(lines)
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(cell, widths)) for cell in cells]
+    return "\n".join(lines)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_fracinit",
+        description="Fractional moment-preserving initialization tools.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    table = commands.add_parser(
+        "table",
+        help="print exact s-moment gains g_s(m) next to He/LeCun (s = 2)",
+        description=(
+            "Print the exact s-moment gains g_s(m): Gaussian weights with "
+            "variance g_s(m)/fan_in preserve the s-th moment of the signal "
+            "norm through a layer of width m. The s = 2 row is He (relu) and "
+            "LeCun (linear)."
+        ),
+    )
+    table.add_argument("--width", type=int, default=64, help="layer width m")
+    table.add_argument(
+        "--s", type=_float_list, default=list(DEFAULT_ORDERS),
+        help="comma-separated moment orders in (0, 2]",
+    )
+    table.add_argument(
+        "--negative-slope", type=float,
+        default=activation_lib.DEFAULT_NEGATIVE_SLOPE,
+    )
+    table.add_argument("--lower", type=float, default=activation_lib.DEFAULT_RRELU_LOWER)
+    table.add_argument("--upper", type=float, default=activation_lib.DEFAULT_RRELU_UPPER)
+    table.add_argument("--dropout", type=float, default=0.0)
+    table.add_argument(
+        "--format", choices=("text", "markdown", "csv"), default="text"
+    )
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        headers, rows = gain_table(
+            args.width,
+            args.s,
+            negative_slope=args.negative_slope,
+            lower=args.lower,
+            upper=args.upper,
+            dropout=args.dropout,
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    if args.format == "text":
+        print(
+            f"Exact s-moment gains g_s(m), width m = {args.width}, "
+            f"dropout = {args.dropout:g}; weights ~ N(0, g_s(m) / fan_in)."
+        )
+    print(_format(headers, rows, args.format))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

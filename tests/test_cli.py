@@ -1,0 +1,51 @@
+"""The `python -m keras_fracinit table` command."""
+
+import csv
+import io
+
+import pytest
+
+from keras_fracinit import cli
+from keras_fracinit.theory import large_width_gain
+from keras_fracinit.theory import moment_gain
+
+pytestmark = pytest.mark.backend_independent
+
+
+def test_csv_table_holds_the_exact_gains(capsys):
+    assert cli.main(["table", "--width", "64", "--s", "0.8,2", "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    header, body = rows[0], rows[1:]
+    assert header[0] == "s" and header[1] == "relu" and header[4] == "linear"
+    assert [float(row[0]) for row in body] == [0.8, 2.0]
+    assert float(body[0][1]) == pytest.approx(moment_gain(0.8, width=64), abs=1e-6)
+    assert float(body[0][2]) == pytest.approx(
+        moment_gain(0.8, "leaky_relu", width=64), abs=1e-6
+    )
+    assert float(body[0][3]) == pytest.approx(moment_gain(0.8, "rrelu", width=64), abs=1e-6)
+    assert float(body[0][5]) == pytest.approx(large_width_gain(0.8, width=64), abs=1e-6)
+    # The s = 2 row is He and LeCun.
+    assert (float(body[1][1]), float(body[1][4])) == (2.0, 1.0)
+
+
+@pytest.mark.parametrize("style", ["text", "markdown"])
+def test_human_formats(capsys, style):
+    cli.main(["table", "--width", "8", "--dropout", "0.5", "--format", style])
+    out = capsys.readouterr().out
+    assert "relu" in out and f"{moment_gain(1.0, width=8, dropout=0.5):.6f}" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["table", "--s", "3"], "Argument `s` must be in (0, 2]"),
+        (["table", "--width", "0"], "Argument `width`"),
+        (["table", "--s", "a,b"], "expected comma-separated numbers"),
+        (["table", "--dropout", "1"], "Argument `dropout`"),
+    ],
+)
+def test_bad_arguments_exit_with_a_message(capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        cli.main(args)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
