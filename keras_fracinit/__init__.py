@@ -10,14 +10,22 @@ Importing this package registers the initializers, so the names
 `"fractional_moment_uniform"` work in any layer argument.
 """
 
+from keras_fracinit import simulate
 from keras_fracinit import theory
 from keras_fracinit.initializers import FractionalMomentNormal
 from keras_fracinit.initializers import FractionalMomentUniform
+from keras_fracinit.model_init import InitializationReport
+from keras_fracinit.model_init import UnsupportedActivationError
+from keras_fracinit.model_init import initialize
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FractionalMomentNormal",
     "FractionalMomentUniform",
+    "InitializationReport",
+    "UnsupportedActivationError",
+    "initialize",
+    "simulate",
     "theory",
 ]

@@ -4,6 +4,10 @@
 - `fractional_moment`: the exact `E[X_m^(s/2)]` behind it.
 - `activation_law`: the activation class (ReLU, Leaky ReLU, randomized Leaky
   ReLU, linear; with inverted dropout) as one hashable law.
+- `log_norm_limit`, `small_output_probability`: the log-normal depth limit
+  of the output norm and the probability of small outputs.
+- `norm_factor_moment`, `kesten_tail_index`: the per-layer norm factor, whose
+  `s`-th moment is 1, and the heavy-tail index of the depth limit with biases.
 - `large_width_gain`: the authors' second-order large-width approximation,
   for comparison only.
 """
@@ -12,14 +16,24 @@ from keras_fracinit.theory.activation import SUPPORTED_ACTIVATIONS
 from keras_fracinit.theory.activation import ActivationLaw
 from keras_fracinit.theory.activation import activation_law
 from keras_fracinit.theory.approximations import large_width_gain
+from keras_fracinit.theory.depth import LogNormLimit
+from keras_fracinit.theory.depth import kesten_tail_index
+from keras_fracinit.theory.depth import log_norm_limit
+from keras_fracinit.theory.depth import norm_factor_moment
+from keras_fracinit.theory.depth import small_output_probability
 from keras_fracinit.theory.moments import fractional_moment
 from keras_fracinit.theory.moments import moment_gain
 
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
     "ActivationLaw",
+    "LogNormLimit",
     "activation_law",
     "fractional_moment",
+    "kesten_tail_index",
     "large_width_gain",
+    "log_norm_limit",
     "moment_gain",
+    "norm_factor_moment",
+    "small_output_probability",
 ]

@@ -123,25 +123,65 @@ def laplace_factor_minus_one(t, law):
     return law.keep * 0.5 * (positive_part + negative_part)
 
 
-def _log_moment_ratio(p, law, width):
-    """`log(E[X_m^p] / E[X_m]^p)` for `0 < p < 1`; see the module docstring."""
-    mean = width * (1.0 + law.mean_square_slope) / (2.0 * law.keep)
-    t = _TAU / mean
+def mean_square_output(law, width):
+    """`E[X_m] = m (1 + E[A^2]) / (2 q)`."""
+    return width * (1.0 + law.mean_square_slope) / (2.0 * law.keep)
+
+
+def scaled_laplace_minus_one(law, width):
+    """`L(tau / E[X_m]) - 1` on the quadrature nodes `tau = exp(u)`.
+
+    The Laplace transform of `X_m / E[X_m]`, minus one, to full relative
+    precision for small `tau`; shared by every integral of this package.
+    """
+    t = _TAU / mean_square_output(law, width)
     with np.errstate(divide="ignore"):  # psi(t) rounds to 0 far out: L = 0
         log_laplace = width * np.log1p(laplace_factor_minus_one(t, law))
-    dead_mass = law.dead_unit_probability**width  # L(inf) = P(X_m = 0)
-    decay = np.exp(-_TAU)
+    return np.expm1(log_laplace)
+
+
+def dead_probability(law, width):
+    """`P(X_m = 0) = L(inf)`: every unit negative with slope 0, or dropped."""
+    return law.dead_unit_probability**width
+
+
+def _log_moment_ratio(p, law, width):
+    """`log(E[X_m^p] / E[X_m]^p)` for `0 < p < 1`; see the module docstring."""
+    dead_mass = dead_probability(law, width)
     # remainder h(t) - (1 - L(t)) with h as in the module docstring, at mu = 1
     remainder = (
         (1.0 - dead_mass) * (-np.expm1(-_TAU))
-        + dead_mass * _TAU * decay
-        + np.expm1(log_laplace)
+        + dead_mass * _TAU * np.exp(-_TAU)
+        + scaled_laplace_minus_one(law, width)
     )
     integral = _STEP * np.dot(remainder, np.exp(-p * _NODES))
     # R - 1, formed without adding 1 so that log R keeps its relative
     # precision as p -> 0, where the gain is R^(-1/p).
     ratio_minus_one = -(1.0 - p) * dead_mass - p / special.gamma(1.0 - p) * integral
     return math.log1p(ratio_minus_one)
+
+
+@functools.lru_cache(maxsize=4096)
+def log_cumulants(law, width):
+    """`(E[log X_m], Var[log X_m])` given `X_m > 0`; cached.
+
+    From the Laplace transform `L_c` of `X' = X_m / E[X_m]` given `X_m > 0`,
+    with the Frullani-type identities (valid for any `x > 0`)
+
+        log x   = int_0^inf (e^-t - e^-xt) dt / t              (Frullani)
+        log^2 x = -2 int_0^inf log t (e^-t - e^-xt) dt / t - 2 gamma log x,
+
+    the second from expanding `Gamma(e) (1 - x^-e)` in `e`. The integrands
+    decay exponentially in `u = log t` at both ends, so the same trapezoidal
+    rule as for the moments is exact to about 1e-15 absolute.
+    """
+    dead_mass = dead_probability(law, width)
+    conditional_minus_one = scaled_laplace_minus_one(law, width) / (1.0 - dead_mass)
+    integrand = np.expm1(-_TAU) - conditional_minus_one
+    mean_log = _STEP * integrand.sum()
+    mean_square_log = -2.0 * _STEP * np.dot(_NODES, integrand) - 2.0 * np.euler_gamma * mean_log
+    log_mean = math.log(mean_square_output(law, width))
+    return log_mean + mean_log, mean_square_log - mean_log**2
 
 
 @functools.lru_cache(maxsize=4096)
@@ -197,9 +237,13 @@ def fractional_moment(
         upper=upper,
         dropout=dropout,
     )
-    gain = math.exp(_log_moment_gain(s, law, width))
     # g = m E[X^p]^(-1/p)  <=>  E[X^p] = (m / g)^p
-    return (width / gain) ** (0.5 * s)
+    return math.exp(0.5 * s * (math.log(width) - _log_moment_gain(s, law, width)))
+
+
+def log_gain_for_law(s, law, width):
+    """`log g_s(m)` for an already validated `ActivationLaw`; cached."""
+    return _log_moment_gain(s, law, width)
 
 
 def gain_for_law(s, law, width):
@@ -207,8 +251,21 @@ def gain_for_law(s, law, width):
 
     The fast path used by the initializers. `s` must be a float in (0, 2] and
     `width` a positive int.
+
+    Raises:
+        ValueError: if the gain exceeds the float64 range, which happens only
+            for ReLU-type laws at tiny `s` and tiny widths, where the
+            probability of a dead layer enters as `(1 - P(X_m = 0))^(-2/s)`.
     """
-    return math.exp(_log_moment_gain(s, law, width))
+    log_gain = _log_moment_gain(s, law, width)
+    if log_gain > 700.0:
+        raise ValueError(
+            f"The s-moment gain exceeds the float64 range (log gain = "
+            f"{log_gain:.4g}) for s={s}, width={width} and {law}: the "
+            "probability that every unit is dead dominates. Use a larger "
+            "`s` or a wider layer."
+        )
+    return math.exp(log_gain)
 
 
 def moment_gain(

@@ -1,0 +1,258 @@
+"""`initialize(model, s)`: re-initialize every kernel of a built model.
+
+An initializer cannot see its layer's activation; this function can. For
+every `Dense` and `Conv1D/2D/3D` layer it reads the activation the kernel
+feeds (the layer's own, or the activation layer that directly follows a
+linear one, and a `Dropout` right after that) and draws the kernel with
+`FractionalMomentNormal` for that activation.
+"""
+
+import dataclasses
+import warnings
+
+import keras
+
+from keras_fracinit import initializers as fracinit
+
+_KERNEL_LAYERS = (
+    keras.layers.Dense,
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+)
+_ON_UNSUPPORTED = ("raise", "warn")
+
+
+class UnsupportedActivationError(ValueError):
+    """A kernel feeds an activation outside the paper's class."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerReport:
+    """What `initialize` found and did for one layer.
+
+    Attributes:
+        layer: The layer's name (`outer/inner` inside nested models).
+        layer_type: The layer's class name.
+        activation: The activation found (`relu`, `leaky_relu`, `linear`, or
+            the unsupported name).
+        negative_slope: The Leaky ReLU slope, if any.
+        dropout: Rate of a `Dropout` layer right after the activation.
+        found_in: Where the activation was read: `"layer"` or the name of
+            the following layer.
+        fan_in: Keras' fan-in of the kernel.
+        fan_out: Keras' fan-out of the kernel.
+        stddev: Standard deviation drawn with (`None` if skipped).
+        status: `"initialized"` or `"skipped"`.
+    """
+
+    layer: str
+    layer_type: str
+    activation: str
+    negative_slope: float
+    dropout: float
+    found_in: str
+    fan_in: int
+    fan_out: int
+    stddev: float
+    status: str
+
+
+class InitializationReport(list):
+    """The `LayerReport`s of one `initialize` call; prints as a table."""
+
+    def __str__(self):
+        header = ("layer", "type", "activation", "from", "fan_in", "fan_out", "stddev", "status")
+        rows = [header] + [
+            (
+                r.layer,
+                r.layer_type,
+                r.activation
+                + (f"({r.negative_slope:g})" if r.negative_slope is not None else "")
+                + (f"+dropout({r.dropout:g})" if r.dropout else ""),
+                r.found_in,
+                str(r.fan_in),
+                str(r.fan_out),
+                "-" if r.stddev is None else f"{r.stddev:.6f}",
+                r.status,
+            )
+            for r in self
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows
+        )
+
+
+def _activation_name(function):
+    try:
+        name = keras.activations.serialize(function)
+    except Exception:  # a lambda or other function Keras cannot name
+        return getattr(function, "__name__", repr(function))
+    return name if isinstance(name, str) else repr(name)
+
+
+def _from_function(function):
+    """`(activation, negative_slope)` of a Keras activation function."""
+    name = _activation_name(function)
+    if name == "relu":
+        return "relu", None
+    if name == "leaky_relu":
+        # keras.activations.leaky_relu's default slope
+        return "leaky_relu", 0.2
+    if name == "linear":
+        return "linear", None
+    return name, None
+
+
+def _from_layer(layer):
+    """`(activation, negative_slope)` of an activation layer, or `None`."""
+    if isinstance(layer, keras.layers.ReLU):
+        if layer.max_value is not None or layer.threshold != 0:
+            return "relu(max_value, threshold)", None
+        if layer.negative_slope == 0:
+            return "relu", None
+        return "leaky_relu", float(layer.negative_slope)
+    if isinstance(layer, keras.layers.LeakyReLU):
+        return "leaky_relu", float(layer.negative_slope)
+    if isinstance(layer, keras.layers.Activation):
+        return _from_function(layer.activation)
+    return None
+
+
+def _single_consumer(layer):
+    """The only layer that consumes `layer`'s output, or `None`."""
+    consumers = {id(node.operation): node.operation for node in getattr(layer, "_outbound_nodes", [])}
+    return next(iter(consumers.values())) if len(consumers) == 1 else None
+
+
+def _fed_activation(layer):
+    """`(activation, negative_slope, dropout, found_in)` the kernel feeds."""
+    activation, slope = _from_function(layer.activation)
+    found_in = "layer"
+    after = _single_consumer(layer)
+    if activation == "linear" and after is not None:
+        from_next = _from_layer(after)
+        if from_next is not None:
+            activation, slope = from_next
+            found_in = after.name
+            after = _single_consumer(after)
+    dropout = 0.0
+    if isinstance(after, keras.layers.Dropout):
+        dropout = float(after.rate)
+    return activation, slope, dropout, found_in
+
+
+def _kernel_layers(model, prefix=""):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _kernel_layers(layer, prefix + layer.name + "/")
+        elif isinstance(layer, _KERNEL_LAYERS):
+            yield prefix + layer.name, layer
+
+
+def initialize(model, s, *, mode="fan_in", seed=None, on_unsupported="raise"):
+    """Re-initializes every Dense and ConvND kernel with the s-moment scheme.
+
+    For each kernel the activation is read from the layer itself (`relu`,
+    `leaky_relu` with Keras' slope 0.2, `linear`/None) or, when the layer is
+    linear, from the activation layer that directly follows it (`ReLU`,
+    `LeakyReLU(negative_slope)`, `Activation`); a `Dropout` right after the
+    activation is taken into account. The kernel is then drawn with
+    `FractionalMomentNormal(s, activation, ...)`. Biases are left untouched.
+
+    An activation outside the paper's class (tanh, gelu, ...) is never
+    treated as ReLU: `on_unsupported="raise"` (default) raises before any
+    kernel changes; `"warn"` skips that layer with one warning.
+
+    Args:
+        model: A built Keras model (Sequential, functional or nested).
+        s: Moment order, in (0, 2].
+        mode: `"fan_in"` or `"fan_out"`.
+        seed: An integer (reproducible), `None`, or a
+            `keras.random.SeedGenerator`; every layer gets different draws.
+        on_unsupported: `"raise"` or `"warn"`.
+
+    Returns:
+        An `InitializationReport` (a list of `LayerReport`, one per kernel
+        layer, that prints as a table).
+
+    Raises:
+        UnsupportedActivationError: for an activation outside the class,
+            with `on_unsupported="raise"`.
+        ValueError: for invalid arguments or an unbuilt model.
+
+    Example:
+
+    >>> import keras, keras_fracinit
+    >>> model = keras.Sequential([keras.Input((8,)),
+    ...                           keras.layers.Dense(4, activation="relu"),
+    ...                           keras.layers.Dense(2)])
+    >>> report = keras_fracinit.initialize(model, s=0.8, seed=0)
+    >>> [r.activation for r in report]
+    ['relu', 'linear']
+
+    Reference:
+        M. Gurbuzbalaban and Y. Hu, AISTATS 2021.
+    """
+    if on_unsupported not in _ON_UNSUPPORTED:
+        raise ValueError(
+            "Argument `on_unsupported` must be one of 'raise', 'warn'. "
+            f"Received: on_unsupported={on_unsupported!r}"
+        )
+    if not model.built:
+        raise ValueError(
+            "The model must be built before `initialize` (call it on data or "
+            "give it an `Input`)."
+        )
+    # Validate s and mode once, before any kernel changes.
+    fracinit.FractionalMomentNormal(s, mode=mode, seed=0)
+    if not isinstance(seed, keras.random.SeedGenerator):
+        seed = keras.random.SeedGenerator(seed)
+
+    plans = []
+    for name, layer in _kernel_layers(model):
+        activation, slope, dropout, found_in = _fed_activation(layer)
+        try:
+            init = fracinit.FractionalMomentNormal(
+                s, activation, negative_slope=slope, dropout=dropout, mode=mode, seed=seed
+            )
+        except ValueError:
+            init = None
+            if on_unsupported == "raise":
+                raise UnsupportedActivationError(
+                    f"Layer '{name}' feeds activation '{activation}' (read from "
+                    f"{found_in}), which is outside the paper's class (relu, "
+                    "leaky_relu, rrelu, linear). Pass on_unsupported='warn' to "
+                    "skip such layers."
+                ) from None
+            warnings.warn(
+                f"keras_fracinit.initialize: skipped layer '{name}' with "
+                f"unsupported activation '{activation}'.",
+                stacklevel=2,
+            )
+        plans.append((name, layer, activation, slope, dropout, found_in, init))
+
+    report = InitializationReport()
+    for name, layer, activation, slope, dropout, found_in, init in plans:
+        shape = tuple(layer.kernel.shape)
+        fan_in, fan_out = fracinit.kernel_fans(shape)
+        stddev = None
+        if init is not None:
+            stddev = init.stddev(shape)
+            layer.kernel.assign(init(shape, dtype=layer.kernel.dtype))
+        report.append(
+            LayerReport(
+                layer=name,
+                layer_type=type(layer).__name__,
+                activation=activation,
+                negative_slope=slope,
+                dropout=dropout,
+                found_in=found_in,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                stddev=stddev,
+                status="skipped" if init is None else "initialized",
+            )
+        )
+    return report

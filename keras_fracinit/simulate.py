@@ -1,0 +1,232 @@
+"""Monte-Carlo propagation of signals through many random Dense stacks.
+
+`propagate` pushes an input through `networks` independent random stacks at
+once, with weights drawn as a given Keras initializer draws them (ours,
+Keras' He/Glorot/LeCun, `RandomNormal`, ...), and returns every layer's
+output norm. It is how the predictions of `keras_fracinit.theory` are
+checked.
+
+Gaussian initializers are simulated exactly in `O(networks * width)` per
+layer by rotational invariance: given `x`, `W x ~ N(0, sigma^2 ||x||^2 I)`,
+so no weight matrix needs to be drawn. Other laws (truncated normal, uniform)
+draw the full matrices.
+"""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+
+from keras_fracinit import initializers as fracinit
+from keras_fracinit.theory import activation as activation_lib
+
+# Keras truncates its truncated normal at two standard deviations and
+# rescales it so that the truncated law has the requested variance.
+_KERAS_TRUNCATION = 2.0
+_KERAS_TRUNCATED_STDDEV_FACTOR = 0.87962566103423978
+
+
+@dataclasses.dataclass(frozen=True)
+class Simulation:
+    """Per-layer output norms of many random networks.
+
+    Attributes:
+        norms: Array `(networks, depth + 1)`: `||x_k||` for `k = 0..depth`
+            (column 0 is the input).
+        widths: The layer widths `(n_0, ..., n_L)`.
+    """
+
+    norms: np.ndarray
+    widths: tuple
+
+    @property
+    def rms(self):
+        """Per-unit RMS `||x_k|| / sqrt(n_k)`, shape `(networks, depth + 1)`."""
+        return self.norms / np.sqrt(np.asarray(self.widths, dtype=np.float64))
+
+    def s_moments(self, s):
+        """`E[r_k^s] / r_0^s` per layer (mean over networks), shape `(depth + 1,)`."""
+        return np.mean((self.rms / self.rms[:, :1]) ** s, axis=0)
+
+    def log_norm_ratio(self, layer=-1):
+        """`log(||x_layer|| / ||x_0||)` per network (`-inf` for a dead signal)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.norms[:, layer] / self.norms[:, 0])
+
+
+def _weight_law(initializer, shape):
+    """`(kind, scale)` of the entries a Keras initializer draws for `shape`.
+
+    `kind` is `"normal"` (scale = stddev), `"truncated_normal"` (scale =
+    stddev of the untruncated parent, cut at 2 scales, Keras' rule) or
+    `"uniform"` (scale = limit). `None` for laws this module cannot read.
+    """
+    if isinstance(initializer, fracinit.FractionalMomentNormal):
+        return "normal", initializer.stddev(shape)
+    if isinstance(initializer, fracinit.FractionalMomentUniform):
+        return "uniform", math.sqrt(3.0) * initializer.stddev(shape)
+    if isinstance(initializer, keras.initializers.VarianceScaling):
+        fan_in, fan_out = fracinit.kernel_fans(shape)
+        fan = {"fan_in": fan_in, "fan_out": fan_out}.get(
+            initializer.mode, (fan_in + fan_out) / 2.0
+        )
+        variance = initializer.scale / max(1.0, fan)
+        if initializer.distribution == "untruncated_normal":
+            return "normal", math.sqrt(variance)
+        if initializer.distribution == "truncated_normal":
+            return (
+                "truncated_normal",
+                math.sqrt(variance) / _KERAS_TRUNCATED_STDDEV_FACTOR,
+            )
+        return "uniform", math.sqrt(3.0 * variance)
+    if isinstance(initializer, keras.initializers.RandomNormal) and initializer.mean == 0:
+        return "normal", float(initializer.stddev)
+    if isinstance(initializer, keras.initializers.TruncatedNormal) and initializer.mean == 0:
+        return "truncated_normal", float(initializer.stddev)
+    if isinstance(initializer, keras.initializers.RandomUniform) and (
+        initializer.minval == -initializer.maxval
+    ):
+        return "uniform", float(initializer.maxval)
+    return None
+
+
+def _draw_matrices(kind, scale, shape, rng):
+    # float32 halves the cost of the full-matrix path; the norms are
+    # accumulated in float64 all the same.
+    if kind == "uniform":
+        return rng.uniform(-scale, scale, shape).astype(np.float32)
+    values = rng.standard_normal(shape, dtype=np.float32)
+    if kind == "truncated_normal":
+        # resample the few entries outside the cut until none is left
+        outside = np.abs(values) > _KERAS_TRUNCATION
+        while np.any(outside):
+            values[outside] = rng.standard_normal(np.count_nonzero(outside), dtype=np.float32)
+            outside = np.abs(values) > _KERAS_TRUNCATION
+    return np.float32(scale) * values
+
+
+def _activation(law):
+    """Applies phi (random slope for rrelu) and inverted dropout."""
+
+    def apply(z, rng):
+        if law.lower == law.upper:
+            slope = law.lower
+        else:
+            slope = rng.uniform(law.lower, law.upper, z.shape)
+        out = np.where(z > 0, z, slope * z)
+        if law.keep < 1.0:
+            out = out * (rng.random(z.shape) < law.keep) / law.keep
+        return out
+
+    return apply
+
+
+def propagate(
+    kernel_initializer,
+    widths,
+    *,
+    activation="relu",
+    negative_slope=None,
+    lower=None,
+    upper=None,
+    dropout=0.0,
+    networks=2000,
+    inputs=None,
+    bias_stddev=0.0,
+    seed=None,
+):
+    """Propagates inputs through `networks` independent random Dense stacks.
+
+    Layer `k` maps `n_{k-1}` to `n_k` units: `x_k = phi(W_k x_{k-1} + b_k)`
+    with `W_k` drawn as `kernel_initializer` draws a `(n_{k-1}, n_k)` kernel,
+    fresh and independent for every network and layer, and `b_k ~
+    N(0, bias_stddev^2 I)` (zero by default, the paper's setting).
+
+    Args:
+        kernel_initializer: A Keras initializer (instance, name or config),
+            or a list of them, one per layer. Normal, truncated-normal and
+            uniform laws (ours, `VarianceScaling` and its He/Glorot/LeCun
+            presets, `RandomNormal`, `TruncatedNormal`, `RandomUniform`) are
+            drawn in numpy; the Gaussian ones exactly without matrices.
+        widths: Layer widths `(n_0, n_1, ..., n_L)`, or `(width, depth)` as a
+            dict `{"width": m, "depth": L}` for a square stack.
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        negative_slope: Leaky ReLU slope (default 0.2).
+        lower: Randomized Leaky ReLU lower slope bound (default 1/8).
+        upper: Randomized Leaky ReLU upper slope bound (default 1/3).
+        dropout: Inverted-dropout rate after each activation, in [0, 1).
+        networks: Number of independent random stacks.
+        inputs: Input vector(s): shape `(n_0,)` (the same input for every
+            network) or `(networks, n_0)`. Default: one standard normal vector.
+        bias_stddev: Standard deviation of the random biases.
+        seed: Seed of the numpy generator (an int or `None`).
+
+    Returns:
+        A `Simulation` with `norms` of shape `(networks, L + 1)`.
+
+    Example:
+
+    >>> import keras_fracinit
+    >>> sim = propagate(keras_fracinit.FractionalMomentNormal(1.0),
+    ...                 {"width": 64, "depth": 100}, networks=2000, seed=0)
+    >>> sim.norms.shape
+    (2000, 101)
+    """
+    if isinstance(widths, dict):
+        widths = [widths["width"]] * (widths["depth"] + 1)
+    widths = tuple(activation_lib.check_width(w, "widths") for w in widths)
+    if len(widths) < 2:
+        raise ValueError(
+            f"Argument `widths` needs at least two entries. Received: widths={widths}"
+        )
+    depth = len(widths) - 1
+    if isinstance(kernel_initializer, (list, tuple)):
+        if len(kernel_initializer) != depth:
+            raise ValueError(
+                "Argument `kernel_initializer` must be one initializer or one "
+                f"per layer ({depth}). Received {len(kernel_initializer)}."
+            )
+        initializers_per_layer = [keras.initializers.get(i) for i in kernel_initializer]
+    else:
+        initializers_per_layer = [keras.initializers.get(kernel_initializer)] * depth
+    law = activation_lib.activation_law(
+        activation,
+        negative_slope=negative_slope,
+        lower=lower,
+        upper=upper,
+        dropout=dropout,
+    )
+    apply_activation = _activation(law)
+    rng = np.random.default_rng(seed)
+
+    x = rng.standard_normal(widths[0]) if inputs is None else np.asarray(inputs, np.float64)
+    if x.shape not in ((widths[0],), (networks, widths[0])):
+        raise ValueError(
+            f"Argument `inputs` must have shape ({widths[0]},) or "
+            f"({networks}, {widths[0]}). Received: shape={x.shape}"
+        )
+    x = np.broadcast_to(x, (networks, widths[0]))
+    norms = np.empty((networks, depth + 1))
+    norms[:, 0] = np.linalg.norm(x, axis=1)
+    for k, (init, n_in, n_out) in enumerate(
+        zip(initializers_per_layer, widths[:-1], widths[1:]), start=1
+    ):
+        law_k = _weight_law(init, (n_in, n_out))
+        if law_k is None:
+            raise ValueError(
+                f"Cannot simulate the weights of {init!r}: supported are "
+                "normal, truncated-normal and uniform laws with zero mean."
+            )
+        kind, scale = law_k
+        if kind == "normal":
+            # rotational invariance: W x ~ N(0, scale^2 ||x||^2 I) given x
+            z = (scale * norms[:, k - 1])[:, None] * rng.standard_normal((networks, n_out))
+        else:
+            kernels = _draw_matrices(kind, scale, (networks, n_in, n_out), rng)
+            z = np.einsum("ni,nio->no", x.astype(np.float32), kernels).astype(np.float64)
+        if bias_stddev:
+            z = z + bias_stddev * rng.standard_normal((networks, n_out))
+        x = apply_activation(z, rng)
+        norms[:, k] = np.linalg.norm(x, axis=1)
+    return Simulation(norms=norms, widths=widths)

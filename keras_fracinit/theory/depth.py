@@ -1,0 +1,251 @@
+"""What the scheme predicts over depth: log-normal norms, small outputs, heavy tails.
+
+With zero biases and square layers of width `m`, rotational invariance makes
+the output norm a product of independent per-layer factors,
+
+    log(||x_L|| / ||x_0||) = sum_{k=1..L} xi_k,   xi = 1/2 log(sigma^2 X_m),
+
+with `sigma^2 = g_s(m) / m`. So `log ||x_L||` is a random walk with drift
+`mu = 1/2 (log sigma^2 + E[log X_m])` and step variance
+`v = 1/4 Var[log X_m]`, and by the central limit theorem
+`(log(||x_L|| / ||x_0||) - L mu) / sqrt(L) -> N(0, v)`. Jensen's inequality on
+`E[(sigma^2 X_m)^(s/2)] = 1` gives `mu <= 0`, and `mu` moves up towards 0 as `s`
+decreases: the norm still shrinks over depth, but more slowly than under He
+(`s = 2`), so small outputs are rarer. (With a dead mass `P(X_m = 0)` the
+condition holds for survivors only after dividing by `1 - P(X_m = 0)`, so for
+ReLU at widths 1-2 and small `s` the surviving signals can grow: `mu > 0`.)
+
+For ReLU (and with dropout) a layer kills the signal for good with
+probability `P(X_m = 0)` (`2^-m` for ReLU); the log-norm law is then stated
+given survival and the death probability is reported beside it.
+
+**Heavy tails with biases.** With biases, `x_k = phi(W_k x_{k-1} + b_k)` is a
+Kesten-type random affine recursion: for large `||x||` the bias is negligible
+and the norm is multiplied by the factor `M = sigma sqrt(X_m)`, whose law the
+functions below give exactly. Since `E[M^s] = 1` by construction and
+`E[log M] = mu < 0`, the Kesten-Goldie theorem gives a depth limit with a
+power-law tail `P(||x_inf|| > t) ~ C t^-s`: for `s < 2` it has infinite
+variance. `norm_factor_moment` and `kesten_tail_index` make this checkable.
+
+Reference:
+    M. Gurbuzbalaban and Y. Hu, "Fractional moment-preserving initialization
+    schemes for training deep neural networks", AISTATS 2021.
+"""
+
+import dataclasses
+import math
+
+from scipy import optimize
+from scipy import special
+
+from keras_fracinit.theory import activation as activation_lib
+from keras_fracinit.theory import moments
+
+
+@dataclasses.dataclass(frozen=True)
+class LogNormLimit:
+    """The Gaussian limit law of `log(||x_L|| / ||x_0||)` over `depth` layers.
+
+    Attributes:
+        mean: `L mu`, the mean of `log(||x_L|| / ||x_0||)` given survival.
+        variance: `L v`, its variance given survival.
+        survival: Probability that no layer kills the signal,
+            `(1 - P(X_m = 0))^L` (1 unless ReLU-type or dropout).
+        drift: Per-layer mean `mu`.
+        step_variance: Per-layer variance `v`.
+        width: Layer width `m`.
+        depth: Number of layers `L`.
+    """
+
+    mean: float
+    variance: float
+    survival: float
+    drift: float
+    step_variance: float
+    width: int
+    depth: int
+
+    @property
+    def std(self):
+        """Standard deviation `sqrt(L v)`."""
+        return math.sqrt(self.variance)
+
+    def cdf(self, log_ratio):
+        """`P(log(||x_L|| / ||x_0||) <= log_ratio)` given survival (Gaussian)."""
+        return special.ndtr((log_ratio - self.mean) / self.std)
+
+
+def _law_and_gain(s, activation, width, activation_params):
+    s = activation_lib.check_s(s)
+    width = activation_lib.check_width(width)
+    law = activation_lib.activation_law(activation, **activation_params)
+    return law, moments.gain_for_law(s, law, width), width
+
+
+def log_norm_limit(s, activation="relu", *, width, depth, **activation_params):
+    """Mean and variance of `log(||x_L|| / ||x_0||)` under the s-moment scheme.
+
+    For `depth` square Dense layers of `width` units, zero biases, weights
+    `N(0, g_s(m) / m)`:
+
+        mean = L mu,  mu = 1/2 (log(g_s(m) / m) + E[log X_m])
+        variance = L v,  v = 1/4 Var[log X_m]
+
+    with `E[log X_m]` and `Var[log X_m]` exact (for ReLU given `X_m > 0`):
+    they equal the digamma/trigamma mixtures `E_B[psi(B/2)] + log 2` and
+    `E_B[psi_1(B/2)] + Var_B[psi(B/2)]`, `B ~ Binomial(m, 1/2)`, and are
+    computed for every activation of the class from the Laplace transform of
+    `X_m`. `s = 2` gives He's (LeCun's for linear).
+
+    Args:
+        s: Moment order of the scheme, in (0, 2].
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        width: Layer width `m`.
+        depth: Number of layers `L` (a positive integer).
+        **activation_params: `negative_slope`, `lower`, `upper`, `dropout`
+            as for `FractionalMomentNormal`.
+
+    Returns:
+        A `LogNormLimit`.
+
+    Example:
+
+    >>> he = log_norm_limit(2.0, "relu", width=64, depth=100)
+    >>> frac = log_norm_limit(1.0, "relu", width=64, depth=100)
+    >>> round(frac.mean - he.mean, 2), round(he.std, 2)
+    (0.99, 1.44)
+
+    Reference:
+        Gurbuzbalaban and Hu, AISTATS 2021 (log-normal limit theorem).
+    """
+    law, gain, width = _law_and_gain(s, activation, width, activation_params)
+    depth = activation_lib.check_width(depth, "depth")
+    mean_log, var_log = moments.log_cumulants(law, width)
+    drift = 0.5 * (math.log(gain / width) + mean_log)
+    step_variance = 0.25 * var_log
+    return LogNormLimit(
+        mean=float(depth * drift),
+        variance=float(depth * step_variance),
+        survival=float((1.0 - moments.dead_probability(law, width)) ** depth),
+        drift=float(drift),
+        step_variance=float(step_variance),
+        width=width,
+        depth=depth,
+    )
+
+
+def small_output_probability(eps, s, activation="relu", *, width, depth, **activation_params):
+    """Predicted `P(||x_L|| <= eps ||x_0||)` under the s-moment scheme.
+
+    The approximation: the central limit theorem for `log ||x_L||`, with its
+    exact mean and variance from `log_norm_limit`, plus the exact probability
+    that a layer killed the signal:
+
+        P ~ (1 - survival) + survival * Phi((log eps - L mu) / sqrt(L v)).
+
+    The Gaussian shape is the only approximation; it improves with depth.
+    For `s < 2` the probability is smaller than He's because the weights are
+    larger (the paper's claim).
+
+    Args:
+        eps: Threshold on `||x_L|| / ||x_0||`, positive.
+        s: Moment order of the scheme, in (0, 2].
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        width: Layer width `m`.
+        depth: Number of layers `L`.
+        **activation_params: as for `log_norm_limit`.
+
+    Returns:
+        A probability (float).
+
+    Example:
+
+    >>> p_he = small_output_probability(0.1, 2.0, width=64, depth=100)
+    >>> p_frac = small_output_probability(0.1, 1.0, width=64, depth=100)
+    >>> p_frac < p_he
+    True
+
+    Reference:
+        Gurbuzbalaban and Hu, AISTATS 2021.
+    """
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+        raise ValueError(
+            f"Argument `eps` must be a positive finite number. Received: eps={eps!r}"
+        )
+    limit = log_norm_limit(s, activation, width=width, depth=depth, **activation_params)
+    return (1.0 - limit.survival) + limit.survival * limit.cdf(math.log(eps))
+
+
+def norm_factor_moment(q, s, activation="relu", *, width, **activation_params):
+    """`E[M^q]` for the per-layer norm factor `M = ||x_k|| / ||x_{k-1}||`.
+
+    `M = sigma sqrt(X_m)` with `sigma^2 = g_s(m) / m` (square layers, zero
+    biases), so `E[M^q] = (g_s(m) / m)^(q/2) E[X_m^(q/2)]`, exact, for
+    `0 < q <= 2`. By construction `E[M^s] = 1`: the Kesten tail index of the
+    depth limit with biases.
+
+    Args:
+        q: Moment order, in (0, 2].
+        s: Moment order of the scheme, in (0, 2].
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        width: Layer width `m`.
+        **activation_params: as for `log_norm_limit`.
+
+    Returns:
+        A float.
+
+    Example:
+
+    >>> round(norm_factor_moment(1.0, 1.0, "relu", width=8), 12)
+    1.0
+
+    Reference:
+        Gurbuzbalaban and Hu, AISTATS 2021.
+    """
+    return math.exp(_log_norm_factor_moment(q, s, activation, width, activation_params))
+
+
+def _log_norm_factor_moment(q, s, activation, width, activation_params):
+    # (q/2) (log g_s - log g_q): in logs, since g_q overflows for tiny q when
+    # the dead-unit mass of ReLU enters as (1 - 2^-m)^(-2/q).
+    s = activation_lib.check_s(s)
+    q = activation_lib.check_s(q)
+    width = activation_lib.check_width(width)
+    law = activation_lib.activation_law(activation, **activation_params)
+    return 0.5 * q * (
+        moments.log_gain_for_law(s, law, width) - moments.log_gain_for_law(q, law, width)
+    )
+
+
+def kesten_tail_index(s, activation="relu", *, width, **activation_params):
+    """The tail index `kappa` of the depth limit with biases: `E[M^kappa] = 1`.
+
+    Solved numerically from the exact `norm_factor_moment` over (0, 2]; under
+    the s-moment scheme it returns `s` (up to 1e-10), which is the paper's
+    statement that the depth limit is heavy-tailed with index `s`. Useful to
+    check other initializations too, through `gain`-equivalent laws.
+
+    Args:
+        s: Moment order of the scheme, in (0, 2].
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        width: Layer width `m`.
+        **activation_params: as for `log_norm_limit`.
+
+    Returns:
+        `kappa` in (0, 2], a float.
+
+    Example:
+
+    >>> round(kesten_tail_index(0.7, "leaky_relu", width=16), 8)
+    0.7
+
+    Reference:
+        Kesten (1973); Goldie (1991); Gurbuzbalaban and Hu, AISTATS 2021.
+    """
+    def log_moment(q):
+        return _log_norm_factor_moment(q, s, activation, width, activation_params)
+
+    # log E[M^q] is convex in q, 0 at q = 0 with slope E[log M] < 0.
+    if log_moment(2.0) <= 0.0:
+        return 2.0
+    return optimize.brentq(log_moment, 1e-3, 2.0, xtol=1e-13, rtol=1e-13)

@@ -1,0 +1,154 @@
+"""`keras_fracinit.initialize(model, s)` on real Keras models."""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_fracinit
+from keras_fracinit import FractionalMomentNormal
+
+
+def _numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _sequential():
+    return keras.Sequential(
+        [
+            keras.Input((32,)),
+            keras.layers.Dense(64, activation="relu", name="own_relu"),
+            keras.layers.Dense(64, name="then_leaky"),
+            keras.layers.LeakyReLU(negative_slope=0.1),
+            keras.layers.Dense(48, activation="leaky_relu", name="own_leaky"),
+            keras.layers.Dense(40, name="then_relu_layer"),
+            keras.layers.ReLU(),
+            keras.layers.Dropout(0.25),
+            keras.layers.Dense(30, name="then_activation"),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    )
+
+
+def test_reads_each_layers_activation_and_draws_the_exact_stddev():
+    model = _sequential()
+    biases = {l.name: _numpy(l.bias).copy() for l in model.layers if hasattr(l, "bias")}
+    report = keras_fracinit.initialize(model, s=0.8, seed=0)
+    found = {r.layer: (r.activation, r.negative_slope, r.dropout, r.found_in) for r in report}
+    assert found == {
+        "own_relu": ("relu", None, 0.0, "layer"),
+        "then_leaky": ("leaky_relu", 0.1, 0.0, model.layers[2].name),
+        "own_leaky": ("leaky_relu", 0.2, 0.0, "layer"),
+        "then_relu_layer": ("relu", None, 0.25, model.layers[5].name),
+        "then_activation": ("relu", None, 0.0, model.layers[8].name),
+        "logits": ("linear", None, 0.0, "layer"),
+    }
+    for entry in report:
+        layer = model.get_layer(entry.layer)
+        shape = tuple(layer.kernel.shape)
+        expected = FractionalMomentNormal(
+            0.8, entry.activation, negative_slope=entry.negative_slope, dropout=entry.dropout
+        ).stddev(shape)
+        assert entry.stddev == pytest.approx(expected, rel=1e-15)
+        kernel = _numpy(layer.kernel)
+        # sample sd within 5 standard errors of the exact one
+        assert abs(kernel.std() / expected - 1) < 5 / math.sqrt(2 * kernel.size)
+        assert entry.status == "initialized"
+        np.testing.assert_array_equal(_numpy(layer.bias), biases[entry.layer])
+    text = str(report)
+    assert "then_leaky" in text and "leaky_relu(0.1)" in text and "dropout(0.25)" in text
+
+
+def test_seed_is_reproducible_and_layers_differ():
+    a, b = _sequential(), _sequential()
+    keras_fracinit.initialize(a, s=1.0, seed=3)
+    keras_fracinit.initialize(b, s=1.0, seed=3)
+    for la, lb in zip(a.layers, b.layers):
+        if hasattr(la, "kernel"):
+            np.testing.assert_array_equal(_numpy(la.kernel), _numpy(lb.kernel))
+    k1 = _numpy(a.get_layer("then_leaky").kernel)
+    k2 = _numpy(a.get_layer("own_relu").kernel)
+    assert not np.array_equal(k1, k2[: k1.shape[0], : k1.shape[1]])
+
+
+def test_functional_nested_and_conv_models():
+    inner = keras.Sequential(
+        [keras.Input((16,)), keras.layers.Dense(16, activation="relu", name="inner_dense")],
+        name="block",
+    )
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(6, 3, name="conv")(inputs)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(16, activation="leaky_relu", name="dense")(x)
+    x = inner(x)
+    outputs = keras.layers.Dense(2, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    report = keras_fracinit.initialize(model, s=1.0, mode="fan_out", seed=1)
+    found = {r.layer: r.activation for r in report}
+    assert found == {"conv": "relu", "dense": "leaky_relu", "block/inner_dense": "relu", "head": "linear"}
+    conv = next(r for r in report if r.layer == "conv")
+    assert (conv.fan_in, conv.fan_out) == (27, 54)
+    assert conv.stddev == pytest.approx(FractionalMomentNormal(1.0, mode="fan_out").stddev((3, 3, 3, 6)))
+
+
+def test_branching_output_uses_the_layers_own_activation():
+    inputs = keras.Input((4,))
+    h = keras.layers.Dense(8, name="shared")(inputs)
+    a = keras.layers.ReLU()(h)
+    b = keras.layers.Activation("tanh")(h)
+    model = keras.Model(inputs, keras.layers.Concatenate()([a, b]))
+    report = keras_fracinit.initialize(model, s=1.0)
+    assert report[0].activation == "linear" and report[0].found_in == "layer"
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        [keras.layers.Dense(8, activation="tanh", name="bad")],
+        [keras.layers.Dense(8, name="bad"), keras.layers.Activation("gelu")],
+        [keras.layers.Dense(8, name="bad"), keras.layers.ReLU(max_value=6.0)],
+    ],
+)
+def test_unsupported_activation_raises_before_changing_anything(layers):
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu", name="good")] + layers
+    )
+    before = _numpy(model.get_layer("good").kernel).copy()
+    with pytest.raises(keras_fracinit.UnsupportedActivationError, match="Layer 'bad'"):
+        keras_fracinit.initialize(model, s=1.0)
+    np.testing.assert_array_equal(_numpy(model.get_layer("good").kernel), before)
+
+
+def test_unsupported_activation_can_be_skipped_with_one_warning():
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="tanh", name="bad"),
+            keras.layers.Dense(8, activation="relu", name="good"),
+        ]
+    )
+    before = _numpy(model.get_layer("bad").kernel).copy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = keras_fracinit.initialize(model, s=1.0, on_unsupported="warn")
+    assert len([w for w in caught if "skipped layer 'bad'" in str(w.message)]) == 1
+    assert [r.status for r in report] == ["skipped", "initialized"]
+    assert report[0].stddev is None
+    np.testing.assert_array_equal(_numpy(model.get_layer("bad").kernel), before)
+
+
+def test_bad_arguments():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="Argument `on_unsupported`"):
+        keras_fracinit.initialize(model, s=1.0, on_unsupported="ignore")
+    with pytest.raises(ValueError, match=r"Argument `s` must be in \(0, 2\]"):
+        keras_fracinit.initialize(model, s=3.0)
+    with pytest.raises(ValueError, match="Argument `mode`"):
+        keras_fracinit.initialize(model, s=1.0, mode="fan_avg")
+    unbuilt = keras.Sequential([keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="must be built"):
+        keras_fracinit.initialize(unbuilt, s=1.0)
