@@ -189,8 +189,8 @@ def initialize(model, s, *, mode="fan_in", seed=None, on_unsupported="raise"):
     ...                           keras.layers.Dense(4, activation="relu"),
     ...                           keras.layers.Dense(2)])
     >>> report = keras_fracinit.initialize(model, s=0.8, seed=0)
-    >>> [r.activation for r in report]
-    ['relu', 'linear']
+    >>> print(*(r.activation for r in report))
+    relu linear
 
     Reference:
         M. Gurbuzbalaban and Y. Hu, AISTATS 2021.

@@ -16,7 +16,10 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.theory.activation",
     "keras_fracinit.theory.moments",
     "keras_fracinit.theory.approximations",
+    "keras_fracinit.theory.depth",
     "keras_fracinit.initializers",
+    "keras_fracinit.simulate",
+    "keras_fracinit.model_init",
 ]
 
 

@@ -173,7 +173,7 @@ def small_output_probability(eps, s, activation="relu", *, width, depth, **activ
             f"Argument `eps` must be a positive finite number. Received: eps={eps!r}"
         )
     limit = log_norm_limit(s, activation, width=width, depth=depth, **activation_params)
-    return (1.0 - limit.survival) + limit.survival * limit.cdf(math.log(eps))
+    return float((1.0 - limit.survival) + limit.survival * limit.cdf(math.log(eps)))
 
 
 def norm_factor_moment(q, s, activation="relu", *, width, **activation_params):
