@@ -1,0 +1,240 @@
+"""Shared parts of the paper's experiments (Gurbuzbalaban & Hu, AISTATS 2021).
+
+The Dense stack, the initializers compared, several seeds, and the outputs:
+metrics as JSON and CSV, mean +/- sd curves as PNG, a printed summary. Used
+by `mnist_dense.py` and `cifar10_dense.py`; only keras_fracinit's public API.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import pathlib
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_fracinit  # noqa: E402
+
+INITS = ("he", "glorot", "fractional", "random_walk")
+ACTIVATIONS = ("relu", "leaky_relu", "linear")
+# The paper's choices of s per activation.
+PAPER_S = {"relu": 0.8, "leaky_relu": 1.0, "linear": 1.0}
+LEAKY_SLOPE = 0.01  # the paper's Leaky ReLU slope
+METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+class DataUnavailable(Exception):
+    """The dataset cannot be loaded here; the message says how to provide it."""
+
+
+def fail(message):
+    """Stops the example with a one-line error (exit status 2)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def add_common_flags(parser, *, epochs, seeds, batch_size, lr):
+    parser.add_argument("--inits", default="he,fractional,glorot",
+                        help=f"comma list of {', '.join(INITS)}")
+    parser.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    parser.add_argument("--s", type=float, default=None,
+                        help="moment order of the fractional init (default: the "
+                             "paper's, 0.8 for relu, 1 for leaky_relu and linear)")
+    parser.add_argument("--depth", type=int, default=20,
+                        help="number of Dense layers in all (the paper: 20)")
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--seeds", type=int, default=seeds)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--out", default="runs")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--logit-activation", action="store_true",
+                        help="apply the activation to the logits too, as the "
+                             "authors' code does (off by default)")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
+                        help="Keras' progress output (2: one line per epoch)")
+
+
+def parse_inits(text):
+    inits = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(inits) - set(INITS))
+    if unknown or not inits:
+        raise argparse.ArgumentTypeError(
+            f"--inits takes a comma list of {', '.join(INITS)}; got {text!r}"
+        )
+    return inits
+
+
+def _slope(activation):
+    return LEAKY_SLOPE if activation == "leaky_relu" else None
+
+
+def _keras_activation(activation):
+    if activation == "leaky_relu":
+        return lambda x: keras.activations.leaky_relu(x, negative_slope=LEAKY_SLOPE)
+    return activation
+
+
+def random_walk_stddev(fan_in, activation):
+    """Sussillo & Abbott (2014): gain * exp(1.2 / (N - 2.4)) / sqrt(N) for
+    ReLU-type units (gain = sqrt(2 / (1 + a^2))), exp(1 / (2N)) / sqrt(N) for
+    linear ones."""
+    if activation == "linear":
+        return math.exp(1.0 / (2.0 * fan_in)) / math.sqrt(fan_in)
+    slope = _slope(activation) or 0.0
+    gain = math.sqrt(2.0 / (1.0 + slope**2))
+    return gain * math.exp(1.2 / (fan_in - 2.4)) / math.sqrt(fan_in)
+
+
+def kernel_initializer(init, activation, s, fan_in, seed):
+    """The initializer of one Dense kernel that feeds `activation`."""
+    slope = _slope(activation)
+    if init == "fractional":
+        return keras_fracinit.FractionalMomentNormal(
+            s, activation, negative_slope=slope, seed=seed
+        )
+    if init == "he":
+        # untruncated, as the theory (and PyTorch's kaiming_normal_) has it
+        return keras_fracinit.FractionalMomentNormal(
+            2.0, activation, negative_slope=slope, seed=seed
+        )
+    if init == "glorot":
+        return keras.initializers.VarianceScaling(
+            1.0, "fan_avg", "untruncated_normal", seed=seed
+        )
+    return keras.initializers.RandomNormal(
+        stddev=random_walk_stddev(fan_in, activation), seed=seed
+    )
+
+
+def dense_stack(x, *, inputs_dim, classes, init, args, seed):
+    """The paper's Dense stack on tensor `x`: depth layers, the last to logits."""
+    s = PAPER_S[args.activation] if args.s is None else args.s
+    generator = keras.random.SeedGenerator(seed)
+    widths = [inputs_dim] + [args.width] * (args.depth - 1) + [classes]
+    for k, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        last = k == args.depth - 1
+        activation = args.activation if (not last or args.logit_activation) else "linear"
+        x = keras.layers.Dense(
+            n_out,
+            activation=_keras_activation(activation),
+            kernel_initializer=kernel_initializer(init, activation, s, n_in, generator),
+            name=f"dense_{k + 1}",
+        )(x)
+    return x
+
+
+def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
+    """Trains every init x seed; returns rows of per-epoch metrics."""
+    (x_train, y_train), (x_test, y_test) = data
+    rows = []
+    for init in args.inits:
+        for seed in range(args.seeds):
+            keras.utils.set_random_seed(seed)
+            model = build_model(init, seed)
+            compile_model(model)
+            print(f"== {dataset}: init={init} seed={seed + 1}/{args.seeds}", flush=True)
+            start = time.perf_counter()
+            history = model.fit(
+                x_train, y_train,
+                batch_size=args.batch_size,
+                epochs=args.epochs,
+                validation_data=(x_test, y_test),
+                verbose=args.verbose,
+                callbacks=list(callbacks),
+            ).history
+            elapsed = time.perf_counter() - start
+            for epoch in range(args.epochs):
+                rows.append({
+                    "init": init,
+                    "seed": seed,
+                    "epoch": epoch + 1,
+                    "train_loss": _value(history, "loss", epoch),
+                    "train_accuracy": _value(history, "accuracy", epoch),
+                    "test_loss": _value(history, "val_loss", epoch),
+                    "test_accuracy": _value(history, "val_accuracy", epoch),
+                    "seconds": elapsed / args.epochs,
+                })
+    return rows
+
+
+def _value(history, key, epoch):
+    values = history.get(key, [])
+    # Keras stops at the epoch where the loss turned NaN (TerminateOnNaN) or
+    # runs on; a missing epoch is recorded as NaN, never dropped.
+    return float(values[epoch]) if epoch < len(values) else float("nan")
+
+
+def summarize(rows, epochs):
+    """`{init: {epoch: {metric: (mean, sd)}}}` over seeds."""
+    summary = {}
+    for init in dict.fromkeys(row["init"] for row in rows):
+        summary[init] = {}
+        for epoch in epochs:
+            chosen = [r for r in rows if r["init"] == init and r["epoch"] == epoch]
+            summary[init][epoch] = {
+                metric: (
+                    float(np.mean([r[metric] for r in chosen])),
+                    float(np.std([r[metric] for r in chosen], ddof=1)) if len(chosen) > 1 else 0.0,
+                )
+                for metric in METRICS
+            }
+    return summary
+
+
+def summary_table(summary):
+    epochs = sorted({e for per_init in summary.values() for e in per_init})
+    header = "| init | " + " | ".join(f"test acc. epoch {e}" for e in epochs) + " | " + " | ".join(
+        f"train loss epoch {e}" for e in epochs) + " |"
+    lines = [header, "|" + "---|" * (1 + 2 * len(epochs))]
+    for init, per_epoch in summary.items():
+        acc = [f"{per_epoch[e]['test_accuracy'][0]:.4f} ± {per_epoch[e]['test_accuracy'][1]:.4f}" for e in epochs]
+        loss = [f"{per_epoch[e]['train_loss'][0]:.4f} ± {per_epoch[e]['train_loss'][1]:.4f}" for e in epochs]
+        lines.append(f"| {init} | " + " | ".join(acc + loss) + " |")
+    return "\n".join(lines)
+
+
+def plot_curves(rows, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+    for init in dict.fromkeys(row["init"] for row in rows):
+        epochs = sorted({r["epoch"] for r in rows if r["init"] == init})
+        for axis, metric in zip(axes, METRICS):
+            values = np.array([[r[metric] for r in rows if r["init"] == init and r["epoch"] == e] for e in epochs])
+            mean, sd = values.mean(axis=1), values.std(axis=1)
+            axis.plot(epochs, mean, marker="o", ms=3, label=init)
+            axis.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
+            axis.set(xlabel="epoch", title=metric.replace("_", " "))
+    axes[0].legend()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(rows, args, *, dataset, title):
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {k: v for k, v in vars(args).items()}
+    (out / "metrics.json").write_text(json.dumps({"dataset": dataset, "config": config, "rows": rows}, indent=1))
+    with open(out / "metrics.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plot_curves(rows, out / "curves.png", title)
+    report_epochs = sorted({e for e in (1, 5, args.epochs) if e <= args.epochs})
+    table = summary_table(summarize(rows, report_epochs))
+    (out / "summary.md").write_text(f"{title}\n\n{table}\n")
+    print(f"\n{title} (mean ± sd over {args.seeds} seeds)\n{table}\n\nwrote {out}/metrics.json, "
+          "metrics.csv, curves.png, summary.md")

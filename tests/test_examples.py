@@ -1,0 +1,158 @@
+"""The paper's examples run end to end through their real loading paths."""
+
+import csv
+import gzip
+import json
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+sys.path.insert(0, str(EXAMPLES))
+
+import cifar10_dense  # noqa: E402
+import mnist_dense  # noqa: E402
+import paper_protocol  # noqa: E402
+
+TINY = ["--depth", "3", "--width", "8", "--epochs", "1", "--seeds", "2", "--verbose", "0"]
+
+
+def _write_idx(path, array):
+    header = b"\x00\x00\x08" + bytes([array.ndim])
+    header += b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def _write_mnist_idx(directory, train=96, test=32):
+    rng = np.random.default_rng(0)
+    directory.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", train), ("t10k", test)):
+        _write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+    return directory
+
+
+def _check_outputs(out, inits, seeds=2, epochs=1):
+    payload = json.loads((out / "metrics.json").read_text())
+    assert len(payload["rows"]) == len(inits) * seeds * epochs
+    with open(out / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["init"] for r in rows} == set(inits)
+    for row in rows:
+        for metric in paper_protocol.METRICS:
+            assert np.isfinite(float(row[metric]))
+        assert 0.0 <= float(row["test_accuracy"]) <= 1.0
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "test acc. epoch 1" in (out / "summary.md").read_text()
+
+
+def test_read_idx_round_trip(tmp_path):
+    array = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    _write_idx(tmp_path / "a.gz", array)
+    np.testing.assert_array_equal(mnist_dense.read_idx(tmp_path / "a.gz"), array)
+
+
+def test_mnist_example_from_idx_files(tmp_path, capsys):
+    data = _write_mnist_idx(tmp_path / "data")
+    inits = ["he", "glorot", "fractional", "random_walk"]
+    rows = mnist_dense.main(
+        TINY + ["--data-dir", str(data), "--inits", ",".join(inits), "--out", str(tmp_path / "out")]
+    )
+    assert len(rows) == 8
+    _check_outputs(tmp_path / "out", inits)
+    assert "mean ± sd over 2 seeds" in capsys.readouterr().out
+
+
+def test_mnist_example_from_npz_with_leaky_relu_and_logit_quirk(tmp_path):
+    rng = np.random.default_rng(1)
+    (tmp_path / "data").mkdir()
+    np.savez(
+        tmp_path / "data" / "mnist.npz",
+        x_train=rng.integers(0, 256, (64, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 64),
+        x_test=rng.integers(0, 256, (16, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 16),
+    )
+    mnist_dense.main(
+        TINY + ["--data-dir", str(tmp_path / "data"), "--activation", "leaky_relu",
+                "--logit-activation", "--inits", "fractional", "--out", str(tmp_path / "out")]
+    )
+    _check_outputs(tmp_path / "out", ["fractional"])
+
+
+@pytest.mark.backend_independent
+def test_fashion_mnist_through_keras_datasets_cache(tmp_path):
+    # The real keras.datasets loader, offline: files copied into KERAS_HOME.
+    _write_mnist_idx(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
+    env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras_home"), TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "mnist_dense.py"), "--dataset", "fashion_mnist",
+         "--inits", "fractional", "--out", str(tmp_path / "out")] + TINY,
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    _check_outputs(tmp_path / "out", ["fractional"])
+
+
+def test_missing_data_stops_with_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        mnist_dense.main(["--data-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "IDX" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_inits_flag(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        mnist_dense.main(["--inits", "he,lsuv", "--data-dir", str(tmp_path)])
+    assert "--inits takes a comma list" in capsys.readouterr().err
+
+
+def _write_cifar_batches(directory, per_batch=16, test=16):
+    rng = np.random.default_rng(2)
+    directory.mkdir(parents=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        n = test if name == "test_batch" else per_batch
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"labels": rng.integers(0, 10, n).tolist()}
+        with open(directory / name, "wb") as handle:
+            pickle.dump(batch, handle)
+    return directory
+
+
+def test_cifar_example_from_python_batches(tmp_path):
+    data = _write_cifar_batches(tmp_path / "cifar-10-batches-py")
+    rows = cifar10_dense.main(
+        TINY + ["--data-dir", str(data), "--inits", "he,fractional", "--batch-size", "32",
+                "--out", str(tmp_path / "out")]
+    )
+    assert len(rows) == 4
+    _check_outputs(tmp_path / "out", ["he", "fractional"])
+
+
+def test_cifar_missing_data_stops_with_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        cifar10_dense.main(["--data-dir", str(tmp_path)])
+    assert info.value.code == 2
+    assert "data_batch_1..5" in capsys.readouterr().err
+
+
+@pytest.mark.backend_independent
+def test_protocol_pieces():
+    # Sussillo & Abbott's random-walk scale and the learning-rate drop
+    assert paper_protocol.random_walk_stddev(64, "linear") == pytest.approx(
+        np.exp(1 / 128) / 8
+    )
+    assert paper_protocol.random_walk_stddev(64, "relu") == pytest.approx(
+        np.sqrt(2) * np.exp(1.2 / 61.6) / 8
+    )
+    schedule = cifar10_dense.step_decay(0.01)
+    assert schedule(29, None) == 0.01 and schedule(30, None) == pytest.approx(0.001)
