@@ -55,10 +55,9 @@ def load_from_dir(data_dir):
         x_train = np.concatenate([b[0] for b in batches])
         y_train = np.concatenate([b[1] for b in batches])
         return (x_train, y_train), (x_test, y_test)
-    npz = sorted(directory.glob("*.npz"))
-    if npz:
-        with np.load(npz[0]) as arrays:
-            return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    from_npz = protocol.load_npz(directory)
+    if from_npz is not None:
+        return from_npz
     raise protocol.DataUnavailable(
         f"{data_dir} holds neither the CIFAR-10 python batches (data_batch_1..5, "
         "test_batch) nor an npz with x_train, y_train, x_test, y_test"

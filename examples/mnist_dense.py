@@ -60,7 +60,6 @@ def load_from_dir(data_dir):
     directory = pathlib.Path(data_dir)
     if not directory.is_dir():
         raise protocol.DataUnavailable(f"--data-dir {data_dir} is not a directory")
-    npz = sorted(directory.glob("*.npz"))
     found = {}
     for key, stem in IDX_FILES.items():
         for candidate in (directory / stem, directory / f"{stem}.gz"):
@@ -69,9 +68,9 @@ def load_from_dir(data_dir):
                 break
     if len(found) == 4:
         return (found["x_train"], found["y_train"]), (found["x_test"], found["y_test"])
-    if npz:
-        with np.load(npz[0]) as arrays:
-            return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    from_npz = protocol.load_npz(directory)
+    if from_npz is not None:
+        return from_npz
     raise protocol.DataUnavailable(
         f"{data_dir} holds neither the four IDX files ({', '.join(IDX_FILES.values())}, "
         "optionally .gz) nor an npz with x_train, y_train, x_test, y_test"

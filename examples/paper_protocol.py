@@ -33,6 +33,15 @@ class DataUnavailable(Exception):
     """The dataset cannot be loaded here; the message says how to provide it."""
 
 
+def load_npz(directory):
+    """`((x_train, y_train), (x_test, y_test))` from the first npz in `directory`, or None."""
+    files = sorted(directory.glob("*.npz"))
+    if not files:
+        return None
+    with np.load(files[0]) as arrays:
+        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
 def fail(message):
     """Stops the example with a one-line error (exit status 2)."""
     print(f"error: {message}", file=sys.stderr)

@@ -247,3 +247,13 @@ def activation_law(
         slope = spec["negative_slope"]
         return ActivationLaw(slope, slope, keep)
     return ActivationLaw(spec["lower"], spec["upper"], keep)
+
+
+def validate(s, activation, width, **activation_params):
+    """Checks `s`, `width` and the activation arguments in one go.
+
+    Returns:
+        `(s, width, law)`: `s` as a float, `width` as an int and the
+        `ActivationLaw` of the activation arguments.
+    """
+    return check_s(s), check_width(width), activation_law(activation, **activation_params)

@@ -76,9 +76,7 @@ class LogNormLimit:
 
 
 def _law_and_gain(s, activation, width, activation_params):
-    s = activation_lib.check_s(s)
-    width = activation_lib.check_width(width)
-    law = activation_lib.activation_law(activation, **activation_params)
+    s, width, law = activation_lib.validate(s, activation, width, **activation_params)
     return law, moments.gain_for_law(s, law, width), width
 
 
@@ -208,10 +206,8 @@ def norm_factor_moment(q, s, activation="relu", *, width, **activation_params):
 def _log_norm_factor_moment(q, s, activation, width, activation_params):
     # (q/2) (log g_s - log g_q): in logs, since g_q overflows for tiny q when
     # the dead-unit mass of ReLU enters as (1 - 2^-m)^(-2/q).
-    s = activation_lib.check_s(s)
+    s, width, law = activation_lib.validate(s, activation, width, **activation_params)
     q = activation_lib.check_s(q)
-    width = activation_lib.check_width(width)
-    law = activation_lib.activation_law(activation, **activation_params)
     return 0.5 * q * (
         moments.log_gain_for_law(s, law, width) - moments.log_gain_for_law(q, law, width)
     )

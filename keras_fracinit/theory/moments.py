@@ -228,10 +228,10 @@ def fractional_moment(
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021, Section 3.
     """
-    s = activation_lib.check_s(s)
-    width = activation_lib.check_width(width)
-    law = activation_lib.activation_law(
+    s, width, law = activation_lib.validate(
+        s,
         activation,
+        width,
         negative_slope=negative_slope,
         lower=lower,
         upper=upper,
@@ -315,10 +315,10 @@ def moment_gain(
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021, Sections 2-3.
     """
-    s = activation_lib.check_s(s)
-    width = activation_lib.check_width(width)
-    law = activation_lib.activation_law(
+    s, width, law = activation_lib.validate(
+        s,
         activation,
+        width,
         negative_slope=negative_slope,
         lower=lower,
         upper=upper,
