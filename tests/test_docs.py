@@ -20,6 +20,7 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.initializers",
     "keras_fracinit.simulate",
     "keras_fracinit.model_init",
+    "keras_fracinit.tail_index",
 ]
 
 
