@@ -14,17 +14,21 @@ import pytest  # noqa: E402
 def pytest_collection_modifyitems(config, items):
     """Deselects (rather than skips) tests that do not concern this backend.
 
-    The suite runs once per backend in CI. A TensorFlow-only feature such as
-    SavedModel export is not applicable on JAX, and pure numpy/scipy theory
-    tests need to run only once (on the default backend), so on other backends
-    both are left out of the run instead of being reported as skipped.
+    The suite runs once per backend in CI. A feature of some backends only
+    (tf.distribute; SavedModel export, which Keras offers on TensorFlow and
+    JAX) does not apply elsewhere, and pure numpy/scipy tests need to run only
+    once (on the default backend), so they are left out of the other runs
+    instead of being reported as skipped.
     """
-    if keras.backend.backend() == "tensorflow":
-        return
+    backend = keras.backend.backend()
     selected, deselected = [], []
     for item in items:
-        if item.get_closest_marker("tensorflow_only") or item.get_closest_marker(
-            "backend_independent"
+        only = item.get_closest_marker("backends")
+        if only is not None and backend not in only.args:
+            deselected.append(item)
+        elif backend != "tensorflow" and (
+            item.get_closest_marker("tensorflow_only")
+            or item.get_closest_marker("backend_independent")
         ):
             deselected.append(item)
         else:
@@ -47,4 +51,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "backend_independent: pure numpy/scipy; run once, on the default backend",
+    )
+    config.addinivalue_line(
+        "markers", "backends(*names): runs only on the named Keras backends"
     )

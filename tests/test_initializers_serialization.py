@@ -144,7 +144,7 @@ def test_rebuilding_from_config_draws_the_same_kernels():
     )
 
 
-@pytest.mark.tensorflow_only
+@pytest.mark.backends("tensorflow", "jax")  # Keras exports SavedModels from these
 def test_saved_model_export_serves_the_same_outputs(tmp_path):
     import tensorflow as tf
 
