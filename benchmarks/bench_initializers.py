@@ -47,7 +47,7 @@ def bench_gain(repeats, s=0.8):
     worst = {}
     for activation in ACTIVATIONS:
         for width in WIDTHS:
-            call = lambda: moments.moment_gain(s, activation, width=width)  # noqa: E731
+            call = lambda a=activation, m=width: moments.moment_gain(s, a, width=m)  # noqa: E731
             cold = _median_seconds(call, repeats, moments._log_moment_gain.cache_clear)
             call()
             warm = statistics.median(

@@ -35,7 +35,7 @@ def _sequential():
 
 def test_reads_each_layers_activation_and_draws_the_exact_stddev():
     model = _sequential()
-    biases = {l.name: _numpy(l.bias).copy() for l in model.layers if hasattr(l, "bias")}
+    biases = {layer.name: _numpy(layer.bias).copy() for layer in model.layers if hasattr(layer, "bias")}
     report = keras_fracinit.initialize(model, s=0.8, seed=0)
     found = {r.layer: (r.activation, r.negative_slope, r.dropout, r.found_in) for r in report}
     assert found == {
