@@ -48,7 +48,7 @@ def bench_gain(repeats, s=0.8):
     for activation in ACTIVATIONS:
         for width in WIDTHS:
             call = lambda a=activation, m=width: moments.moment_gain(s, a, width=m)  # noqa: E731
-            cold = _median_seconds(call, repeats, moments._log_moment_gain.cache_clear)
+            cold = _median_seconds(call, repeats, moments.log_gain_for_law.cache_clear)
             call()
             warm = statistics.median(
                 _median_seconds(call, 1) for _ in range(max(repeats, 101))

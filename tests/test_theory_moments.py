@@ -237,11 +237,11 @@ def test_laplace_factor_is_accurate_near_zero():
 
 
 def test_gain_is_cached_per_law_and_width():
-    moments._log_moment_gain.cache_clear()
+    moments.log_gain_for_law.cache_clear()
     moment_gain(0.9, "relu", width=123)
     moment_gain(0.9, "relu", width=123)
     moment_gain(0.9, "relu", width=123, dropout=0.0)
-    info = moments._log_moment_gain.cache_info()
+    info = moments.log_gain_for_law.cache_info()
     assert info.misses == 1 and info.hits == 2
 
 

@@ -75,11 +75,6 @@ class LogNormLimit:
         return special.ndtr((log_ratio - self.mean) / self.std)
 
 
-def _law_and_gain(s, activation, width, activation_params):
-    s, width, law = activation_lib.validate(s, activation, width, **activation_params)
-    return law, moments.gain_for_law(s, law, width), width
-
-
 def log_norm_limit(s, activation="relu", *, width, depth, **activation_params):
     """Mean and variance of `log(||x_L|| / ||x_0||)` under the s-moment scheme.
 
@@ -116,7 +111,8 @@ def log_norm_limit(s, activation="relu", *, width, depth, **activation_params):
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021 (log-normal limit theorem).
     """
-    law, gain, width = _law_and_gain(s, activation, width, activation_params)
+    s, width, law = activation_lib.validate(s, activation, width, **activation_params)
+    gain = moments.gain_for_law(s, law, width)
     depth = activation_lib.check_width(depth, "depth")
     mean_log, var_log = moments.log_cumulants(law, width)
     drift = 0.5 * (math.log(gain / width) + mean_log)

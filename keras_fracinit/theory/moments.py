@@ -185,7 +185,8 @@ def log_cumulants(law, width):
 
 
 @functools.lru_cache(maxsize=4096)
-def _log_moment_gain(s, law, width):
+def log_gain_for_law(s, law, width):
+    """`log g_s(m)` for an already validated `ActivationLaw`; cached."""
     if s == 2.0:
         return math.log(law.second_moment_gain)
     p = 0.5 * s
@@ -238,12 +239,7 @@ def fractional_moment(
         dropout=dropout,
     )
     # g = m E[X^p]^(-1/p)  <=>  E[X^p] = (m / g)^p
-    return math.exp(0.5 * s * (math.log(width) - _log_moment_gain(s, law, width)))
-
-
-def log_gain_for_law(s, law, width):
-    """`log g_s(m)` for an already validated `ActivationLaw`; cached."""
-    return _log_moment_gain(s, law, width)
+    return math.exp(0.5 * s * (math.log(width) - log_gain_for_law(s, law, width)))
 
 
 def gain_for_law(s, law, width):
@@ -257,7 +253,7 @@ def gain_for_law(s, law, width):
             for ReLU-type laws at tiny `s` and tiny widths, where the
             probability of a dead layer enters as `(1 - P(X_m = 0))^(-2/s)`.
     """
-    log_gain = _log_moment_gain(s, law, width)
+    log_gain = log_gain_for_law(s, law, width)
     if log_gain > 700.0:
         raise ValueError(
             f"The s-moment gain exceeds the float64 range (log gain = "
