@@ -165,20 +165,13 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
                     "init": init,
                     "seed": seed,
                     "epoch": epoch + 1,
-                    "train_loss": _value(history, "loss", epoch),
-                    "train_accuracy": _value(history, "accuracy", epoch),
-                    "test_loss": _value(history, "val_loss", epoch),
-                    "test_accuracy": _value(history, "val_accuracy", epoch),
+                    "train_loss": float(history["loss"][epoch]),
+                    "train_accuracy": float(history["accuracy"][epoch]),
+                    "test_loss": float(history["val_loss"][epoch]),
+                    "test_accuracy": float(history["val_accuracy"][epoch]),
                     "seconds": elapsed / args.epochs,
                 })
     return rows
-
-
-def _value(history, key, epoch):
-    values = history.get(key, [])
-    # Keras stops at the epoch where the loss turned NaN (TerminateOnNaN) or
-    # runs on; a missing epoch is recorded as NaN, never dropped.
-    return float(values[epoch]) if epoch < len(values) else float("nan")
 
 
 def summarize(rows, epochs):
@@ -235,7 +228,7 @@ def plot_curves(rows, path, title):
 def write_outputs(rows, args, *, dataset, title):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = {k: v for k, v in vars(args).items()}
+    config = vars(args)
     (out / "metrics.json").write_text(json.dumps({"dataset": dataset, "config": config, "rows": rows}, indent=1))
     with open(out / "metrics.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -13,6 +13,7 @@ import warnings
 import keras
 
 from keras_fracinit import initializers as fracinit
+from keras_fracinit.theory import activation as activation_lib
 
 _KERNEL_LAYERS = (
     keras.layers.Dense,
@@ -98,8 +99,8 @@ def _from_function(function):
     if name == "relu":
         return "relu", None
     if name == "leaky_relu":
-        # keras.activations.leaky_relu's default slope
-        return "leaky_relu", 0.2
+        # keras.activations.leaky_relu called with its default slope
+        return "leaky_relu", activation_lib.DEFAULT_NEGATIVE_SLOPE
     if name == "linear":
         return "linear", None
     return name, None
