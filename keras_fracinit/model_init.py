@@ -13,6 +13,7 @@ import warnings
 import keras
 
 from keras_fracinit import initializers as fracinit
+from keras_fracinit import taps
 from keras_fracinit.theory import activation as activation_lib
 
 _KERNEL_LAYERS = (
@@ -144,12 +145,8 @@ def _fed_activation(layer):
     return activation, slope, dropout, found_in
 
 
-def _kernel_layers(model, prefix=""):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _kernel_layers(layer, prefix + layer.name + "/")
-        elif isinstance(layer, _KERNEL_LAYERS):
-            yield prefix + layer.name, layer
+def _kernel_layers(model):
+    return [(path, layer) for path, layer in taps.named_layers(model) if isinstance(layer, _KERNEL_LAYERS)]
 
 
 def initialize(model, s, *, mode="fan_in", seed=None, on_unsupported="raise"):

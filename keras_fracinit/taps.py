@@ -1,0 +1,132 @@
+"""Layer taps: one compiled forward pass that exposes chosen layers' signals.
+
+Per-layer statistics must not cost one `predict` per layer. `tap_model`
+re-runs a model's graph on fresh symbolic inputs, calling the *same* layer
+objects (so it always sees the current weights and creates none), and
+returns a functional model whose outputs are, for every tapped layer, a
+per-sample reduction of that layer's input and output. Nested Sequential and
+functional models are walked into, so their inner layers are tapped in the
+same pass. Subclassed models have no graph to walk: their inner layers cannot
+be tapped, and `tap_model` reports them instead of failing.
+"""
+
+import keras
+from keras.src.models.functional import Functional
+
+PATH_SEPARATOR = "/"
+
+
+def named_layers(model, prefix=""):
+    """Yields `(path, layer)` for every layer of `model`, nested models opened.
+
+    The path is the layer's name, preceded by the names of the nested models
+    that hold it (`"encoder/dense_3"`); nested models themselves are not
+    yielded, only their layers.
+
+    Args:
+        model: A Keras model.
+        prefix: Path prefix of `model`'s layers (used for recursion).
+
+    Example:
+
+    >>> import keras
+    >>> inner = keras.Sequential([keras.layers.Dense(2, name="d")], name="inner")
+    >>> outer = keras.Sequential([keras.Input((3,)), inner], name="outer")
+    >>> [path for path, _ in named_layers(outer)]
+    ['inner/d']
+    """
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from named_layers(layer, prefix + layer.name + PATH_SEPARATOR)
+        else:
+            yield prefix + layer.name, layer
+
+
+def is_tappable(model):
+    """Whether `model` has a graph that `tap_model` can walk (not subclassed)."""
+    return isinstance(model, (keras.Sequential, Functional)) and bool(
+        getattr(model, "inputs", None)
+    )
+
+
+class TapResult:
+    """What `tap_model` built.
+
+    Attributes:
+        model: Functional model over fresh inputs like the original's; its
+            outputs are a dict `{"<path>/input": ..., "<path>/output": ...}`
+            of per-sample reductions (shape `(batch,)`) for each tapped path.
+        tapped: Paths that were tapped, in call order.
+        untapped: Requested paths that no walkable graph reaches (layers of
+            subclassed models, or never called).
+    """
+
+    def __init__(self, model, tapped, untapped):
+        self.model = model
+        self.tapped = tapped
+        self.untapped = untapped
+
+
+def tap_model(model, layers, reduction):
+    """Builds one functional model that reduces the inputs and outputs of `layers`.
+
+    Args:
+        model: A built Sequential or functional model (nested models allowed).
+        layers: Dict `{path: layer}` of the layers to tap.
+        reduction: Callable mapping a symbolic tensor of shape `(batch, ...)`
+            to a symbolic per-sample tensor of shape `(batch,)`, built from
+            `keras.ops`.
+
+    Returns:
+        A `TapResult`.
+
+    Raises:
+        ValueError: If `model` is subclassed (check `is_tappable` first).
+    """
+    if not is_tappable(model):
+        raise ValueError(
+            "Only Sequential and functional models with known inputs can be "
+            f"tapped. Received: {type(model).__name__} {model.name!r}"
+        )
+    wanted = {id(layer): path for path, layer in layers.items()}
+    taps = {}
+
+    def call(layer, *args, **kwargs):
+        if isinstance(layer, (keras.Sequential, Functional)):
+            return _run(layer, args, kwargs)
+        outputs = layer(*args, **kwargs)
+        path = wanted.get(id(layer))
+        # A shared layer is tapped at its first call only.
+        if path is not None and path + "/output" not in taps:
+            if args and _is_symbolic(args[0]):
+                taps[path + "/input"] = reduction(args[0])
+            if _is_symbolic(outputs):
+                taps[path + "/output"] = reduction(outputs)
+        return outputs
+
+    def _run(graph_model, args, kwargs):
+        if isinstance(graph_model, keras.Sequential):
+            x = args[0] if args else kwargs.pop("inputs")
+            for layer in graph_model.layers:
+                x = call(layer, x)
+            return x
+        inputs = args[0] if args else kwargs.pop("inputs")
+        return graph_model._run_through_graph(
+            inputs, operation_fn=lambda operation: operation, call_fn=call
+        )
+
+    # A Sequential model has one input; a functional one keeps its structure.
+    structure = model.inputs[0] if isinstance(model, keras.Sequential) else model.input
+    fresh_inputs = keras.tree.map_structure(
+        lambda x: keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x.name),
+        structure,
+    )
+    _run(model, (fresh_inputs,), {})
+    tapped = [path for path in layers if path + "/output" in taps]
+    untapped = [path for path in layers if path + "/output" not in taps]
+    outputs = {key: taps[key] for key in sorted(taps)}
+    return TapResult(keras.Model(fresh_inputs, outputs), tapped, untapped)
+
+
+def _is_symbolic(value):
+    return isinstance(value, keras.KerasTensor)

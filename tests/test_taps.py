@@ -1,0 +1,125 @@
+"""`keras_fracinit.taps`: one forward pass that reduces chosen layers' signals."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_fracinit import taps
+
+
+def _mean_square(tensor):
+    tensor = keras.ops.cast(tensor, "float32")
+    return keras.ops.mean(keras.ops.square(tensor), axis=tuple(range(1, len(tensor.shape))))
+
+
+def _numpy_mean_square(array):
+    array = np.asarray(array, dtype=np.float64)
+    return np.mean(array.reshape(len(array), -1) ** 2, axis=1)
+
+
+def _nested_model():
+    inner = keras.Sequential(
+        [keras.layers.Dense(8, activation="relu", name="i1"), keras.layers.Dense(6, name="i2")],
+        name="inner",
+    )
+    block_in = keras.Input((6,))
+    block = keras.Model(block_in, keras.layers.Dense(5, name="fd")(block_in), name="block")
+    x = keras.Input((4, 4, 2), name="image")
+    h = keras.layers.Conv2D(3, 2, activation="relu", name="conv")(x)
+    h = keras.layers.Flatten(name="flat")(h)
+    h = keras.layers.Dense(16, activation="relu", name="a")(h)
+    h = inner(h)
+    return keras.Model(x, block(h), name="outer")
+
+
+def test_named_layers_opens_nested_models():
+    named = list(taps.named_layers(_nested_model()))
+    paths = [path for path, layer in named if not isinstance(layer, keras.layers.InputLayer)]
+    assert paths == ["conv", "flat", "a", "inner/i1", "inner/i2", "block/fd"]
+    assert not any(isinstance(layer, keras.Model) for _, layer in named)
+
+
+def test_reductions_equal_per_layer_submodels_in_nested_models():
+    model = _nested_model()
+    kernels = {path: layer for path, layer in taps.named_layers(model) if hasattr(layer, "kernel")}
+    assert list(kernels) == ["conv", "a", "inner/i1", "inner/i2", "block/fd"]
+    result = taps.tap_model(model, kernels, _mean_square)
+    assert result.tapped == list(kernels) and result.untapped == []
+    x = np.random.default_rng(0).standard_normal((7, 4, 4, 2)).astype("float32")
+    reductions = result.model.predict_on_batch(x)
+
+    # Independent: chain the layers by hand in numpy-visible steps.
+    conv_out = model.get_layer("conv")(x)
+    a_in = model.get_layer("flat")(conv_out)
+    a_out = model.get_layer("a")(a_in)
+    inner = model.get_layer("inner")
+    i1_out = inner.get_layer("i1")(a_out)
+    i2_out = inner.get_layer("i2")(i1_out)
+    fd_out = model.get_layer("block").get_layer("fd")(i2_out)
+    expected = {
+        "conv": (x, conv_out),
+        "a": (a_in, a_out),
+        "inner/i1": (a_out, i1_out),
+        "inner/i2": (i1_out, i2_out),
+        "block/fd": (i2_out, fd_out),
+    }
+    for path, (layer_in, layer_out) in expected.items():
+        np.testing.assert_allclose(
+            reductions[path + "/input"], _numpy_mean_square(keras.ops.convert_to_numpy(layer_in)), rtol=1e-5
+        )
+        np.testing.assert_allclose(
+            reductions[path + "/output"], _numpy_mean_square(keras.ops.convert_to_numpy(layer_out)), rtol=1e-5
+        )
+    np.testing.assert_allclose(
+        reductions["block/fd/output"], _numpy_mean_square(model.predict_on_batch(x)), rtol=1e-5
+    )
+
+
+def test_shares_weights_and_creates_none():
+    model = _nested_model()
+    kernels = {path: layer for path, layer in taps.named_layers(model) if hasattr(layer, "kernel")}
+    result = taps.tap_model(model, kernels, _mean_square)
+    assert len(result.model.weights) == len(model.weights)
+    assert {id(w) for w in result.model.weights} == {id(w) for w in model.weights}
+    x = np.ones((2, 4, 4, 2), "float32")
+    before = result.model.predict_on_batch(x)["block/fd/output"]
+    layer = model.get_layer("block").get_layer("fd")
+    layer.kernel.assign(2.0 * layer.kernel)
+    after = result.model.predict_on_batch(x)["block/fd/output"]
+    np.testing.assert_allclose(after, 4.0 * before, rtol=1e-5)
+
+
+def test_dict_inputs_and_a_subset_of_layers():
+    left, right = keras.Input((3,), name="left"), keras.Input((2,), name="right")
+    h = keras.layers.Concatenate()([keras.layers.Dense(4, name="l")(left), right])
+    model = keras.Model({"left": left, "right": right}, keras.layers.Dense(1, name="out")(h))
+    result = taps.tap_model(model, {"out": model.get_layer("out")}, _mean_square)
+    x = {"left": np.ones((3, 3), "float32"), "right": np.full((3, 2), 2.0, "float32")}
+    reductions = result.model.predict_on_batch(x)
+    assert sorted(reductions) == ["out/input", "out/output"]
+    concatenated = np.concatenate([keras.ops.convert_to_numpy(model.get_layer("l")(x["left"])), x["right"]], 1)
+    np.testing.assert_allclose(reductions["out/input"], _numpy_mean_square(concatenated), rtol=1e-5)
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(3, name="hidden")
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_subclassed_models_are_reported_not_tapped():
+    sub = _Subclassed()
+    sub(np.ones((1, 3), "float32"))
+    with pytest.raises(ValueError, match="Only Sequential and functional"):
+        taps.tap_model(sub, {"hidden": sub.dense}, _mean_square)
+    assert not taps.is_tappable(sub)
+
+    x = keras.Input((3,))
+    outer = keras.Model(x, keras.layers.Dense(2, name="after")(sub(x)))
+    layers = {path: layer for path, layer in taps.named_layers(outer) if hasattr(layer, "kernel")}
+    result = taps.tap_model(outer, layers, _mean_square)
+    assert result.tapped == ["after"]
+    assert result.untapped == [path for path in layers if path != "after"]
