@@ -68,6 +68,7 @@ class KernelGradients:
 
     def __call__(self, x, y):
         """Returns the gradients for one batch as float64 numpy arrays."""
+        x, y = keras.tree.map_structure(keras.ops.convert_to_tensor, (x, y))
         return [
             np.asarray(keras.ops.convert_to_numpy(g), dtype=np.float64)
             for g in self._function(x, y)
