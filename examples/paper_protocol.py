@@ -64,6 +64,9 @@ def add_common_flags(parser, *, epochs, seeds, batch_size, lr):
     parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--out", default="runs")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--monitor", action=argparse.BooleanOptionalAction, default=True,
+                        help="attach FractionalMomentMonitor(s) to the first seed of each init "
+                             "and write monitor_<init>.png/.json (default: on)")
     parser.add_argument("--logit-activation", action="store_true",
                         help="apply the activation to the logits too, as the "
                              "authors' code does (off by default)")
@@ -123,9 +126,14 @@ def kernel_initializer(init, activation, s, fan_in, seed):
     )
 
 
+def moment_order(args):
+    """The run's s: `--s`, or the paper's choice for the activation."""
+    return PAPER_S[args.activation] if args.s is None else args.s
+
+
 def dense_stack(x, *, inputs_dim, classes, init, args, seed):
     """The paper's Dense stack on tensor `x`: depth layers, the last to logits."""
-    s = PAPER_S[args.activation] if args.s is None else args.s
+    s = moment_order(args)
     generator = keras.random.SeedGenerator(seed)
     widths = [inputs_dim] + [args.width] * (args.depth - 1) + [classes]
     for k, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
@@ -150,6 +158,9 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
             model = build_model(init, seed)
             compile_model(model)
             print(f"== {dataset}: init={init} seed={seed + 1}/{args.seeds}", flush=True)
+            monitor = None
+            if args.monitor and seed == 0:
+                monitor = keras_fracinit.FractionalMomentMonitor(moment_order(args))
             start = time.perf_counter()
             history = model.fit(
                 x_train, y_train,
@@ -157,9 +168,11 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
                 epochs=args.epochs,
                 validation_data=(x_test, y_test),
                 verbose=args.verbose,
-                callbacks=list(callbacks),
+                callbacks=([monitor] if monitor else []) + list(callbacks),
             ).history
             elapsed = time.perf_counter() - start
+            if monitor is not None:
+                write_monitor(monitor, pathlib.Path(args.out), init)
             for epoch in range(args.epochs):
                 rows.append({
                     "init": init,
@@ -172,6 +185,22 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
                     "seconds": elapsed / args.epochs,
                 })
     return rows
+
+
+def write_monitor(monitor, out, init):
+    """Saves the monitor's plot and table as monitor_<init>.png / .json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    figure = monitor.plot()
+    figure.suptitle(f"init = {init}: per-layer statistics on the probe batch (s = {monitor.s:g})", fontsize=10)
+    figure.savefig(out / f"monitor_{init}.png", dpi=110)
+    plt.close(figure)
+    table = {"s": monitor.s, "epochs": monitor.epochs, "initial": monitor.initial, "history": monitor.history}
+    (out / f"monitor_{init}.json").write_text(json.dumps(table, indent=1))
 
 
 def summarize(rows, epochs):

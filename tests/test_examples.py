@@ -38,7 +38,7 @@ def _write_mnist_idx(directory, train=96, test=32):
     return directory
 
 
-def _check_outputs(out, inits, seeds=2, epochs=1):
+def _check_outputs(out, inits, seeds=2, epochs=1, monitored=True):
     payload = json.loads((out / "metrics.json").read_text())
     assert len(payload["rows"]) == len(inits) * seeds * epochs
     with open(out / "metrics.csv") as handle:
@@ -50,6 +50,13 @@ def _check_outputs(out, inits, seeds=2, epochs=1):
         assert 0.0 <= float(row["test_accuracy"]) <= 1.0
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert "test acc. epoch 1" in (out / "summary.md").read_text()
+    assert bool(list(out.glob("monitor_*"))) == monitored
+    for init in inits if monitored else ():  # the monitor rides along the first seed
+        assert (out / f"monitor_{init}.png").read_bytes()[:4] == b"\x89PNG"
+        monitor = json.loads((out / f"monitor_{init}.json").read_text())
+        assert monitor["epochs"] == list(range(epochs))
+        assert sorted(monitor["initial"]) == sorted(monitor["history"])
+        assert np.isfinite(monitor["history"]["s_moment_ratio/dense_1"]).all()
 
 
 def test_read_idx_round_trip(tmp_path):
@@ -81,9 +88,9 @@ def test_mnist_example_from_npz_with_leaky_relu_and_logit_quirk(tmp_path):
     )
     mnist_dense.main(
         TINY + ["--data-dir", str(tmp_path / "data"), "--activation", "leaky_relu",
-                "--logit-activation", "--inits", "fractional", "--out", str(tmp_path / "out")]
+                "--logit-activation", "--inits", "fractional", "--no-monitor", "--out", str(tmp_path / "out")]
     )
-    _check_outputs(tmp_path / "out", ["fractional"])
+    _check_outputs(tmp_path / "out", ["fractional"], monitored=False)
 
 
 @pytest.mark.backend_independent
