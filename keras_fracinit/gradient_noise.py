@@ -56,8 +56,9 @@ class KernelGradients:
     >>> import keras, numpy as np
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     >>> gradients = KernelGradients(model, [model.layers[0].kernel], "mse")
-    >>> [g.shape for g in gradients(np.ones((4, 3)), np.zeros((4, 2)))]
-    [(3, 2)]
+    >>> (kernel_gradient,) = gradients(np.ones((4, 3)), np.zeros((4, 2)))
+    >>> kernel_gradient.shape
+    (3, 2)
     """
 
     def __init__(self, model, variables, loss):
@@ -204,8 +205,8 @@ def suggest_s(model, dataset, loss, *, batches=32, batch_size=32, layers=None):
     >>> x = rng.standard_cauchy((2048, 64)).astype("float32")
     >>> y = np.zeros((2048, 1), "float32")
     >>> suggestion = suggest_s(model, (x, y), lambda t, p: p, batches=64)
-    >>> round(suggestion.s, 1)
-    1.0
+    >>> abs(suggestion.s - 1.0) < 0.25  # Cauchy noise: alpha = 1
+    True
 
     Reference:
         Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban (2019).

@@ -369,13 +369,15 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         Args:
             statistics: Statistic names to draw (default: all recorded, in
                 the order of `STATISTICS`).
-            figsize: Matplotlib figure size (default: 4.5 inches per panel).
+            figsize: Matplotlib figure size (default: 5.2 x 3.6 inches per
+                panel, two panels per row).
 
         Returns:
             The `matplotlib.figure.Figure`.
         """
         try:
             import matplotlib.pyplot as plt
+            from matplotlib.ticker import MaxNLocator
         except ImportError as error:
             raise ImportError(
                 "FractionalMomentMonitor.plot() needs matplotlib: "
@@ -392,16 +394,21 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 f"Received: {statistics}"
             )
         paths = list(self._layers)
+        columns = min(len(statistics), 2)
+        rows = math.ceil(len(statistics) / columns)
         figure, axes = plt.subplots(
-            1,
-            len(statistics),
-            figsize=figsize or (4.5 * len(statistics), 3.6),
+            rows,
+            columns,
+            figsize=figsize or (5.2 * columns, 3.6 * rows),
             squeeze=False,
             constrained_layout=True,
         )
-        colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(paths)))
+        axes = axes.ravel()
+        for unused in axes[len(statistics) :]:
+            unused.set_visible(False)
+        colours = plt.get_cmap("viridis")(np.linspace(0.0, 1.0, len(paths)))
         epochs = [epoch + 1 for epoch in self.epochs]
-        for axis, name in zip(axes[0], statistics):
+        for axis, name in zip(axes, statistics):
             for colour, path in zip(colours, paths):
                 key = f"{name}/{path}"
                 if key not in self.history:
@@ -409,21 +416,30 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 xs, ys = list(epochs), list(self.history[key])
                 if self.initial and key in self.initial:
                     xs, ys = [0] + xs, [self.initial[key]] + ys
+                # An infinite tail index (no heavier-than-Gaussian tail at all) leaves a gap.
+                ys = [value if math.isfinite(value) else math.nan for value in ys]
                 axis.plot(xs, ys, color=colour, label=path, marker="." if len(xs) < 30 else None)
             if name == "s_moment_ratio":
                 axis.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
             if name in ("s_moment", "kernel_s_moment"):
                 axis.set_yscale("log")
+            if name == "tail_index":
+                # Gaussian noise has index 2; light-tailed layers' large
+                # estimates would flatten the informative range.
+                axis.axhline(2.0, color="black", linewidth=0.8, linestyle="--")
+                if axis.get_ylim()[1] > 4.0:
+                    axis.set_ylim(0.0, 4.0)
+                    axis.set_ylabel("axis cut at 4")
             axis.set_title(f"{name}  (s = {self.s:g})")
             axis.set_xlabel("epochs trained")
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
             axis.grid(alpha=0.3)
         if len(paths) <= 8:
-            axes[0][-1].legend(fontsize="small")
+            axes[len(statistics) - 1].legend(fontsize="small")
         else:
-            mappable = plt.cm.ScalarMappable(
-                cmap="viridis", norm=plt.Normalize(1, len(paths))
-            )
-            figure.colorbar(mappable, ax=axes[0].tolist(), label="layer (input to output)")
+            mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(1, len(paths)))
+            mappable.set_array([])
+            figure.colorbar(mappable, ax=axes[: len(statistics)].tolist(), label="layer (input to output)")
         return figure
 
 

@@ -32,8 +32,8 @@ def named_layers(model, prefix=""):
     >>> import keras
     >>> inner = keras.Sequential([keras.layers.Dense(2, name="d")], name="inner")
     >>> outer = keras.Sequential([keras.Input((3,)), inner], name="outer")
-    >>> [path for path, _ in named_layers(outer)]
-    ['inner/d']
+    >>> print(*(path for path, _ in named_layers(outer)))
+    inner/d
     """
     for layer in model.layers:
         if isinstance(layer, keras.Model):

@@ -21,6 +21,9 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.simulate",
     "keras_fracinit.model_init",
     "keras_fracinit.tail_index",
+    "keras_fracinit.taps",
+    "keras_fracinit.gradient_noise",
+    "keras_fracinit.monitor",
 ]
 
 

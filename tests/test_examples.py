@@ -17,6 +17,7 @@ sys.path.insert(0, str(EXAMPLES))
 
 import cifar10_dense  # noqa: E402
 import mnist_dense  # noqa: E402
+import monitor_fashion_mnist  # noqa: E402
 import paper_protocol  # noqa: E402
 
 TINY = ["--depth", "3", "--width", "8", "--epochs", "1", "--seeds", "2", "--verbose", "0"]
@@ -163,3 +164,23 @@ def test_protocol_pieces():
     )
     schedule = cifar10_dense.step_decay(0.01)
     assert schedule(29, None) == 0.01 and schedule(30, None) == pytest.approx(0.001)
+
+
+def test_monitor_example_writes_plots_csv_and_tensorboard(tmp_path, capsys):
+    data = _write_mnist_idx(tmp_path / "data")
+    out = tmp_path / "out"
+    results = monitor_fashion_mnist.main(
+        ["--data-dir", str(data), "--depth", "3", "--width", "8", "--epochs", "2",
+         "--batch-size", "16", "--noise-batches", "4", "--out", str(out)]
+    )
+    assert sorted(results) == ["fractional", "he"]
+    for init in results:
+        assert (out / f"monitor_{init}.png").read_bytes()[:4] == b"\x89PNG"
+        with open(out / f"{init}.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == 2
+        for key in ("s_moment_ratio/dense_1", "kernel_s_moment/dense_3", "tail_index/dense_2"):
+            assert np.isfinite(float(rows[-1][key])), key
+        assert list((out / "tensorboard" / init).glob("events.out.tfevents.*"))
+    printed = capsys.readouterr().out
+    assert "suggest_s at initialization: s = " in printed and "before training: mean" in printed
