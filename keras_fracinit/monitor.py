@@ -137,6 +137,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.initial = None
         self._built_for = None
         self._tap = None
+        self._probe_from_training = False
         self._warned = set()
         self._writer = None
         self._global_batch = 0
@@ -148,6 +149,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     # Keras hooks.
 
     def on_train_begin(self, logs=None):
+        if self._built_for is not None and self._built_for is not self.model:
+            self._forget_previous_model()
         if self.probe is None:
             self._take_first_training_batch()
         if self.log_dir is not None and self._writer is None:
@@ -246,6 +249,16 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
     # Set-up.
 
+    def _forget_previous_model(self):
+        """A monitor moved to another model starts a new table (and probe, if it read one)."""
+        if self._probe_from_training:
+            self.probe = None
+        self.history, self.epochs = {}, []
+        self.batch_history, self.batches = {}, []
+        self.initial = None
+        self._built_for = self._tap = None
+        self._global_batch = 0
+
     def _take_first_training_batch(self):
         batch = _first_training_batch(self.model)
         if batch is None:
@@ -256,6 +269,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             )
         self._check_probe(batch)
         self.probe = batch
+        self._probe_from_training = True
 
     def _build(self):
         model = self.model
@@ -282,10 +296,11 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             )
         if self.tail_index:
             loss = self.loss if self.loss is not None else getattr(model, "loss", None)
-            if loss is None:
+            if loss is None or (self.loss is None and not (isinstance(loss, str) or callable(loss))):
                 raise ValueError(
-                    "tail_index=True needs a loss: compile the model with one "
-                    "or pass `loss=` to FractionalMomentMonitor."
+                    "tail_index=True needs one loss for the gradients: compile "
+                    "the model with one or pass `loss=` to FractionalMomentMonitor. "
+                    f"The model's loss: {loss!r}"
                 )
             self._gradients = gradient_noise.KernelGradients(
                 model, [layer.kernel for layer in self._layers.values()], loss
@@ -509,10 +524,11 @@ def _first_training_batch(model):
     frame = inspect.currentframe()
     try:
         while frame is not None:
+            # A user's `fit` override calling Keras' has no `epoch_iterator`: look further out.
             if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
-                iterator = frame.f_locals.get("epoch_iterator")
-                adapter = getattr(iterator, "data_adapter", None)
-                return None if adapter is None else _first_batch(adapter)
+                adapter = getattr(frame.f_locals.get("epoch_iterator"), "data_adapter", None)
+                if adapter is not None:
+                    return _first_batch(adapter)
             frame = frame.f_back
     finally:
         del frame

@@ -108,6 +108,41 @@ def test_logged_values_equal_an_independent_recomputation(build, inputs, tmp_pat
     assert monitor.epochs == [0, 1, 2]
 
 
+def test_functional_model_with_a_nested_functional_block():
+    block_in = keras.Input((12,))
+    block = keras.Model(block_in, keras.layers.Dense(10, activation="relu", name="inside")(block_in), name="block")
+    x_in = keras.Input((6,))
+    h = keras.layers.Dense(12, activation="relu", name="before")(x_in)
+    model = keras.Model(x_in, keras.layers.Dense(3, name="after")(block(h)))
+    model.compile("sgd", "mse")
+    x, y = _data()
+    monitor = FractionalMomentMonitor(1.0, probe=x[:24])
+    history = model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
+    assert monitor.layer_paths == ["before", "block/inside", "after"]
+    h1 = model.get_layer("before")(x[:24])
+    h2 = block.get_layer("inside")(h1)
+    h3 = model.get_layer("after")(h2)
+    for path, (layer_in, layer_out) in {"before": (x[:24], h1), "block/inside": (h1, h2), "after": (h2, h3)}.items():
+        assert history.history[f"s_moment/{path}"][-1] == pytest.approx(_s_moment(layer_out, 1.0), rel=1e-4)
+        expected_ratio = _s_moment(layer_out, 1.0) / _s_moment(layer_in, 1.0)
+        assert history.history[f"s_moment_ratio/{path}"][-1] == pytest.approx(expected_ratio, rel=1e-4)
+
+
+def test_a_monitor_moved_to_another_model_starts_afresh():
+    x, y = _data()
+    monitor = FractionalMomentMonitor()
+    first, second = _dense_stack(), _dense_stack(depth=2)
+    for model in (first, second):
+        model.compile("sgd", "mse")
+    first.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    first.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
+    assert monitor.epochs == [0, 1, 0] and len(monitor.history["s_moment/hidden2"]) == 3
+    second.fit(x[32:], y[32:], batch_size=16, epochs=1, verbose=0, callbacks=[monitor], shuffle=False)
+    assert monitor.epochs == [0]
+    assert "s_moment/hidden2" not in monitor.history and "s_moment/hidden1" in monitor.history
+    np.testing.assert_array_equal(monitor.probe[0], x[32:48])
+
+
 def test_tail_index_equals_the_block_sum_estimate_of_closed_form_gradients():
     rng = np.random.default_rng(5)
     x = rng.standard_t(1.5, size=(64, 40)).astype("float32")
@@ -432,7 +467,7 @@ def test_bad_layers_and_missing_loss_fail_when_training_starts():
     uncompiled = _dense_stack()
     monitor = FractionalMomentMonitor(probe=(x[:32], y[:32]), tail_index=True)
     monitor.set_model(uncompiled)
-    with pytest.raises(ValueError, match="tail_index=True needs a loss"):
+    with pytest.raises(ValueError, match="tail_index=True needs one loss"):
         monitor.measure()
 
 
