@@ -107,9 +107,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     ):
         super().__init__()
         self.s = activation_lib.check_s(s)
-        self.every = _positive_int("every", every)
+        self.every = activation_lib.check_width(every, "every")
         self.every_batches = (
-            None if every_batches is None else _positive_int("every_batches", every_batches)
+            None if every_batches is None else activation_lib.check_width(every_batches, "every_batches")
         )
         if layers is not None and (isinstance(layers, str) or not len(layers)):
             raise ValueError(
@@ -121,7 +121,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.tail_index = bool(tail_index)
         self.log_dir = None if log_dir is None else _check_tensorboard(log_dir)
         self.loss = loss if loss is None else gradient_noise.resolve_loss(loss)
-        self.gradient_batches = _positive_int("gradient_batches", gradient_batches)
+        self.gradient_batches = activation_lib.check_width(gradient_batches, "gradient_batches")
         if self.tail_index and self.gradient_batches < 2:
             raise ValueError(
                 "Argument `gradient_batches` must be >= 2 with tail_index=True. "
@@ -305,7 +305,11 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             self._gradients = gradient_noise.KernelGradients(
                 model, [layer.kernel for layer in self._layers.values()], loss
             )
-            self._gradient_batches = _split(self.probe, self.gradient_batches)
+            size = len(keras.tree.flatten(self.probe[0])[0])
+            # Equal mini-batches (a remainder is left out): equal noise scales.
+            self._gradient_batches = gradient_noise.take_batches(
+                self.probe, self.gradient_batches, batch_size=size // self.gradient_batches
+            )
         self._built_for = model
 
     def _per_sample_moment(self, tensor):
@@ -473,12 +477,6 @@ def _weights_exist(model):
     return all(layer.built for _, layer in taps.named_layers(model))
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Argument `{name}` must be a positive integer. Received: {name}={value!r}")
-    return value
-
-
 def _append(table, values, rows):
     for key, value in values.items():
         # A key first seen late (a layer added between fits) is padded with nan.
@@ -549,14 +547,6 @@ def _first_batch(adapter):
     if not isinstance(batch, tuple):
         batch = (batch,)
     return _probe_batch(batch)
-
-
-def _split(probe, count):
-    x, y = probe
-    size = len(keras.tree.flatten(x)[0])
-    bounds = np.linspace(0, size, count + 1).astype(int)
-    cut = lambda a, i: keras.tree.map_structure(lambda t: t[bounds[i] : bounds[i + 1]], a)
-    return [(cut(x, i), cut(y, i)) for i in range(count)]
 
 
 def _strategy_scope(model):
