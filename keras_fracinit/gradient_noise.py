@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from keras_fracinit import tail_index as tail_index_lib
+from keras_fracinit import taps
 
 
 def resolve_loss(loss):
@@ -211,8 +212,6 @@ def suggest_s(model, dataset, loss, *, batches=32, batch_size=32, layers=None):
     Reference:
         Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban (2019).
     """
-    from keras_fracinit import taps
-
     if not isinstance(batches, int) or batches < 2:
         raise ValueError(f"Argument `batches` must be an integer >= 2. Received: batches={batches}")
     loss = resolve_loss(loss)
@@ -254,7 +253,8 @@ def take_batches(dataset, count, batch_size=32):
     """The first `count` `(x, y)` batches of `dataset` as numpy structures.
 
     Args:
-        dataset: A tuple `(x, y)` of arrays, or an iterable of batches.
+        dataset: A tuple `(x, y)` of arrays (cut into full batches of
+            `batch_size`), or an iterable of batches.
         count: Number of batches wanted.
         batch_size: Batch size for a tuple of arrays.
 
@@ -264,9 +264,10 @@ def take_batches(dataset, count, batch_size=32):
     if isinstance(dataset, tuple):
         x, y = keras.utils.unpack_x_y_sample_weight(dataset)[:2]
         size = len(keras.tree.flatten(x)[0])
+        # Full batches only: a short last batch would have a larger noise scale.
         batches = [
             (_rows(x, start, batch_size), _rows(y, start, batch_size))
-            for start in range(0, size, batch_size)
+            for start in range(0, size - batch_size + 1, batch_size)
         ][:count]
     elif isinstance(dataset, keras.utils.PyDataset):
         batches = [
