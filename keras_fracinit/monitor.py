@@ -290,9 +290,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         else:
             self._warn_once(
                 "untapped",
-                f"FractionalMomentMonitor: model {model.name!r} is a subclassed "
-                "model, whose intermediate outputs cannot be tapped; logging "
-                "kernel statistics only.",
+                f"FractionalMomentMonitor: model {model.name!r} has no graph "
+                "whose intermediate outputs can be tapped (a subclassed "
+                "model); logging kernel statistics only.",
             )
         if self.tail_index:
             loss = self.loss if self.loss is not None else getattr(model, "loss", None)

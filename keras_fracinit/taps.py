@@ -44,9 +44,12 @@ def named_layers(model, prefix=""):
 
 def is_tappable(model):
     """Whether `model` has a graph that `tap_model` can walk (not subclassed)."""
-    return isinstance(model, (keras.Sequential, Functional)) and bool(
+    has_graph = isinstance(model, (keras.Sequential, Functional)) and bool(
         getattr(model, "inputs", None)
     )
+    # The walk uses Keras' own graph runner (the one `clone_model` uses); a
+    # Keras without it leaves models untapped rather than broken.
+    return has_graph and hasattr(Functional, "_run_through_graph")
 
 
 class TapResult:

@@ -123,3 +123,11 @@ def test_subclassed_models_are_reported_not_tapped():
     result = taps.tap_model(outer, layers, _mean_square)
     assert result.tapped == ["after"]
     assert result.untapped == [path for path in layers if path != "after"]
+
+
+def test_a_keras_without_the_graph_runner_leaves_models_untapped(monkeypatch):
+    model = _nested_model()
+    assert taps.is_tappable(model)
+    owner = next(cls for cls in taps.Functional.__mro__ if "_run_through_graph" in vars(cls))
+    monkeypatch.delattr(owner, "_run_through_graph")
+    assert not taps.is_tappable(model)
