@@ -263,7 +263,7 @@ def take_batches(dataset, count, batch_size=32):
     """
     if isinstance(dataset, tuple):
         x, y = keras.utils.unpack_x_y_sample_weight(dataset)[:2]
-        size = len(keras.tree.flatten(x)[0])
+        size = sample_count(x)
         # Full batches only: a short last batch would have a larger noise scale.
         batches = [
             (_rows(x, start, batch_size), _rows(y, start, batch_size))
@@ -287,6 +287,11 @@ def take_batches(dataset, count, batch_size=32):
             f"Argument `dataset` holds {len(batches)} batches; {count} are needed."
         )
     return [(_to_numpy(x), _to_numpy(y)) for x, y in batches]
+
+
+def sample_count(structure):
+    """Number of samples (leading dimension) of an array or a structure of arrays."""
+    return len(keras.tree.flatten(structure)[0])
 
 
 def _rows(structure, start, size):

@@ -296,19 +296,22 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             )
         if self.tail_index:
             loss = self.loss if self.loss is not None else getattr(model, "loss", None)
-            if loss is None or (self.loss is None and not (isinstance(loss, str) or callable(loss))):
+            try:
+                loss = gradient_noise.resolve_loss(loss)
+            except ValueError as error:
                 raise ValueError(
                     "tail_index=True needs one loss for the gradients: compile "
                     "the model with one or pass `loss=` to FractionalMomentMonitor. "
                     f"The model's loss: {loss!r}"
-                )
+                ) from error
             self._gradients = gradient_noise.KernelGradients(
                 model, [layer.kernel for layer in self._layers.values()], loss
             )
-            size = len(keras.tree.flatten(self.probe[0])[0])
             # Equal mini-batches (a remainder is left out): equal noise scales.
             self._gradient_batches = gradient_noise.take_batches(
-                self.probe, self.gradient_batches, batch_size=size // self.gradient_batches
+                self.probe,
+                self.gradient_batches,
+                batch_size=gradient_noise.sample_count(self.probe[0]) // self.gradient_batches,
             )
         self._built_for = model
 
@@ -349,7 +352,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
     def _check_probe(self, probe):
         x, y = probe
-        size = len(keras.tree.flatten(x)[0])
+        size = gradient_noise.sample_count(x)
         if self.tail_index:
             if y is None:
                 raise ValueError(
@@ -509,7 +512,7 @@ def _probe_batch(probe):
             "Argument `probe` must be an array, a tuple (x, y), a dict or "
             f"list of arrays, or a dataset. Received: {type(probe).__name__}"
         )
-    return gradient_noise.take_batches((x, y), 1, batch_size=len(keras.tree.flatten(x)[0]))[0]
+    return gradient_noise.take_batches((x, y), 1, batch_size=gradient_noise.sample_count(x))[0]
 
 
 def _first_training_batch(model):
@@ -534,19 +537,10 @@ def _first_training_batch(model):
 
 
 def _first_batch(adapter):
+    # A PyDataset is indexed (no worker start-up); other data are iterated afresh.
     py_dataset = getattr(adapter, "py_dataset", None)
-    if py_dataset is not None:
-        batch = py_dataset[0]
-    else:
-        iterator = iter(adapter.get_numpy_iterator())
-        batch = next(iterator, None)
-        if hasattr(iterator, "close"):
-            iterator.close()
-        if batch is None:
-            return None
-    if not isinstance(batch, tuple):
-        batch = (batch,)
-    return _probe_batch(batch)
+    source = py_dataset if py_dataset is not None else adapter.get_numpy_iterator()
+    return gradient_noise.take_batches(source, 1)[0]
 
 
 def _strategy_scope(model):
