@@ -108,6 +108,7 @@ def main(argv=None):
         figure = monitor.plot()
         figure.suptitle(f"init = {init} (s = {s:g}), monitored moment s = {args.s:g}", fontsize=10)
         figure.savefig(out / f"monitor_{init}.png", dpi=110)
+        protocol.pyplot().close(figure)
         ratios = [key for key in monitor.history if key.startswith("s_moment_ratio/")]
         results[init] = (
             ratio_summary([monitor.initial[key] for key in ratios]),

@@ -187,12 +187,19 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
     return rows
 
 
-def write_monitor(monitor, out, init):
-    """Saves the monitor's plot and table as monitor_<init>.png / .json."""
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (examples run headless)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_monitor(monitor, out, init):
+    """Saves the monitor's plot and table as monitor_<init>.png / .json."""
+    plt = pyplot()
 
     out.mkdir(parents=True, exist_ok=True)
     figure = monitor.plot()
@@ -233,10 +240,7 @@ def summary_table(summary):
 
 
 def plot_curves(rows, path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     for init in dict.fromkeys(row["init"] for row in rows):
