@@ -5,35 +5,63 @@ Exact implementation of the initialization schemes of Gurbuzbalaban & Hu,
 neural networks" (AISTATS 2021), as Keras initializers that work on every
 backend, save, load and export like Keras' own.
 
-Importing this package registers the initializers, so the names
+Importing this package registers the initializers with Keras, so the names
 `"fractional_moment"`, `"fractional_moment_normal"` and
-`"fractional_moment_uniform"` work in any layer argument.
+`"fractional_moment_uniform"` work in any layer argument. Keras itself is
+imported only when something needs it: `keras_fracinit.theory` and the
+command line stay pure numpy/scipy.
 """
 
-from keras_fracinit import simulate
-from keras_fracinit import tail_index
-from keras_fracinit import theory
-from keras_fracinit.gradient_noise import SuggestedS
-from keras_fracinit.gradient_noise import suggest_s
-from keras_fracinit.initializers import FractionalMomentNormal
-from keras_fracinit.initializers import FractionalMomentUniform
-from keras_fracinit.model_init import InitializationReport
-from keras_fracinit.model_init import UnsupportedActivationError
-from keras_fracinit.model_init import initialize
-from keras_fracinit.monitor import FractionalMomentMonitor
+import importlib
+import typing
+
+from keras_fracinit import _keras_hook
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "FractionalMomentMonitor",
-    "FractionalMomentNormal",
-    "FractionalMomentUniform",
-    "InitializationReport",
-    "SuggestedS",
-    "UnsupportedActivationError",
-    "initialize",
-    "simulate",
-    "suggest_s",
-    "tail_index",
-    "theory",
-]
+# Public name -> the module that defines it, imported on first access (PEP 562).
+_LAZY_ATTRIBUTES = {
+    "FractionalMomentMonitor": "keras_fracinit.monitor",
+    "FractionalMomentNormal": "keras_fracinit.initializers",
+    "FractionalMomentUniform": "keras_fracinit.initializers",
+    "InitializationReport": "keras_fracinit.model_init",
+    "SuggestedS": "keras_fracinit.gradient_noise",
+    "UnsupportedActivationError": "keras_fracinit.model_init",
+    "initialize": "keras_fracinit.model_init",
+    "suggest_s": "keras_fracinit.gradient_noise",
+}
+_LAZY_SUBMODULES = ("datasets", "simulate", "tail_index", "theory")
+
+__all__ = sorted([*_LAZY_ATTRIBUTES, *_LAZY_SUBMODULES])
+
+if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
+    from keras_fracinit import datasets
+    from keras_fracinit import simulate
+    from keras_fracinit import tail_index
+    from keras_fracinit import theory
+    from keras_fracinit.gradient_noise import SuggestedS
+    from keras_fracinit.gradient_noise import suggest_s
+    from keras_fracinit.initializers import FractionalMomentNormal
+    from keras_fracinit.initializers import FractionalMomentUniform
+    from keras_fracinit.model_init import InitializationReport
+    from keras_fracinit.model_init import UnsupportedActivationError
+    from keras_fracinit.model_init import initialize
+    from keras_fracinit.monitor import FractionalMomentMonitor
+
+
+def __getattr__(name):
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    elif name in _LAZY_SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+_keras_hook.register_initializers_with_keras()

@@ -1,8 +1,6 @@
 """Validation and defaults of the activation class."""
 
-import ast
 import math
-import pathlib
 
 import numpy as np
 import pytest
@@ -116,19 +114,3 @@ def test_laws():
     assert rrelu.mean_square_slope == pytest.approx(0.03)
     assert law("relu", dropout=0.5).dead_unit_probability == 0.75
     assert law("leaky_relu", dropout=0.5).dead_unit_probability == 0.5
-
-
-def test_theory_package_never_imports_keras():
-    theory_dir = pathlib.Path(activation_lib.__file__).parent
-    for path in theory_dir.glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            else:
-                continue
-            for name in names:
-                root = name.split(".")[0]
-                assert root not in {"keras", "tensorflow", "jax", "torch"}, path

@@ -1,0 +1,60 @@
+"""The package's top level: lazy imports and registration with Keras."""
+
+import subprocess
+import sys
+
+import pytest
+
+import keras_fracinit
+
+HEAVY = ("keras", "tensorflow", "jax", "torch")
+
+
+def run_fresh(code):
+    """Runs `code` in a new interpreter: what the package imports, not what this run holds."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.backend_independent
+def test_theory_datasets_and_command_line_import_no_keras_and_no_backend():
+    out = run_fresh(
+        "import runpy, sys\n"
+        "import keras_fracinit.theory, keras_fracinit.datasets, keras_fracinit.tail_index\n"
+        "keras_fracinit.theory.moment_gain(0.8, width=64)\n"
+        "sys.argv = ['keras_fracinit', 'table', '--width', '8']\n"
+        "try:\n"
+        "    runpy.run_module('keras_fracinit', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0\n"
+        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    assert "Exact s-moment gains" in out
+    assert "HEAVY []" in out
+
+
+@pytest.mark.parametrize(
+    "imports",
+    ["import keras_fracinit\nimport keras", "import keras\nimport keras_fracinit"],
+    ids=["package-first", "keras-first"],
+)
+def test_names_are_registered_whichever_is_imported_first(imports):
+    out = run_fresh(
+        imports + "\n"
+        "init = keras.initializers.get('fractional_moment')\n"
+        "layer = keras.layers.Dense(3, kernel_initializer='fractional_moment_uniform')\n"
+        "layer.build((None, 4))\n"
+        "print(type(init).__name__, type(layer.kernel_initializer).__name__)\n"
+    )
+    assert "FractionalMomentNormal FractionalMomentUniform" in out
+
+
+def test_every_public_name_resolves():
+    for name in keras_fracinit.__all__:
+        assert getattr(keras_fracinit, name) is not None
+    assert set(keras_fracinit.__all__) <= set(dir(keras_fracinit))
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        keras_fracinit.nonexistent  # noqa: B018
