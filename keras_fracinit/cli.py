@@ -7,7 +7,9 @@ approximation for comparison.
 
 import argparse
 import csv
+import functools
 import io
+import re
 import sys
 
 from keras_fracinit.theory import activation as activation_lib
@@ -17,13 +19,33 @@ from keras_fracinit.theory import moments
 DEFAULT_ORDERS = (0.25, 0.5, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0)
 
 
-def _float_list(text):
-    try:
-        return [float(item) for item in text.split(",") if item.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
+def _flag_value(check, convert=float):
+    """An argparse type: `convert` the text, then validate it with `check`.
+
+    The theory's checks speak of Python arguments (``Argument `s` ...``);
+    argparse names the flag itself, so only the condition is kept.
+    """
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        try:
+            return check(value)
+        except ValueError as error:
+            condition = re.sub(r"^Argument `\w+` |\. Received: .*$", "", str(error))
+            raise argparse.ArgumentTypeError(f"{condition}; got {text!r}") from None
+
+    return parse
+
+
+def _orders(text):
+    """`--s`: a comma-separated list of moment orders in (0, 2]."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return [_flag_value(activation_lib.check_s)(item) for item in items]
 
 
 def _columns(negative_slope, lower, upper):
@@ -91,21 +113,37 @@ def build_parser():
             "norm through a layer of width m. The s = 2 row is He (relu) and "
             "LeCun (linear)."
         ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    table.add_argument("--width", type=int, default=64, help="layer width m")
+    table.set_defaults(command_parser=table)
     table.add_argument(
-        "--s", type=_float_list, default=list(DEFAULT_ORDERS),
-        help="comma-separated moment orders in (0, 2]",
+        "--width", type=_flag_value(activation_lib.check_width, int), default=64,
+        help="layer width m (output units or channels)",
     )
     table.add_argument(
-        "--negative-slope", type=float,
+        "--s", type=_orders, default=",".join(f"{s:g}" for s in DEFAULT_ORDERS),
+        help="comma-separated moment orders, each in (0, 2]",
+    )
+    table.add_argument(
+        "--negative-slope", type=_flag_value(functools.partial(activation_lib.check_slope, name="negative_slope")),
         default=activation_lib.DEFAULT_NEGATIVE_SLOPE,
+        help="negative-side slope of the leaky_relu column",
     )
-    table.add_argument("--lower", type=float, default=activation_lib.DEFAULT_RRELU_LOWER)
-    table.add_argument("--upper", type=float, default=activation_lib.DEFAULT_RRELU_UPPER)
-    table.add_argument("--dropout", type=float, default=0.0)
     table.add_argument(
-        "--format", choices=("text", "markdown", "csv"), default="text"
+        "--lower", type=_flag_value(functools.partial(activation_lib.check_slope, name="lower")), default=activation_lib.DEFAULT_RRELU_LOWER,
+        help="lower slope bound of the rrelu column",
+    )
+    table.add_argument(
+        "--upper", type=_flag_value(functools.partial(activation_lib.check_slope, name="upper")), default=activation_lib.DEFAULT_RRELU_UPPER,
+        help="upper slope bound of the rrelu column",
+    )
+    table.add_argument(
+        "--dropout", type=_flag_value(activation_lib.check_dropout), default=0.0,
+        help="inverted-dropout rate on each layer's output, in [0, 1)",
+    )
+    table.add_argument(
+        "--format", choices=("text", "markdown", "csv"), default="text",
+        help="output format",
     )
     return parser
 
@@ -123,7 +161,10 @@ def main(argv=None):
             dropout=args.dropout,
         )
     except ValueError as error:
-        parser.error(str(error))
+        # What no single flag can check, e.g. --lower above --upper; named as flags.
+        args.command_parser.error(
+            re.sub(r"`(\w+)`", lambda name: "--" + name[1].replace("_", "-"), str(error))
+        )
     if args.format == "text":
         print(
             f"Exact s-moment gains g_s(m), width m = {args.width}, "

@@ -38,14 +38,38 @@ def test_human_formats(capsys, style):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["table", "--s", "3"], "Argument `s` must be in (0, 2]"),
-        (["table", "--width", "0"], "Argument `width`"),
-        (["table", "--s", "a,b"], "expected comma-separated numbers"),
-        (["table", "--dropout", "1"], "Argument `dropout`"),
+        (["table", "--s", "0.5,3"], "argument --s: must be in (0, 2]; got '3'"),
+        (["table", "--width", "0"], "argument --width: must be a positive integer; got '0'"),
+        (["table", "--width", "2.5"], "argument --width: expected a number, got '2.5'"),
+        (["table", "--s", "a,b"], "argument --s: expected a number, got 'a'"),
+        (["table", "--s", ","], "argument --s: expected comma-separated numbers"),
+        (["table", "--dropout", "1"], "argument --dropout: must be in [0, 1); got '1'"),
+        (["table", "--negative-slope", "-1"], "argument --negative-slope: must be a finite"),
+        (["table", "--lower", "0.5", "--upper", "0.2"], "--lower and --upper must satisfy"),
     ],
 )
-def test_bad_arguments_exit_with_a_message(capsys, args, message):
+def test_bad_arguments_name_the_flag_under_the_table_usage(capsys, args, message):
     with pytest.raises(SystemExit) as info:
         cli.main(args)
     assert info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.startswith("usage: python -m keras_fracinit table")
+    assert "Argument `" not in err
+
+
+def test_help_shows_every_default_and_a_help_text(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["table", "--help"])
+    options = capsys.readouterr().out.split("options:")[1]
+    # One "(default: ...)" per flag besides --help, each after its own help text.
+    flags = ["--width", "--s", "--negative-slope", "--lower", "--upper", "--dropout", "--format"]
+    assert " ".join(options.split()).count("(default:") == len(flags)
+    table = cli.build_parser()._subparsers._group_actions[0].choices["table"]
+    documented = {
+        action.option_strings[0]: action.help
+        for action in table._actions
+        if action.option_strings and action.option_strings[0] != "-h"
+    }
+    assert sorted(documented) == sorted(flags)
+    assert all(documented.values())

@@ -105,7 +105,8 @@ def check_width(width, name="width"):
     return int(width)
 
 
-def _check_slope(value, name):
+def check_slope(value, name):
+    """Returns a negative-side slope as a float after checking it is finite and >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
             f"Argument `{name}` must be a non-negative number. "
@@ -120,7 +121,8 @@ def _check_slope(value, name):
     return value
 
 
-def _check_dropout(dropout):
+def check_dropout(dropout):
+    """Returns `dropout` as a float after checking that it lies in [0, 1)."""
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
         raise ValueError(
             f"Argument `dropout` must be a number in [0, 1). "
@@ -191,12 +193,12 @@ def resolve_activation(
     if activation == "leaky_relu":
         if negative_slope is None:
             negative_slope = DEFAULT_NEGATIVE_SLOPE
-        negative_slope = _check_slope(negative_slope, "negative_slope")
+        negative_slope = check_slope(negative_slope, "negative_slope")
     if activation == "rrelu":
-        lower = _check_slope(
+        lower = check_slope(
             DEFAULT_RRELU_LOWER if lower is None else lower, "lower"
         )
-        upper = _check_slope(
+        upper = check_slope(
             DEFAULT_RRELU_UPPER if upper is None else upper, "upper"
         )
         if lower > upper:
@@ -209,7 +211,7 @@ def resolve_activation(
         "negative_slope": negative_slope,
         "lower": lower,
         "upper": upper,
-        "dropout": _check_dropout(dropout),
+        "dropout": check_dropout(dropout),
     }
 
 
