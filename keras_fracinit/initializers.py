@@ -2,6 +2,7 @@
 
 import math
 import random as python_random
+import warnings
 
 import keras
 
@@ -106,6 +107,25 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
         self.mode = mode
         self._init_seed = seed
         self.seed = _check_seed(seed)
+        self._calls = 0
+
+    def _seed_for_call(self):
+        """The seed of this draw; warns once when a fixed seed repeats a draw."""
+        self._calls += 1
+        if self._calls == 2 and not isinstance(self.seed, keras.random.SeedGenerator):
+            # Keras 2 warned here; Keras 3 silently repeats the draw, which
+            # gives every layer sharing this instance the same kernel.
+            warnings.warn(
+                f"{self!r} has a fixed seed and is called again, so it returns "
+                "the same values as on its first call: layers sharing this "
+                "instance get identical kernels. Give each layer its own "
+                "instance with its own seed, pass "
+                "`seed=keras.random.SeedGenerator(...)` for new values on "
+                "every call, or re-draw the model with "
+                "`keras_fracinit.initialize(model, s, seed=...)`.",
+                stacklevel=3,
+            )
+        return self.seed
 
     def gain(self, shape):
         """The exact s-moment gain `g_s(m)` used for a kernel of `shape`."""
@@ -219,7 +239,7 @@ class FractionalMomentNormal(_FractionalMomentInitializer):
             mean=0.0,
             stddev=self.stddev(shape),
             dtype=dtype,
-            seed=self.seed,
+            seed=self._seed_for_call(),
         )
 
 
@@ -256,7 +276,7 @@ class FractionalMomentUniform(_FractionalMomentInitializer):
         dtype = _check_float_dtype(dtype)
         limit = math.sqrt(3.0) * self.stddev(shape)
         return keras.random.uniform(
-            shape, minval=-limit, maxval=limit, dtype=dtype, seed=self.seed
+            shape, minval=-limit, maxval=limit, dtype=dtype, seed=self._seed_for_call()
         )
 
 

@@ -2,6 +2,7 @@
 
 import json
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -171,7 +172,9 @@ def test_integer_seed_is_reproducible(cls):
 def test_unseeded_instances_differ_but_repeat_themselves(cls):
     # Keras' rule: an unseeded initializer draws one seed at construction.
     first, second = cls(1.0), cls(1.0)
-    a1, a2 = _numpy(first((8, 8))), _numpy(first((8, 8)))
+    a1 = _numpy(first((8, 8)))
+    with pytest.warns(UserWarning, match="fixed seed and is called again"):
+        a2 = _numpy(first((8, 8)))
     b = _numpy(second((8, 8)))
     np.testing.assert_array_equal(a1, a2)
     assert not np.array_equal(a1, b)
@@ -395,3 +398,29 @@ def test_uniform_is_only_asymptotically_exact(width):
     else:
         # measured 0.5%: the error shrinks as the layer widens
         assert abs(deviation) < 0.01
+
+
+@pytest.mark.parametrize("seed", [0, None], ids=["int", "none"])
+def test_calling_a_fixed_seed_instance_again_warns_once(seed):
+    init = FractionalMomentNormal(0.8, seed=seed)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        first = keras.ops.convert_to_numpy(init((8, 8)))
+        assert not record
+        repeats = [keras.ops.convert_to_numpy(init((8, 8))) for _ in range(3)]
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1
+    assert "fixed seed and is called again" in messages[0]
+    assert "SeedGenerator" in messages[0] and "initialize(model, s, seed=...)" in messages[0]
+    # The warning tells the truth: Keras 3 repeats the draw.
+    assert all(np.array_equal(first, again) for again in repeats)
+
+
+def test_seed_generator_and_separate_instances_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shared = FractionalMomentUniform(1.0, seed=keras.random.SeedGenerator(3))
+        a, b = shared((8, 8)), shared((8, 8))
+        assert not np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        for seed in range(3):
+            FractionalMomentNormal(1.0, seed=seed)((4, 4))
