@@ -141,6 +141,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._warned = set()
         self._writer = None
         self._global_batch = 0
+        self._progbar = None
         if self.every_batches is not None:
             # Only then: Keras runs steps asynchronously unless a callback
             # overrides a batch hook, so an idle hook would cost every step.
@@ -151,8 +152,10 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self._built_for is not None and self._built_for is not self.model:
             self._forget_previous_model()
+        fit_locals = _keras_fit_locals(self.model)
         if self.probe is None:
-            self._take_first_training_batch()
+            self._take_first_training_batch(fit_locals)
+        self._compact_progress_line(fit_locals)
         if self.log_dir is not None and self._writer is None:
             import tensorflow as tf
 
@@ -187,6 +190,11 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._write_scalars(values, self._global_batch, prefix="batch_")
 
     def on_train_end(self, logs=None):
+        if self._progbar is not None:
+            # The instance attributes set by _compact_progress_line; the class's methods return.
+            for hook in ("on_epoch_end", "on_train_batch_end"):
+                vars(self._progbar).pop(hook, None)
+            self._progbar = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -200,6 +208,34 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     def probe_model(self):
         """The functional model that computes all per-layer signals in one pass (or None)."""
         return None if self._tap is None else self._tap.model
+
+    def _compact_progress_line(self, fit_locals):
+        """Keeps the monitor's per-layer values out of Keras' progress bar.
+
+        History, CSVLogger and TensorBoard read the same `logs` and still get
+        every value; the progress line shows the range of the ratios instead
+        of one entry per layer and statistic.
+        """
+        if fit_locals is None:
+            self._warn_once(
+                "progbar",
+                "FractionalMomentMonitor could not find Keras' progress bar: "
+                "its lines will list every monitored value.",
+            )
+            return
+        progbar = _progress_logger(fit_locals)
+        if progbar is None:  # verbose=0
+            return
+        self._progbar = progbar
+        for hook in ("on_epoch_end", "on_train_batch_end"):
+            original = getattr(progbar, hook)
+            setattr(progbar, hook, self._with_compact_logs(original))
+
+    def _with_compact_logs(self, hook):
+        def compact(step, logs=None):
+            return hook(step, None if logs is None else _compact_logs(logs))
+
+        return compact
 
     # Measurement.
 
@@ -239,7 +275,15 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                     if np.all(np.isfinite(layer_noise))
                     else math.nan
                 )
-        return {key: float(value) for key, value in sorted(values.items())}
+        # Statistic by statistic, layers in model order (dense_2 before dense_10).
+        order = {path: index for index, path in enumerate(self._layers)}
+        return {
+            key: float(values[key])
+            for key in sorted(
+                values,
+                key=lambda key: (STATISTICS.index(key.split("/", 1)[0]), order[key.split("/", 1)[1]]),
+            )
+        }
 
     def _kernel_moment(self, kernel):
         # One host copy and numpy beat three eager backend ops per kernel
@@ -259,8 +303,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._built_for = self._tap = None
         self._global_batch = 0
 
-    def _take_first_training_batch(self):
-        batch = _first_training_batch(self.model)
+    def _take_first_training_batch(self, fit_locals=None):
+        batch = _first_training_batch(fit_locals or _keras_fit_locals(self.model))
         if batch is None:
             raise ValueError(
                 "FractionalMomentMonitor could not read the first training "
@@ -416,7 +460,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 f"Received: {statistics}"
             )
         paths = list(self._layers)
-        columns = min(len(statistics), 2)
+        # One row for up to three panels; a 2-column grid beyond (no empty panel).
+        columns = len(statistics) if len(statistics) <= 3 else 2
         rows = math.ceil(len(statistics) / columns)
         figure, axes = plt.subplots(
             rows,
@@ -461,8 +506,29 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         else:
             mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(1, len(paths)))
             mappable.set_array([])
-            figure.colorbar(mappable, ax=axes[: len(statistics)].tolist(), label="layer (input to output)")
+            figure.colorbar(
+                mappable,
+                ax=axes[: len(statistics)].tolist(),
+                label="layer (input to output)",
+                ticks=MaxNLocator(integer=True),
+            )
         return figure
+
+
+def _compact_logs(logs):
+    """`logs` without the monitor's keys, plus the range of its ratios."""
+    compact = {}
+    ratios = []
+    for key, value in logs.items():
+        statistic = key.split("/", 1)[0]
+        if statistic not in STATISTICS:
+            compact[key] = value
+        elif statistic == "s_moment_ratio" and math.isfinite(value):
+            ratios.append(value)
+    if ratios:
+        compact["s_ratio_min"] = min(ratios)
+        compact["s_ratio_max"] = max(ratios)
+    return compact
 
 
 def _check_tensorboard(log_dir):
@@ -515,25 +581,40 @@ def _probe_batch(probe):
     return gradient_noise.take_batches((x, y), 1, batch_size=gradient_noise.sample_count(x))[0]
 
 
-def _first_training_batch(model):
-    """The first batch of the data `model.fit` is training on, or None.
+def _keras_fit_locals(model):
+    """The local variables of the Keras `fit` training `model`, or None.
 
-    Keras gives callbacks no access to the training data, but every
-    backend's `fit` holds it in a local `epoch_iterator` whose data adapter
-    can start a fresh pass without disturbing training.
+    Keras gives callbacks no access to the training data or to the other
+    callbacks, but every backend's `fit` holds them in the locals
+    `epoch_iterator` (whose data adapter can start a fresh pass without
+    disturbing training) and `callbacks` (the `CallbackList`).
     """
     frame = inspect.currentframe()
     try:
         while frame is not None:
             # A user's `fit` override calling Keras' has no `epoch_iterator`: look further out.
-            if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
-                adapter = getattr(frame.f_locals.get("epoch_iterator"), "data_adapter", None)
-                if adapter is not None:
-                    return _first_batch(adapter)
+            if (
+                frame.f_code.co_name == "fit"
+                and frame.f_locals.get("self") is model
+                and "epoch_iterator" in frame.f_locals
+            ):
+                return dict(frame.f_locals)
             frame = frame.f_back
     finally:
         del frame
     return None
+
+
+def _first_training_batch(fit_locals):
+    """The first batch of the data `fit` is training on, or None."""
+    adapter = getattr((fit_locals or {}).get("epoch_iterator"), "data_adapter", None)
+    return None if adapter is None else _first_batch(adapter)
+
+
+def _progress_logger(fit_locals):
+    """The `ProgbarLogger` of the running `fit` (None at verbose=0)."""
+    callbacks = getattr((fit_locals or {}).get("callbacks"), "callbacks", [])
+    return next((c for c in callbacks if isinstance(c, keras.callbacks.ProgbarLogger)), None)
 
 
 def _first_batch(adapter):

@@ -38,7 +38,7 @@ def _data(n=96, inputs=(6,), outputs=3, seed=0):
 
 
 def _dense_stack(inputs=6, width=16, depth=3, outputs=3, s=1.0):
-    init = FractionalMomentNormal(s, seed=1)
+    init = FractionalMomentNormal(s, seed=keras.random.SeedGenerator(1))
     return keras.Sequential(
         [keras.Input((inputs,))]
         + [keras.layers.Dense(width, "relu", kernel_initializer=init, name=f"hidden{i}") for i in range(depth)]
@@ -430,6 +430,52 @@ def test_plot_draws_one_panel_per_statistic():
     assert len(monitor.plot(["s_moment_ratio"]).axes) == 1
     with pytest.raises(ValueError, match="must be among the recorded"):
         monitor.plot(["nope"])
+
+
+def test_plot_without_tail_index_has_no_empty_panel_and_integer_ticks():
+    pytest.importorskip("matplotlib")
+    x, y = _data()
+    model = _dense_stack(depth=11)
+    model.compile("sgd", "mse")
+    monitor = FractionalMomentMonitor(probe=x[:32])
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[monitor])
+    figure = monitor.plot()
+    panels = [a for a in figure.axes if a.get_title()]
+    assert len(panels) == 3 and all(a.get_visible() for a in panels)
+    assert len({a.get_position().y0 for a in panels}) == 1  # one row
+    colourbar = [a for a in figure.axes if not a.get_title()]
+    assert len(colourbar) == 1  # 12 layers: a colour bar, not a legend
+    for axis in panels + colourbar:
+        ticks = axis.get_xticks() if axis in panels else axis.get_yticks()
+        assert np.all(ticks == np.round(ticks))
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_progress_line_stays_short_while_history_and_csv_get_every_value(verbose, tmp_path, capsys):
+    x, y = _data(n=128)
+    # 12 hidden layers: hidden10 sorts before hidden2 by name, not in the model.
+    model = _dense_stack(depth=12)
+    model.compile("sgd", "mse")
+    monitor = FractionalMomentMonitor(probe=(x[:32], y[:32]), tail_index=True)
+    csv_path = tmp_path / "log.csv"
+    history = model.fit(
+        x, y, epochs=2, batch_size=32, verbose=verbose,
+        callbacks=[monitor, keras.callbacks.CSVLogger(str(csv_path))],
+    ).history
+    lines = capsys.readouterr().out.replace("\r", "\n").splitlines()
+    assert max(len(line) for line in lines) <= 300
+    assert "s_ratio_min" in lines[-1] and "s_moment/" not in lines[-1]
+    paths = [f"hidden{i}" for i in range(12)] + ["head"]
+    expected = [f"{name}/{path}" for name in ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index") for path in paths]
+    assert [key for key in history if "/" in key] == expected
+    assert list(monitor.history) == expected
+    assert all(len(history[key]) == 2 for key in expected)
+    with open(csv_path) as handle:
+        assert set(expected) <= set(handle.readline().strip().split(","))
+    # The progress bar is Keras' own again once training ends.
+    model.fit(x, y, epochs=1, batch_size=32, verbose=2, callbacks=[keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: logs.update({"s_moment/extra": 1.0}))])
+    assert "s_moment/extra" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
