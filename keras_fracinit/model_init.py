@@ -96,6 +96,11 @@ def _activation_name(function):
 
 def _from_function(function):
     """`(activation, negative_slope)` of a Keras activation function."""
+    if isinstance(function, keras.layers.Layer):
+        # An activation layer passed as `activation=`, e.g. LeakyReLU(0.01).
+        found = _from_layer(function)
+        if found is not None:
+            return found
     name = _activation_name(function)
     if name == "relu":
         return "relu", None

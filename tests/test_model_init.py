@@ -23,6 +23,9 @@ def _sequential():
             keras.layers.Dense(64, name="then_leaky"),
             keras.layers.LeakyReLU(negative_slope=0.1),
             keras.layers.Dense(48, activation="leaky_relu", name="own_leaky"),
+            keras.layers.Dense(
+                44, activation=keras.layers.LeakyReLU(negative_slope=0.01), name="layer_as_activation"
+            ),
             keras.layers.Dense(40, name="then_relu_layer"),
             keras.layers.ReLU(),
             keras.layers.Dropout(0.25),
@@ -42,8 +45,9 @@ def test_reads_each_layers_activation_and_draws_the_exact_stddev():
         "own_relu": ("relu", None, 0.0, "layer"),
         "then_leaky": ("leaky_relu", 0.1, 0.0, model.layers[2].name),
         "own_leaky": ("leaky_relu", 0.2, 0.0, "layer"),
-        "then_relu_layer": ("relu", None, 0.25, model.layers[5].name),
-        "then_activation": ("relu", None, 0.0, model.layers[8].name),
+        "layer_as_activation": ("leaky_relu", 0.01, 0.0, "layer"),
+        "then_relu_layer": ("relu", None, 0.25, model.layers[6].name),
+        "then_activation": ("relu", None, 0.0, model.layers[9].name),
         "logits": ("linear", None, 0.0, "layer"),
     }
     for entry in report:
