@@ -28,10 +28,10 @@ import argparse
 import pathlib
 import pickle
 
-import keras
 import numpy as np
 
 import paper_protocol as protocol
+from quiet_keras import keras
 
 WEIGHT_DECAY = 1e-4
 LR_DROP_EPOCH = 30

@@ -25,56 +25,18 @@ example stops; it never falls back to synthetic data.
 """
 
 import argparse
-import gzip
-import pathlib
-
-import keras
-import numpy as np
 
 import paper_protocol as protocol
+from quiet_keras import keras
 
-IDX_FILES = {
-    "x_train": "train-images-idx3-ubyte",
-    "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
-}
-
-
-def read_idx(path):
-    """Reads an IDX file (optionally gzipped) into a numpy array."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
-    if data[:2] != b"\x00\x00" or data[2] != 0x08:
-        raise protocol.DataUnavailable(f"{path} is not an unsigned-byte IDX file")
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    array = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
-    if array.size != int(np.prod(shape)):
-        raise protocol.DataUnavailable(f"{path}: expected {shape}, found {array.size} bytes")
-    return array.reshape(shape)
-
+from keras_fracinit import datasets
 
 def load_from_dir(data_dir):
-    directory = pathlib.Path(data_dir)
-    if not directory.is_dir():
-        raise protocol.DataUnavailable(f"--data-dir {data_dir} is not a directory")
-    found = {}
-    for key, stem in IDX_FILES.items():
-        for candidate in (directory / stem, directory / f"{stem}.gz"):
-            if candidate.exists():
-                found[key] = read_idx(candidate)
-                break
-    if len(found) == 4:
-        return (found["x_train"], found["y_train"]), (found["x_test"], found["y_test"])
-    from_npz = protocol.load_npz(directory)
-    if from_npz is not None:
-        return from_npz
-    raise protocol.DataUnavailable(
-        f"{data_dir} holds neither the four IDX files ({', '.join(IDX_FILES.values())}, "
-        "optionally .gz) nor an npz with x_train, y_train, x_test, y_test"
-    )
+    """The four IDX files, the classic mnist.pkl.gz or an npz in `data_dir`."""
+    try:
+        return datasets.load_mnist(data_dir)
+    except (datasets.DataNotFoundError, ValueError) as error:
+        raise protocol.DataUnavailable(f"--data-dir: {error}") from None
 
 
 def load_data(dataset, data_dir):

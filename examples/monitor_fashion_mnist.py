@@ -24,12 +24,12 @@ keras.datasets cache); it never falls back to synthetic data.
 import argparse
 import pathlib
 
-import keras
 import numpy as np
 
 import keras_fracinit
 import mnist_dense
 import paper_protocol as protocol
+from quiet_keras import keras
 
 
 def build_parser():

@@ -9,17 +9,14 @@ import argparse
 import csv
 import json
 import math
-import os
 import pathlib
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+from quiet_keras import keras
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import keras_fracinit  # noqa: E402
+import keras_fracinit
 
 INITS = ("he", "glorot", "fractional", "random_walk")
 ACTIVATIONS = ("relu", "leaky_relu", "linear")
@@ -49,27 +46,31 @@ def fail(message):
 
 
 def add_common_flags(parser, *, epochs, seeds, batch_size, lr):
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--inits", default="he,fractional,glorot",
                         help=f"comma list of {', '.join(INITS)}")
-    parser.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    parser.add_argument("--activation", choices=ACTIVATIONS, default="relu",
+                        help="activation of the hidden layers")
     parser.add_argument("--s", type=float, default=None,
                         help="moment order of the fractional init (default: the "
                              "paper's, 0.8 for relu, 1 for leaky_relu and linear)")
     parser.add_argument("--depth", type=int, default=20,
                         help="number of Dense layers in all (the paper: 20)")
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--seeds", type=int, default=seeds)
-    parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--lr", type=float, default=lr)
-    parser.add_argument("--out", default="runs")
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--width", type=int, default=64, help="units per hidden layer")
+    parser.add_argument("--epochs", type=int, default=epochs, help="epochs per run")
+    parser.add_argument("--seeds", type=int, default=seeds,
+                        help="runs per init, with seeds 0, 1, ...")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="SGD mini-batch size")
+    parser.add_argument("--lr", type=float, default=lr, help="SGD learning rate")
+    parser.add_argument("--out", default="runs", help="folder for the outputs")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding the dataset's files (default: keras.datasets' cache)")
     parser.add_argument("--monitor", action=argparse.BooleanOptionalAction, default=True,
                         help="attach FractionalMomentMonitor(s) to the first seed of each init "
-                             "and write monitor_<init>.png/.json (default: on)")
+                             "and write monitor_<init>.png/.json")
     parser.add_argument("--logit-activation", action="store_true",
                         help="apply the activation to the logits too, as the "
-                             "authors' code does (off by default)")
+                             "authors' code does")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
                         help="Keras' progress output (2: one line per epoch)")
 
@@ -90,7 +91,8 @@ def _slope(activation):
 
 def _keras_activation(activation):
     if activation == "leaky_relu":
-        return lambda x: keras.activations.leaky_relu(x, negative_slope=LEAKY_SLOPE)
+        # A layer object, not a lambda: it serializes, and initialize() reads its slope.
+        return keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE)
     return activation
 
 
@@ -131,6 +133,19 @@ def moment_order(args):
     return PAPER_S[args.activation] if args.s is None else args.s
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Wall-clock seconds of each epoch, validation included."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
 def dense_stack(x, *, inputs_dim, classes, init, args, seed):
     """The paper's Dense stack on tensor `x`: depth layers, the last to logits."""
     s = moment_order(args)
@@ -157,20 +172,19 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
             keras.utils.set_random_seed(seed)
             model = build_model(init, seed)
             compile_model(model)
-            print(f"== {dataset}: init={init} seed={seed + 1}/{args.seeds}", flush=True)
+            print(f"== {dataset}: init={init} seed={seed} (run {seed + 1} of {args.seeds})", flush=True)
             monitor = None
             if args.monitor and seed == 0:
                 monitor = keras_fracinit.FractionalMomentMonitor(moment_order(args))
-            start = time.perf_counter()
+            timer = EpochTimer()
             history = model.fit(
                 x_train, y_train,
                 batch_size=args.batch_size,
                 epochs=args.epochs,
                 validation_data=(x_test, y_test),
                 verbose=args.verbose,
-                callbacks=([monitor] if monitor else []) + list(callbacks),
+                callbacks=([monitor] if monitor else []) + [timer] + list(callbacks),
             ).history
-            elapsed = time.perf_counter() - start
             if monitor is not None:
                 write_monitor(monitor, pathlib.Path(args.out), init)
             for epoch in range(args.epochs):
@@ -182,7 +196,7 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
                     "train_accuracy": float(history["accuracy"][epoch]),
                     "test_loss": float(history["val_loss"][epoch]),
                     "test_accuracy": float(history["val_accuracy"][epoch]),
-                    "seconds": elapsed / args.epochs,
+                    "seconds": timer.seconds[epoch],
                 })
     return rows
 
@@ -197,6 +211,7 @@ def pyplot():
     return plt
 
 
+
 def write_monitor(monitor, out, init):
     """Saves the monitor's plot and table as monitor_<init>.png / .json."""
     plt = pyplot()
@@ -206,7 +221,13 @@ def write_monitor(monitor, out, init):
     figure.suptitle(f"init = {init}: per-layer statistics on the probe batch (s = {monitor.s:g})", fontsize=10)
     figure.savefig(out / f"monitor_{init}.png", dpi=110)
     plt.close(figure)
-    table = {"s": monitor.s, "epochs": monitor.epochs, "initial": monitor.initial, "history": monitor.history}
+    # Epochs trained, as on the plot's axis and in metrics.csv; "initial" is epoch 0.
+    table = {
+        "s": monitor.s,
+        "epochs": [epoch + 1 for epoch in monitor.epochs],
+        "initial": monitor.initial,
+        "history": monitor.history,
+    }
     (out / f"monitor_{init}.json").write_text(json.dumps(table, indent=1))
 
 
@@ -241,6 +262,7 @@ def summary_table(summary):
 
 def plot_curves(rows, path, title):
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     for init in dict.fromkeys(row["init"] for row in rows):
@@ -251,6 +273,7 @@ def plot_curves(rows, path, title):
             axis.plot(epochs, mean, marker="o", ms=3, label=init)
             axis.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
             axis.set(xlabel="epoch", title=metric.replace("_", " "))
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend()
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -261,7 +284,7 @@ def plot_curves(rows, path, title):
 def write_outputs(rows, args, *, dataset, title):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = vars(args)
+    config = dict(vars(args), s=moment_order(args))
     (out / "metrics.json").write_text(json.dumps({"dataset": dataset, "config": config, "rows": rows}, indent=1))
     with open(out / "metrics.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -271,5 +294,7 @@ def write_outputs(rows, args, *, dataset, title):
     report_epochs = sorted({e for e in (1, 5, args.epochs) if e <= args.epochs})
     table = summary_table(summarize(rows, report_epochs))
     (out / "summary.md").write_text(f"{title}\n\n{table}\n")
-    print(f"\n{title} (mean ± sd over {args.seeds} seeds)\n{table}\n\nwrote {out}/metrics.json, "
-          "metrics.csv, curves.png, summary.md")
+    written = ["metrics.json", "metrics.csv", "curves.png", "summary.md"]
+    if args.monitor:
+        written += [f"monitor_{init}.{suffix}" for init in args.inits for suffix in ("png", "json")]
+    print(f"\n{title} (mean ± sd over {args.seeds} seeds)\n{table}\n\nwrote {out}/: {', '.join(written)}")

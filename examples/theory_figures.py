@@ -16,16 +16,14 @@ Uses only the public API of keras_fracinit.
 """
 
 import argparse
-import os
 import pathlib
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import quiet_keras  # noqa: E402, F401  (starts Keras with TensorFlow's notices filtered)
 
 import keras_fracinit  # noqa: E402
 from keras_fracinit import simulate  # noqa: E402

@@ -16,27 +16,13 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
 import cifar10_dense  # noqa: E402
+from data_files import write_mnist_idx  # noqa: E402
+from data_files import write_mnist_pickle  # noqa: E402
 import mnist_dense  # noqa: E402
 import monitor_fashion_mnist  # noqa: E402
 import paper_protocol  # noqa: E402
 
 TINY = ["--depth", "3", "--width", "8", "--epochs", "1", "--seeds", "2", "--verbose", "0"]
-
-
-def _write_idx(path, array):
-    header = b"\x00\x00\x08" + bytes([array.ndim])
-    header += b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.astype(np.uint8).tobytes())
-
-
-def _write_mnist_idx(directory, train=96, test=32):
-    rng = np.random.default_rng(0)
-    directory.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", train), ("t10k", test)):
-        _write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
-        _write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
-    return directory
 
 
 def _check_outputs(out, inits, seeds=2, epochs=1, monitored=True):
@@ -50,31 +36,48 @@ def _check_outputs(out, inits, seeds=2, epochs=1, monitored=True):
             assert np.isfinite(float(row[metric]))
         assert 0.0 <= float(row["test_accuracy"]) <= 1.0
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert payload["config"]["s"] is not None
+    for init in inits:
+        for seed in range(seeds):
+            run = [r for r in rows if r["init"] == init and int(r["seed"]) == seed]
+            assert [int(r["epoch"]) for r in run] == list(range(1, epochs + 1))
+            assert all(float(r["seconds"]) > 0 for r in run)
+            if epochs > 1:  # each epoch timed on its own, not the run's mean repeated
+                assert len({r["seconds"] for r in run}) > 1
     assert "test acc. epoch 1" in (out / "summary.md").read_text()
     assert bool(list(out.glob("monitor_*"))) == monitored
     for init in inits if monitored else ():  # the monitor rides along the first seed
         assert (out / f"monitor_{init}.png").read_bytes()[:4] == b"\x89PNG"
         monitor = json.loads((out / f"monitor_{init}.json").read_text())
-        assert monitor["epochs"] == list(range(epochs))
+        assert monitor["epochs"] == list(range(1, epochs + 1))  # epochs trained, as in metrics.csv
         assert sorted(monitor["initial"]) == sorted(monitor["history"])
         assert np.isfinite(monitor["history"]["s_moment_ratio/dense_1"]).all()
 
 
-def test_read_idx_round_trip(tmp_path):
-    array = np.arange(2 * 3 * 4).reshape(2, 3, 4)
-    _write_idx(tmp_path / "a.gz", array)
-    np.testing.assert_array_equal(mnist_dense.read_idx(tmp_path / "a.gz"), array)
-
-
 def test_mnist_example_from_idx_files(tmp_path, capsys):
-    data = _write_mnist_idx(tmp_path / "data")
+    data = tmp_path / "data"
+    write_mnist_idx(data)
     inits = ["he", "glorot", "fractional", "random_walk"]
     rows = mnist_dense.main(
         TINY + ["--data-dir", str(data), "--inits", ",".join(inits), "--out", str(tmp_path / "out")]
     )
     assert len(rows) == 8
     _check_outputs(tmp_path / "out", inits)
-    assert "mean ± sd over 2 seeds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "mean ± sd over 2 seeds" in out
+    assert "init=he seed=0 (run 1 of 2)" in out and "init=he seed=1 (run 2 of 2)" in out
+    assert "monitor_random_walk.png, monitor_random_walk.json" in out.splitlines()[-1]
+
+
+def test_mnist_example_reads_the_classic_pickle(tmp_path):
+    write_mnist_pickle(tmp_path / "data", sizes=(60, 20, 30))
+    rows = mnist_dense.main(
+        ["--depth", "3", "--width", "8", "--epochs", "2", "--seeds", "1", "--verbose", "0",
+         "--dataset", "mnist", "--data-dir", str(tmp_path / "data"), "--inits", "fractional",
+         "--no-monitor", "--out", str(tmp_path / "out")]
+    )
+    _check_outputs(tmp_path / "out", ["fractional"], seeds=1, epochs=2, monitored=False)
+    assert len(rows) == 2
 
 
 def test_mnist_example_from_npz_with_leaky_relu_and_logit_quirk(tmp_path):
@@ -97,7 +100,7 @@ def test_mnist_example_from_npz_with_leaky_relu_and_logit_quirk(tmp_path):
 @pytest.mark.backend_independent
 def test_fashion_mnist_through_keras_datasets_cache(tmp_path):
     # The real keras.datasets loader, offline: files copied into KERAS_HOME.
-    _write_mnist_idx(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
+    write_mnist_idx(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
     env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras_home"), TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "mnist_dense.py"), "--dataset", "fashion_mnist",
@@ -167,7 +170,8 @@ def test_protocol_pieces():
 
 
 def test_monitor_example_writes_plots_csv_and_tensorboard(tmp_path, capsys):
-    data = _write_mnist_idx(tmp_path / "data")
+    data = tmp_path / "data"
+    write_mnist_idx(data)
     out = tmp_path / "out"
     results = monitor_fashion_mnist.main(
         ["--data-dir", str(data), "--depth", "3", "--width", "8", "--epochs", "2",
