@@ -106,6 +106,29 @@ def _draw_matrices(kind, scale, shape, rng):
     return np.float32(scale) * values
 
 
+def _chi_square(degrees, rng):
+    """Chi-square draws with per-sample degrees of freedom (0 gives 0)."""
+    values = np.zeros(degrees.shape)
+    alive = degrees > 0
+    values[alive] = rng.chisquare(degrees[alive])
+    return values
+
+
+def _squared_norm_factor(law, width, size, rng):
+    """`size` exact draws of `X_m = sum_i (phi(z_i) xi_i / q)^2` for a constant slope `a`.
+
+    Of the `m` units, `K ~ Binomial(m, q)` survive dropout and `B ~
+    Binomial(K, 1/2)` of those are positive, so `X_m = (chi^2_B + a^2
+    chi^2_(K - B)) / q^2` with the two chi-squares independent.
+    """
+    kept = rng.binomial(width, law.keep, size) if law.keep < 1.0 else np.full(size, width)
+    positive = rng.binomial(kept, 0.5)
+    squares = _chi_square(positive, rng)
+    if law.lower:
+        squares = squares + law.lower**2 * _chi_square(kept - positive, rng)
+    return squares / law.keep**2
+
+
 def _activation(law):
     """Applies phi (random slope for rrelu) and inverted dropout."""
 
@@ -209,21 +232,29 @@ def propagate(
     x = np.broadcast_to(x, (networks, widths[0]))
     norms = np.empty((networks, depth + 1))
     norms[:, 0] = np.linalg.norm(x, axis=1)
-    for k, (init, n_in, n_out) in enumerate(
-        zip(initializers_per_layer, widths[:-1], widths[1:]), start=1
-    ):
+    laws = []
+    for init, n_in, n_out in zip(initializers_per_layer, widths[:-1], widths[1:]):
         law_k = _weight_law(init, (n_in, n_out))
         if law_k is None:
             raise ValueError(
                 f"Cannot simulate the weights of {init!r}: supported are "
                 "normal, truncated-normal and uniform laws with zero mean."
             )
-        kind, scale = law_k
+        laws.append(law_k)
+    if not bias_stddev and law.lower == law.upper and all(kind == "normal" for kind, _ in laws):
+        # Only the norms evolve, each layer multiplying by scale * sqrt(X_m)
+        # with X_m drawn exactly: O(networks) per layer instead of O(networks m).
+        for k, ((_, scale), n_out) in enumerate(zip(laws, widths[1:]), start=1):
+            norms[:, k] = scale * norms[:, k - 1] * np.sqrt(
+                _squared_norm_factor(law, n_out, networks, rng)
+            )
+        return Simulation(norms=norms, widths=widths)
+    for k, ((kind, scale), n_out) in enumerate(zip(laws, widths[1:]), start=1):
         if kind == "normal":
             # rotational invariance: W x ~ N(0, scale^2 ||x||^2 I) given x
             z = (scale * norms[:, k - 1])[:, None] * rng.standard_normal((networks, n_out))
         else:
-            kernels = _draw_matrices(kind, scale, (networks, n_in, n_out), rng)
+            kernels = _draw_matrices(kind, scale, (networks, x.shape[1], n_out), rng)
             z = np.einsum("ni,nio->no", x.astype(np.float32), kernels).astype(np.float64)
         if bias_stddev:
             z = z + bias_stddev * rng.standard_normal((networks, n_out))

@@ -194,3 +194,24 @@ def test_simulation_shapes_and_errors():
         simulate.propagate("orthogonal", [5, 3], networks=10)
     with pytest.raises(ValueError, match="Argument `activation`"):
         simulate.propagate("he_normal", [5, 3], activation="tanh", networks=10)
+
+
+@pytest.mark.parametrize(
+    "activation, kwargs", [("relu", {"dropout": 0.3}), ("leaky_relu", {"negative_slope": 0.3}), ("linear", {})]
+)
+def test_norm_only_draws_match_the_unit_by_unit_path(activation, kwargs):
+    # Without biases only the norms are drawn (X_m from its exact law); a
+    # negligible bias forces the unit-by-unit path. Same law: a two-sample KS
+    # test at level 1e-3 must not reject.
+    networks, widths = 4000, {"width": 6, "depth": 12}
+    init = FractionalMomentNormal(0.7, activation, **kwargs)
+    common = {"activation": activation, "networks": networks, "inputs": np.ones(6), **kwargs}
+    fast = simulate.propagate(init, widths, seed=1, **common)
+    slow = simulate.propagate(init, widths, seed=2, bias_stddev=1e-300, **common)
+    for layer in (1, 12):
+        a, b = fast.norms[:, layer], slow.norms[:, layer]
+        statistic = stats.ks_2samp(a, b).statistic
+        assert statistic < _ks_critical_value(networks / 2)
+    # and the draws really differ in kind: dead ReLU signals appear in both
+    if activation == "relu":
+        assert (fast.norms[:, -1] == 0).mean() == pytest.approx((slow.norms[:, -1] == 0).mean(), abs=0.03)
