@@ -1,7 +1,7 @@
 """Independent high-precision references for the s-moment gain (mpmath).
 
 These use formulas other than the package's Laplace-transform quadrature:
-gamma-function closed forms and binomial mixtures (THEORY.md section 3),
+gamma-function closed forms and binomial mixtures (docs/theory.md),
 the Gauss hypergeometric series for Leaky ReLU, and for randomized Leaky ReLU
 mpmath's own adaptive quadrature at 60 digits. Only the terms of a binomial
 mixture within 9 standard deviations of its mean are summed: the rest weigh

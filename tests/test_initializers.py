@@ -346,7 +346,7 @@ def _stack_stddev(init, mode):
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
 @pytest.mark.parametrize("s", [0.6, 1.2])
 def test_s_moment_is_preserved_through_a_deep_stack(activation, kwargs, apply, mode, s):
-    networks = 40_000
+    networks = 20_000
     rng = np.random.default_rng(17)
     widths = STACK if mode == "fan_in" else STACK[::-1]
     init = FractionalMomentNormal(s, activation, mode=mode, **kwargs)

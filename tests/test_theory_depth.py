@@ -92,7 +92,7 @@ def test_log_norm_limit_is_depth_times_per_layer_law(s):
 
 
 def test_theory_example_relu_64_100():
-    # THEORY.md section 6: about +1.0 higher for s = 1 than He, sd ~ 1.4.
+    # docs/theory.md, the log-normal limit: about +1.0 higher for s = 1 than He, sd ~ 1.4.
     he = log_norm_limit(2.0, "relu", width=64, depth=100)
     frac = log_norm_limit(1.0, "relu", width=64, depth=100)
     assert frac.mean - he.mean == pytest.approx(1.0, abs=0.05)
