@@ -2,7 +2,7 @@
 
 The gradient of the loss on one mini-batch minus the mean gradient over
 several mini-batches is the stochastic-gradient noise whose tail index
-motivates `s < 2` (THEORY.md section 8). `KernelGradients` computes
+motivates `s < 2` (Simsekli et al., ICML 2019). `KernelGradients` computes
 per-batch kernel gradients with the backend's own autodiff (TensorFlow,
 JAX or PyTorch), always with layers in inference mode so that measuring
 never changes the model (no dropout, no batch-norm statistics updates);
@@ -180,7 +180,7 @@ def suggest_s(model, dataset, loss, *, batches=32, batch_size=32, layers=None):
     2015, as used by Simsekli et al. 2019) gives the layer's tail index
     `alpha`. Under the paper's Kesten model the depth limit's tail index
     equals `s`, so `s = min(median alpha, 2)` preserves the moment the
-    gradient noise still has (THEORY.md section 8).
+    gradient noise still has.
 
     Args:
         model: A built Keras model.
