@@ -1,7 +1,7 @@
 """Epoch-time overhead of `FractionalMomentMonitor` (prints figures; not a test).
 
-    python benchmarks/bench_monitor.py [--rounds 3] [--epochs 4]
-    KERAS_BACKEND=jax python benchmarks/bench_monitor.py
+    python benchmarks/bench_monitor.py [--rounds 3] [--epochs 4] [--write]
+    KERAS_BACKEND=jax python benchmarks/bench_monitor.py [--write]
 
 The paper's MNIST-shaped stack (784 -> 20 Dense(64, relu) -> 10), 60,000
 samples of random data (timing does not depend on the values), batch 128,
@@ -14,7 +14,8 @@ TensorBoard's histograms are inside it. The monitor's one-off set-up (probe,
 tap model, first measurement in `on_train_begin`) is outside epochs and is
 reported on its own. The monitor also times its own epoch-end work, the
 overhead proper, which whole-epoch differences (noisy at the percent level on
-a shared machine) can only bound.
+a shared machine) can only bound. `--write` puts the backend's table into
+docs/benchmarks.md (see report.py).
 """
 
 import argparse
@@ -23,12 +24,11 @@ import statistics
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras
+import numpy as np
+import report
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import keras_fracinit  # noqa: E402
+import keras_fracinit
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -62,7 +62,8 @@ class TimedMonitor(keras_fracinit.FractionalMomentMonitor):
 
 
 def paper_stack(s=1.0):
-    init = keras_fracinit.FractionalMomentNormal(s, seed=0)
+    # One generator for all layers: distinct kernels, reproducible.
+    init = keras_fracinit.FractionalMomentNormal(s, seed=keras.random.SeedGenerator(0))
     layers = [keras.Input((784,))]
     layers += [keras.layers.Dense(64, "relu", kernel_initializer=init) for _ in range(20)]
     layers += [keras.layers.Dense(10)]
@@ -76,8 +77,9 @@ def paper_stack(s=1.0):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every configuration")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per fit (the first is left out)")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.random((60_000, 784), dtype=np.float32)
@@ -106,22 +108,28 @@ def main():
                 own.extend(callbacks[0].seconds[1:])
             epochs[name].extend(timer.seconds[1:])
     base = statistics.median(epochs["no callback"])
-    print(
-        f"## Epoch time, backend {keras.backend.backend()}: 784 -> 20 x 64 -> 10, "
-        f"60,000 samples, batch 128; median of {args.rounds} rounds x {args.epochs - 1} epochs\n"
-    )
-    print("| callbacks | median epoch (s) | ratio to none | overhead |")
-    print("|---|---:|---:|---:|")
+    backend = keras.backend.backend()
+    lines = [
+        f"Measured {report.machine(backend)} with `KERAS_BACKEND={backend} python "
+        f"benchmarks/bench_monitor.py --rounds {args.rounds} --epochs {args.epochs}`: "
+        f"784 → 20 × 64 → 10, 60,000 samples, batch 128; median of {args.rounds} rounds × "
+        f"{args.epochs - 1} epochs.",
+        "",
+        "| callbacks | median epoch (s) | ratio to none | overhead |",
+        "|---|---:|---:|---:|",
+    ]
     for name, times in epochs.items():
         median = statistics.median(times)
-        print(f"| {name} | {median:.3f} | {median / base:.3f} | {100 * (median / base - 1):+.1f}% |")
+        lines.append(f"| {name} | {median:.3f} | {median / base:.3f} | {100 * (median / base - 1):+.1f}% |")
     work = statistics.median(own)
-    print(
-        f"\nMonitor's own epoch-end work: {1e3 * work:.1f} ms, {100 * work / base:.2f}% of an "
+    lines += [
+        "",
+        f"Monitor's own epoch-end work: {1e3 * work:.1f} ms, {100 * work / base:.2f}% of an "
         f"epoch without callbacks (median of {len(own)}). Fit set-up until the first "
         f"epoch with the monitor (probe, tap model, first measurement, and Keras' own "
-        f"set-up): {statistics.median(setup):.2f} s."
-    )
+        f"set-up): {statistics.median(setup):.2f} s.",
+    ]
+    report.publish(f"bench_monitor_{backend}", "\n".join(lines), write=args.write)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,68 @@
+"""Wall time of the README's two commands, without their installs (prints figures).
+
+    python benchmarks/bench_commands.py [--only tests|main_job|monitor_example] [--write]
+
+`tests` is the README's test command (`python -m pytest`), `main_job` the
+README's Fashion-MNIST example and `monitor_example` the worked example of
+docs/monitoring.md (both need Debian's `dataset-fashion-mnist`).
+Each runs once, in a fresh process, from the repository root. `--write`
+puts the times into README.md and docs/benchmarks.md (see report.py).
+"""
+
+import argparse
+import subprocess
+import sys
+import time
+
+import report
+
+COMMANDS = {
+    "tests": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+    "main_job": [
+        sys.executable, "examples/mnist_dense.py", "--dataset", "fashion_mnist",
+        "--data-dir", "/usr/share/datasets/fashion-mnist", "--out", "runs/fashion_mnist",
+    ],
+    "monitor_example": [
+        sys.executable, "examples/monitor_fashion_mnist.py",
+        "--data-dir", "/usr/share/datasets/fashion-mnist", "--out", "runs/monitor",
+    ],
+}
+# Where each command's time goes besides docs/benchmarks.md.
+README_QUOTES = {"tests", "main_job"}
+PAGES = {"monitor_example": ["docs/monitoring.md"]}
+DESCRIPTIONS = {
+    "tests": "the test command (`python -m pytest`, TensorFlow backend)",
+    "main_job": "the main job's training (`python examples/mnist_dense.py ...`)",
+    "monitor_example": "`python examples/monitor_fashion_mnist.py ...`",
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(COMMANDS), action="append",
+                        help="time only this command (repeatable; default: both)")
+    parser.add_argument("--write", action="store_true", help="update README.md and docs/benchmarks.md")
+    args = parser.parse_args()
+    where = report.machine()
+    for name in args.only or COMMANDS:
+        start = time.perf_counter()
+        result = subprocess.run(COMMANDS[name], cwd=report.ROOT, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if result.returncode != 0:
+            sys.exit(f"{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        tail = result.stdout.strip().splitlines()[-1]  # pytest's closing line
+        minutes = f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+        text = f"{DESCRIPTIONS[name]} took {minutes} ({where}; `python benchmarks/bench_commands.py --only {name}`)."
+        if name == "tests":
+            text = text[:-1] + f": {tail.strip('= ')}."
+        else:  # what the run printed last: its summary
+            summary = result.stdout.strip().splitlines()[-8 if name == "main_job" else -7:]
+            text += " It printed, last:\n\n```text\n" + "\n".join(summary) + "\n```"
+        report.publish(
+            f"time_{name}", text, readme=text if name in README_QUOTES else None,
+            pages=PAGES.get(name, ()), write=args.write,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Start-up time of the command line and of the pure-numpy half (prints figures).
+
+    python benchmarks/bench_startup.py [--repeats 5] [--write]
+
+Each command runs in a fresh interpreter; the figure is the median wall time
+of the repeats. `keras_fracinit.theory` and the command line import numpy and
+scipy only, so they start in a fraction of the time that Keras with its
+backend takes (the last row, for comparison). `--write` puts the table into
+docs/benchmarks.md and the summary into README.md (see report.py).
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+import report
+
+COMMANDS = {
+    "python -m keras_fracinit table": [sys.executable, "-m", "keras_fracinit", "table"],
+    "python -c 'import keras_fracinit.theory'": [sys.executable, "-c", "import keras_fracinit.theory"],
+    "python -c 'import keras_fracinit, keras' (Keras and its backend)": [
+        sys.executable, "-c", "import keras_fracinit, keras",
+    ],
+}
+
+
+def median_seconds(command, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times), max(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="runs per command (median)")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md and README.md")
+    args = parser.parse_args()
+    where = report.machine()
+    lines = [
+        f"Measured {where} with `python benchmarks/bench_startup.py --repeats {args.repeats}`: "
+        f"wall time of a fresh interpreter, median (range) of {args.repeats} runs.",
+        "",
+        "| command | median (s) | range (s) |",
+        "|---|---:|---:|",
+    ]
+    results = {}
+    for name, command in COMMANDS.items():
+        median, low, high = median_seconds(command, args.repeats)
+        results[name] = median
+        lines.append(f"| `{name}` | {median:.2f} | {low:.2f}–{high:.2f} |")
+    table, keras_start = results["python -m keras_fracinit table"], list(results.values())[-1]
+    readme = (
+        f"`python -m keras_fracinit table` starts in {table:.2f} s (median of {args.repeats}, "
+        f"measured {where}): the theory and the command line never import Keras or a backend, "
+        f"which alone take {keras_start:.1f} s to start."
+    )
+    report.publish("bench_startup", "\n".join(lines), readme=readme, write=args.write)
+
+
+if __name__ == "__main__":
+    main()
