@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
-    """Deselects (rather than skips) tests that do not concern this backend.
+    """Deselects (rather than skips) tests that do not concern this run.
 
     The suite runs once per backend in CI. A feature of some backends only
     (tf.distribute; SavedModel export, which Keras offers on TensorFlow and
@@ -21,10 +21,13 @@ def pytest_collection_modifyitems(config, items):
     instead of being reported as skipped.
     """
     backend = keras.backend.backend()
+    testing_the_wheel = bool(os.environ.get("KERAS_FRACINIT_EXPECT_INSTALLED"))
     selected, deselected = [], []
     for item in items:
         only = item.get_closest_marker("backends")
         if only is not None and backend not in only.args:
+            deselected.append(item)
+        elif item.get_closest_marker("installed_wheel") and not testing_the_wheel:
             deselected.append(item)
         elif backend != "tensorflow" and (
             item.get_closest_marker("tensorflow_only")
@@ -54,4 +57,9 @@ def pytest_configure(config):
     )
     config.addinivalue_line(
         "markers", "backends(*names): runs only on the named Keras backends"
+    )
+    config.addinivalue_line(
+        "markers",
+        "installed_wheel: runs only where CI tests the built wheel "
+        "(KERAS_FRACINIT_EXPECT_INSTALLED=1)",
     )

@@ -1,13 +1,17 @@
 """The package's top level: lazy imports and registration with Keras."""
 
+import importlib.metadata
+import pathlib
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
 import keras_fracinit
 
 HEAVY = ("keras", "tensorflow", "jax", "torch")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def run_fresh(code):
@@ -57,3 +61,29 @@ def test_every_public_name_resolves():
     assert set(keras_fracinit.__all__) <= set(dir(keras_fracinit))
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         keras_fracinit.nonexistent  # noqa: B018
+
+
+@pytest.mark.installed_wheel
+def test_the_installed_wheel_is_under_test():
+    # CI sets the variable when it runs the suite against the built wheel
+    # from outside the checkout: the package must not come from the sources.
+    source_tree = ROOT / "keras_fracinit"
+    installed = pathlib.Path(keras_fracinit.__file__).resolve().parent
+    assert installed != source_tree
+    assert "site-packages" in installed.parts
+    assert (installed / "py.typed").exists()
+
+
+def test_one_version_everywhere():
+    # pyproject.toml reads the version from keras_fracinit.__version__.
+    assert importlib.metadata.version("keras-fracinit") == keras_fracinit.__version__
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [{keras_fracinit.__version__}]" in changelog
+
+
+def test_readme_documents_every_extra():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    readme = (ROOT / "README.md").read_text()
+    install = readme[readme.index("## Install") : readme.index("## Set-up")]
+    for extra in extras:
+        assert f"| `{extra}` |" in install, extra
