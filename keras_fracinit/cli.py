@@ -7,6 +7,7 @@ approximation for comparison.
 
 import argparse
 import csv
+from collections.abc import Sequence
 import functools
 import io
 import re
@@ -148,7 +149,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

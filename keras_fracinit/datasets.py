@@ -27,10 +27,14 @@ Example:
 """
 
 import gzip
+import os
 import pathlib
 import pickle
 
 import numpy as np
+
+# ((x_train, y_train), (x_test, y_test)), as keras.datasets returns it.
+MnistData = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -46,7 +50,7 @@ class DataNotFoundError(FileNotFoundError):
     """The directory holds none of the layouts `load_mnist` reads."""
 
 
-def read_idx(path):
+def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Reads an unsigned-byte IDX file (optionally gzipped) into a numpy array.
 
     Args:
@@ -101,7 +105,7 @@ def _load_pickle(directory):
     return (x_train, y_train), (_pixels_to_bytes(test[0], path), np.asarray(test[1]).astype(np.uint8))
 
 
-def load_npz(directory):
+def load_npz(directory: str | os.PathLike) -> MnistData | None:
     """`((x_train, y_train), (x_test, y_test))` from the first `.npz` in `directory`, or None.
 
     Args:
@@ -115,7 +119,7 @@ def load_npz(directory):
         return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
-def load_mnist(directory):
+def load_mnist(directory: str | os.PathLike) -> MnistData:
     """Loads MNIST or Fashion-MNIST from files on disk.
 
     Tries, in order, the four IDX files, `mnist.pkl.gz` and the first `.npz`

@@ -11,6 +11,8 @@ the noise is therefore the mini-batch sampling noise alone.
 
 import dataclasses
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -172,7 +174,15 @@ class SuggestedS:
     batches: int
 
 
-def suggest_s(model, dataset, loss, *, batches=32, batch_size=32, layers=None):
+def suggest_s(
+    model: keras.Model,
+    dataset: Any,
+    loss: Any,
+    *,
+    batches: int = 32,
+    batch_size: int = 32,
+    layers: Sequence[str | keras.layers.Layer] | None = None,
+) -> SuggestedS:
     """Suggests `s` as the tail index of the model's stochastic-gradient noise.
 
     For each kernel, the gradients of `loss` on `batches` mini-batches minus

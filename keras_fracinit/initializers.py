@@ -3,6 +3,8 @@
 import math
 import random as python_random
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -13,7 +15,7 @@ _MODES = ("fan_in", "fan_out")
 _PACKAGE = "keras_fracinit"
 
 
-def kernel_fans(shape):
+def kernel_fans(shape: Sequence[int]) -> tuple[int, int]:
     """Keras' fan rule: `(fan_in, fan_out)` of a kernel shape.
 
     Dense `(n_in, n_out)` gives `(n_in, n_out)`; a ConvND kernel
@@ -29,7 +31,7 @@ def kernel_fans(shape):
     return int(receptive_field * shape[-2]), int(receptive_field * shape[-1])
 
 
-def layer_widths(shape):
+def layer_widths(shape: Sequence[int]) -> tuple[int, int]:
     """`(n_in, n_out)` per location: the widths the moment condition sees.
 
     For rank >= 2 these are `shape[-2]` and `shape[-1]` (input and output units
@@ -75,16 +77,16 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
 
     def __init__(
         self,
-        s=1.0,
-        activation="relu",
+        s: float = 1.0,
+        activation: str | None = "relu",
         *,
-        negative_slope=None,
-        lower=None,
-        upper=None,
-        dropout=0.0,
-        mode="fan_in",
-        seed=None,
-    ):
+        negative_slope: float | None = None,
+        lower: float | None = None,
+        upper: float | None = None,
+        dropout: float = 0.0,
+        mode: str = "fan_in",
+        seed: int | keras.random.SeedGenerator | dict | None = None,
+    ) -> None:
         self.s = activation_lib.check_s(s)
         spec = activation_lib.resolve_activation(
             activation,
@@ -127,13 +129,13 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
             )
         return self.seed
 
-    def gain(self, shape):
+    def gain(self, shape: Sequence[int]) -> float:
         """The exact s-moment gain `g_s(m)` used for a kernel of `shape`."""
         n_in, n_out = layer_widths(shape)
         width = n_out if self.mode == "fan_in" else n_in
         return moments.gain_for_law(self.s, self._law, max(1, width))
 
-    def stddev(self, shape):
+    def stddev(self, shape: Sequence[int]) -> float:
         """The exact standard deviation of the weights drawn for `shape`.
 
         `sqrt(g_s(m) / fan)`, with `fan` and `m` the Keras fan and the width on
@@ -151,7 +153,7 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
         # for bit.
         return math.sqrt(self.gain(shape) / max(1.0, fan))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "s": self.s,
             "activation": self.activation,

@@ -51,12 +51,12 @@ class LayerReport:
     layer: str
     layer_type: str
     activation: str
-    negative_slope: float
+    negative_slope: float | None
     dropout: float
     found_in: str
     fan_in: int
     fan_out: int
-    stddev: float
+    stddev: float | None
     status: str
 
 
@@ -154,7 +154,14 @@ def _kernel_layers(model):
     return [(path, layer) for path, layer in taps.named_layers(model) if isinstance(layer, _KERNEL_LAYERS)]
 
 
-def initialize(model, s, *, mode="fan_in", seed=None, on_unsupported="raise"):
+def initialize(
+    model: keras.Model,
+    s: float,
+    *,
+    mode: str = "fan_in",
+    seed: int | keras.random.SeedGenerator | None = None,
+    on_unsupported: str = "raise",
+) -> InitializationReport:
     """Re-initializes every Dense and ConvND kernel with the s-moment scheme.
 
     For each kernel the activation is read from the layer itself (`relu`,

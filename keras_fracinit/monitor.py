@@ -3,7 +3,10 @@
 import contextlib
 import inspect
 import math
+import os
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -93,18 +96,18 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
     def __init__(
         self,
-        s=1.0,
+        s: float = 1.0,
         *,
-        probe=None,
-        every=1,
-        every_batches=None,
-        layers=None,
-        kernels=True,
-        tail_index=False,
-        log_dir=None,
-        loss=None,
-        gradient_batches=8,
-    ):
+        probe: Any = None,
+        every: int = 1,
+        every_batches: int | None = None,
+        layers: Sequence[str | keras.layers.Layer] | None = None,
+        kernels: bool = True,
+        tail_index: bool = False,
+        log_dir: str | os.PathLike | None = None,
+        loss: Any = None,
+        gradient_batches: int = 8,
+    ) -> None:
         super().__init__()
         self.s = activation_lib.check_s(s)
         self.every = activation_lib.check_width(every, "every")
@@ -130,15 +133,15 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.probe = None if probe is None else _probe_batch(probe)
         if self.probe is not None:
             self._check_probe(self.probe)
-        self.history = {}
-        self.epochs = []
-        self.batch_history = {}
-        self.batches = []
-        self.initial = None
+        self.history: dict[str, list[float]] = {}
+        self.epochs: list[int] = []
+        self.batch_history: dict[str, list[float]] = {}
+        self.batches: list[int] = []
+        self.initial: dict[str, float] | None = None
         self._built_for = None
         self._tap = None
         self._probe_from_training = False
-        self._warned = set()
+        self._warned: set[str] = set()
         self._writer = None
         self._global_batch = 0
         self._progbar = None
@@ -200,7 +203,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             self._writer = None
 
     @property
-    def layer_paths(self):
+    def layer_paths(self) -> list[str]:
         """Paths of the monitored layers, input to output (set when training starts)."""
         return list(self._layers) if self._built_for is not None else []
 
@@ -239,7 +242,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
     # Measurement.
 
-    def measure(self):
+    def measure(self) -> dict[str, float]:
         """Returns the monitored statistics for the current weights, as a dict.
 
         Keys are `"<statistic>/<layer path>"`; values are Python floats
@@ -426,7 +429,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             self._warned.add(kind)
             warnings.warn(message, stacklevel=3)
 
-    def plot(self, statistics=None, *, figsize=None):
+    def plot(
+        self, statistics: Sequence[str] | None = None, *, figsize: tuple[float, float] | None = None
+    ) -> Any:
         """Draws each statistic per layer against epochs trained (matplotlib).
 
         The measurement before training is drawn at epoch 0; lines are

@@ -14,9 +14,12 @@ draw the full matrices.
 
 import dataclasses
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from keras_fracinit import initializers as fracinit
 from keras_fracinit.theory import activation as activation_lib
@@ -41,15 +44,15 @@ class Simulation:
     widths: tuple
 
     @property
-    def rms(self):
+    def rms(self) -> np.ndarray:
         """Per-unit RMS `||x_k|| / sqrt(n_k)`, shape `(networks, depth + 1)`."""
         return self.norms / np.sqrt(np.asarray(self.widths, dtype=np.float64))
 
-    def s_moments(self, s):
+    def s_moments(self, s: float) -> np.ndarray:
         """`E[r_k^s] / r_0^s` per layer (mean over networks), shape `(depth + 1,)`."""
         return np.mean((self.rms / self.rms[:, :1]) ** s, axis=0)
 
-    def log_norm_ratio(self, layer=-1):
+    def log_norm_ratio(self, layer: int = -1) -> np.ndarray:
         """`log(||x_layer|| / ||x_0||)` per network (`-inf` for a dead signal)."""
         with np.errstate(divide="ignore"):
             return np.log(self.norms[:, layer] / self.norms[:, 0])
@@ -146,19 +149,19 @@ def _activation(law):
 
 
 def propagate(
-    kernel_initializer,
-    widths,
+    kernel_initializer: Any,
+    widths: Sequence[int] | dict[str, int],
     *,
-    activation="relu",
-    negative_slope=None,
-    lower=None,
-    upper=None,
-    dropout=0.0,
-    networks=2000,
-    inputs=None,
-    bias_stddev=0.0,
-    seed=None,
-):
+    activation: str | None = "relu",
+    negative_slope: float | None = None,
+    lower: float | None = None,
+    upper: float | None = None,
+    dropout: float = 0.0,
+    networks: int = 2000,
+    inputs: ArrayLike | None = None,
+    bias_stddev: float = 0.0,
+    seed: int | None = None,
+) -> Simulation:
     """Propagates inputs through `networks` independent random Dense stacks.
 
     Layer `k` maps `n_{k-1}` to `n_k` units: `x_k = phi(W_k x_{k-1} + b_k)`

@@ -24,6 +24,7 @@ Reference:
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def _samples(samples, minimum):
@@ -38,7 +39,7 @@ def _samples(samples, minimum):
     return values
 
 
-def block_sum_tail_index(samples, block_size=None):
+def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> float:
     """Tail index `alpha` by block sums (Mohammadi et al. 2015, Cor. 2.4).
 
         1/alpha = (mean_j log|Y_j| - mean_i log|X_i|) / log m,
@@ -81,7 +82,7 @@ def block_sum_tail_index(samples, block_size=None):
     return float(1.0 / inverse) if inverse > 0 else math.inf
 
 
-def hill_tail_index(samples, k=None):
+def hill_tail_index(samples: ArrayLike, k: int | None = None) -> float:
     """Hill's estimate of the tail index of `|X|` from its `k` largest values.
 
         alpha = 1 / mean_{i<k} log(|X|_(i) / |X|_(k)),

@@ -18,6 +18,7 @@ Reference:
 import dataclasses
 import math
 import numbers
+from typing import Any
 
 SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "rrelu", "linear")
 
@@ -57,13 +58,13 @@ class ActivationLaw:
     keep: float = 1.0
 
     @property
-    def mean_square_slope(self):
+    def mean_square_slope(self) -> float:
         """`E[A^2] = (l^2 + l u + u^2) / 3` (`a^2` for a constant slope)."""
         lo, hi = self.lower, self.upper
         return (lo * lo + lo * hi + hi * hi) / 3.0
 
     @property
-    def second_moment_gain(self):
+    def second_moment_gain(self) -> float:
         """The classical (s = 2) gain `g_2 = 2 q / (1 + E[A^2])`.
 
         This is He's 2 for ReLU and LeCun's 1 for linear, times `q` with
@@ -72,13 +73,13 @@ class ActivationLaw:
         return 2.0 * self.keep / (1.0 + self.mean_square_slope)
 
     @property
-    def dead_unit_probability(self):
+    def dead_unit_probability(self) -> float:
         """`P(phi(z) xi = 0)` for one unit: dropped, or negative with slope 0."""
         negative_is_dead = 0.5 if self.upper == 0.0 else 0.0
         return (1.0 - self.keep) + self.keep * negative_is_dead
 
 
-def check_s(s):
+def check_s(s: float) -> float:
     """Returns `s` as a float after checking that it lies in (0, 2]."""
     if isinstance(s, bool) or not isinstance(s, numbers.Real):
         raise ValueError(
@@ -90,7 +91,7 @@ def check_s(s):
     return s
 
 
-def check_width(width, name="width"):
+def check_width(width: int, name: str = "width") -> int:
     """Returns `width` as an int after checking that it is a positive integer."""
     if isinstance(width, bool) or not isinstance(width, numbers.Integral):
         raise ValueError(
@@ -105,7 +106,7 @@ def check_width(width, name="width"):
     return int(width)
 
 
-def check_slope(value, name):
+def check_slope(value: float, name: str) -> float:
     """Returns a negative-side slope as a float after checking it is finite and >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
@@ -121,7 +122,7 @@ def check_slope(value, name):
     return value
 
 
-def check_dropout(dropout):
+def check_dropout(dropout: float) -> float:
     """Returns `dropout` as a float after checking that it lies in [0, 1)."""
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
         raise ValueError(
@@ -136,7 +137,7 @@ def check_dropout(dropout):
     return dropout
 
 
-def canonical_activation(activation):
+def canonical_activation(activation: str | None) -> str:
     """Returns the supported name for `activation`, or raises `ValueError`."""
     key = activation.lower() if isinstance(activation, str) else activation
     try:
@@ -150,13 +151,13 @@ def canonical_activation(activation):
 
 
 def resolve_activation(
-    activation="relu",
+    activation: str | None = "relu",
     *,
-    negative_slope=None,
-    lower=None,
-    upper=None,
-    dropout=0.0,
-):
+    negative_slope: float | None = None,
+    lower: float | None = None,
+    upper: float | None = None,
+    dropout: float = 0.0,
+) -> dict[str, Any]:
     """Validates activation arguments and fills in their defaults.
 
     Args:
@@ -216,13 +217,13 @@ def resolve_activation(
 
 
 def activation_law(
-    activation="relu",
+    activation: str | None = "relu",
     *,
-    negative_slope=None,
-    lower=None,
-    upper=None,
-    dropout=0.0,
-):
+    negative_slope: float | None = None,
+    lower: float | None = None,
+    upper: float | None = None,
+    dropout: float = 0.0,
+) -> ActivationLaw:
     """Returns the `ActivationLaw` of a validated activation description.
 
     Takes the same arguments as `resolve_activation`.
@@ -251,7 +252,9 @@ def activation_law(
     return ActivationLaw(spec["lower"], spec["upper"], keep)
 
 
-def validate(s, activation, width, **activation_params):
+def validate(
+    s: float, activation: str | None, width: int, **activation_params: Any
+) -> tuple[float, int, ActivationLaw]:
     """Checks `s`, `width` and the activation arguments in one go.
 
     Returns:

@@ -20,7 +20,9 @@ Reference:
 from keras_fracinit.theory import activation as activation_lib
 
 
-def large_width_gain(s, activation="relu", *, width, negative_slope=None):
+def large_width_gain(
+    s: float, activation: str = "relu", *, width: int, negative_slope: float | None = None
+) -> float:
     """The authors' approximate gain `d * sigma^2` for a square layer of width `d`.
 
     `sigma^2 ~ g_2 / d + c(s, a) / d^2`, the expansions in the module

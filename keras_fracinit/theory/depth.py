@@ -34,6 +34,7 @@ Reference:
 
 import dataclasses
 import math
+from typing import Any
 
 from scipy import optimize
 from scipy import special
@@ -66,16 +67,18 @@ class LogNormLimit:
     depth: int
 
     @property
-    def std(self):
+    def std(self) -> float:
         """Standard deviation `sqrt(L v)`."""
         return math.sqrt(self.variance)
 
-    def cdf(self, log_ratio):
+    def cdf(self, log_ratio: float) -> float:
         """`P(log(||x_L|| / ||x_0||) <= log_ratio)` given survival (Gaussian)."""
         return special.ndtr((log_ratio - self.mean) / self.std)
 
 
-def log_norm_limit(s, activation="relu", *, width, depth, **activation_params):
+def log_norm_limit(
+    s: float, activation: str | None = "relu", *, width: int, depth: int, **activation_params: Any
+) -> LogNormLimit:
     """Mean and variance of `log(||x_L|| / ||x_0||)` under the s-moment scheme.
 
     For `depth` square Dense layers of `width` units, zero biases, weights
@@ -128,7 +131,15 @@ def log_norm_limit(s, activation="relu", *, width, depth, **activation_params):
     )
 
 
-def small_output_probability(eps, s, activation="relu", *, width, depth, **activation_params):
+def small_output_probability(
+    eps: float,
+    s: float,
+    activation: str | None = "relu",
+    *,
+    width: int,
+    depth: int,
+    **activation_params: Any,
+) -> float:
     """Predicted `P(||x_L|| <= eps ||x_0||)` under the s-moment scheme.
 
     The approximation: the central limit theorem for `log ||x_L||`, with its
@@ -170,7 +181,9 @@ def small_output_probability(eps, s, activation="relu", *, width, depth, **activ
     return float((1.0 - limit.survival) + limit.survival * limit.cdf(math.log(eps)))
 
 
-def norm_factor_moment(q, s, activation="relu", *, width, **activation_params):
+def norm_factor_moment(
+    q: float, s: float, activation: str | None = "relu", *, width: int, **activation_params: Any
+) -> float:
     """`E[M^q]` for the per-layer norm factor `M = ||x_k|| / ||x_{k-1}||`.
 
     `M = sigma sqrt(X_m)` with `sigma^2 = g_s(m) / m` (square layers, zero
@@ -209,7 +222,9 @@ def _log_norm_factor_moment(q, s, activation, width, activation_params):
     )
 
 
-def kesten_tail_index(s, activation="relu", *, width, **activation_params):
+def kesten_tail_index(
+    s: float, activation: str | None = "relu", *, width: int, **activation_params: Any
+) -> float:
     """The tail index `kappa` of the depth limit with biases: `E[M^kappa] = 1`.
 
     Solved numerically from the exact `norm_factor_moment` over (0, 2]; under

@@ -194,15 +194,15 @@ def log_gain_for_law(s, law, width):
 
 
 def fractional_moment(
-    s,
-    activation="relu",
+    s: float,
+    activation: str | None = "relu",
     *,
-    width,
-    negative_slope=None,
-    lower=None,
-    upper=None,
-    dropout=0.0,
-):
+    width: int,
+    negative_slope: float | None = None,
+    lower: float | None = None,
+    upper: float | None = None,
+    dropout: float = 0.0,
+) -> float:
     """Exact `E[X_m^(s/2)]`, the s/2-th moment of one layer's squared output.
 
     `X_m = sum_{i=1..m} phi(z_i)^2 xi_i / q^2` with `z_i` iid N(0, 1), `m` the
@@ -242,7 +242,7 @@ def fractional_moment(
     return math.exp(0.5 * s * (math.log(width) - log_gain_for_law(s, law, width)))
 
 
-def gain_for_law(s, law, width):
+def gain_for_law(s: float, law: activation_lib.ActivationLaw, width: int) -> float:
     """`g_s(m)` for an already validated `ActivationLaw`; cached.
 
     The fast path used by the initializers. `s` must be a float in (0, 2] and
@@ -265,15 +265,15 @@ def gain_for_law(s, law, width):
 
 
 def moment_gain(
-    s,
-    activation="relu",
+    s: float,
+    activation: str | None = "relu",
     *,
-    width,
-    negative_slope=None,
-    lower=None,
-    upper=None,
-    dropout=0.0,
-):
+    width: int,
+    negative_slope: float | None = None,
+    lower: float | None = None,
+    upper: float | None = None,
+    dropout: float = 0.0,
+) -> float:
     """The exact s-moment gain `g_s(m) = m * E[X_m^(s/2)]^(-2/s)`.
 
     Gaussian weights with variance `g_s(m) / fan_in` preserve the s-th moment
