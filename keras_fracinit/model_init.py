@@ -12,6 +12,7 @@ import warnings
 
 import keras
 
+from keras_fracinit import _keras_private
 from keras_fracinit import initializers as fracinit
 from keras_fracinit import taps
 from keras_fracinit.theory import activation as activation_lib
@@ -129,8 +130,8 @@ def _from_layer(layer):
 
 def _single_consumer(layer):
     """The only layer that consumes `layer`'s output, or `None`."""
-    consumers = {id(node.operation): node.operation for node in getattr(layer, "_outbound_nodes", [])}
-    return next(iter(consumers.values())) if len(consumers) == 1 else None
+    found = _keras_private.consumers(layer)
+    return found[0] if found is not None and len(found) == 1 else None
 
 
 def _fed_activation(layer):

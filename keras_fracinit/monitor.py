@@ -1,7 +1,6 @@
 """`FractionalMomentMonitor`: per-layer s-moments and tail indices during training."""
 
 import contextlib
-import inspect
 import math
 import os
 import warnings
@@ -11,6 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_fracinit import _keras_private
 from keras_fracinit import gradient_noise
 from keras_fracinit import taps
 from keras_fracinit.theory import activation as activation_lib
@@ -155,7 +155,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self._built_for is not None and self._built_for is not self.model:
             self._forget_previous_model()
-        fit_locals = _keras_fit_locals(self.model)
+        fit_locals = _keras_private.keras_fit_locals(self.model)
         if self.probe is None:
             self._take_first_training_batch(fit_locals)
         self._compact_progress_line(fit_locals)
@@ -182,9 +182,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._global_batch += 1
         if (batch + 1) % self.every_batches:
             return
-        if hasattr(self.model, "jax_state_sync"):
-            # The JAX trainer keeps the weights outside the variables until synced.
-            self.model.jax_state_sync()
+        # The JAX trainer keeps the weights outside the variables until synced.
+        _keras_private.sync_jax_state(self.model)
         values = self.measure()
         if logs is not None:
             logs.update(values)
@@ -226,7 +225,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 "its lines will list every monitored value.",
             )
             return
-        progbar = _progress_logger(fit_locals)
+        progbar = _keras_private.progress_logger(fit_locals)
         if progbar is None:  # verbose=0
             return
         self._progbar = progbar
@@ -307,7 +306,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._global_batch = 0
 
     def _take_first_training_batch(self, fit_locals=None):
-        batch = _first_training_batch(fit_locals or _keras_fit_locals(self.model))
+        batch = _first_training_batch(fit_locals or _keras_private.keras_fit_locals(self.model))
         if batch is None:
             raise ValueError(
                 "FractionalMomentMonitor could not read the first training "
@@ -586,47 +585,10 @@ def _probe_batch(probe):
     return gradient_noise.take_batches((x, y), 1, batch_size=gradient_noise.sample_count(x))[0]
 
 
-def _keras_fit_locals(model):
-    """The local variables of the Keras `fit` training `model`, or None.
-
-    Keras gives callbacks no access to the training data or to the other
-    callbacks, but every backend's `fit` holds them in the locals
-    `epoch_iterator` (whose data adapter can start a fresh pass without
-    disturbing training) and `callbacks` (the `CallbackList`).
-    """
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            # A user's `fit` override calling Keras' has no `epoch_iterator`: look further out.
-            if (
-                frame.f_code.co_name == "fit"
-                and frame.f_locals.get("self") is model
-                and "epoch_iterator" in frame.f_locals
-            ):
-                return dict(frame.f_locals)
-            frame = frame.f_back
-    finally:
-        del frame
-    return None
-
-
 def _first_training_batch(fit_locals):
     """The first batch of the data `fit` is training on, or None."""
-    adapter = getattr((fit_locals or {}).get("epoch_iterator"), "data_adapter", None)
-    return None if adapter is None else _first_batch(adapter)
-
-
-def _progress_logger(fit_locals):
-    """The `ProgbarLogger` of the running `fit` (None at verbose=0)."""
-    callbacks = getattr((fit_locals or {}).get("callbacks"), "callbacks", [])
-    return next((c for c in callbacks if isinstance(c, keras.callbacks.ProgbarLogger)), None)
-
-
-def _first_batch(adapter):
-    # A PyDataset is indexed (no worker start-up); other data are iterated afresh.
-    py_dataset = getattr(adapter, "py_dataset", None)
-    source = py_dataset if py_dataset is not None else adapter.get_numpy_iterator()
-    return gradient_noise.take_batches(source, 1)[0]
+    source = _keras_private.training_data_source(fit_locals)
+    return None if source is None else gradient_noise.take_batches(source, 1)[0]
 
 
 def _strategy_scope(model):

@@ -11,7 +11,8 @@ be tapped, and `tap_model` reports them instead of failing.
 """
 
 import keras
-from keras.src.models.functional import Functional
+
+from keras_fracinit import _keras_private
 
 PATH_SEPARATOR = "/"
 
@@ -44,12 +45,9 @@ def named_layers(model, prefix=""):
 
 def is_tappable(model):
     """Whether `model` has a graph that `tap_model` can walk (not subclassed)."""
-    has_graph = isinstance(model, (keras.Sequential, Functional)) and bool(
-        getattr(model, "inputs", None)
-    )
-    # The walk uses Keras' own graph runner (the one `clone_model` uses); a
-    # Keras without it leaves models untapped rather than broken.
-    return has_graph and hasattr(Functional, "_run_through_graph")
+    has_graph = _keras_private.is_graph_model(model) and bool(getattr(model, "inputs", None))
+    # A Keras without its graph runner leaves models untapped (with a warning), not broken.
+    return has_graph and _keras_private.graph_runner_available()
 
 
 class TapResult:
@@ -95,7 +93,7 @@ def tap_model(model, layers, reduction):
     taps = {}
 
     def call(layer, *args, **kwargs):
-        if isinstance(layer, (keras.Sequential, Functional)):
+        if _keras_private.is_graph_model(layer):
             return _run(layer, args, kwargs)
         outputs = layer(*args, **kwargs)
         path = wanted.get(id(layer))
@@ -114,9 +112,7 @@ def tap_model(model, layers, reduction):
                 x = call(layer, x)
             return x
         inputs = args[0] if args else kwargs.pop("inputs")
-        return graph_model._run_through_graph(
-            inputs, operation_fn=lambda operation: operation, call_fn=call
-        )
+        return _keras_private.run_through_graph(graph_model, inputs, call)
 
     # A Sequential model has one input; a functional one keeps its structure.
     structure = model.inputs[0] if isinstance(model, keras.Sequential) else model.input

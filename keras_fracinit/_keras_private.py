@@ -1,0 +1,127 @@
+"""Every private Keras API the package relies on, in one guarded place.
+
+Keras 3 has no public way to re-run a functional graph with a custom call
+per layer, to find the layers that consume a layer's output, to reach the
+data and the other callbacks of a running `fit`, or to sync the JAX
+trainer's weights in the middle of an epoch. Each accessor below uses Keras'
+internals for one of these. Where an internal is missing (after a Keras
+upgrade), the accessor warns once, says what degrades, and falls back
+safely; nothing fails silently. `tests/test_keras_private.py` pins each one
+against the installed Keras, so an upgrade that moves them fails a named
+test rather than a user.
+"""
+
+import inspect
+import warnings
+
+import keras
+
+try:  # the class of functional models, which Keras does not export
+    from keras.src.models.functional import Functional
+except ImportError:  # pragma: no cover - depends on the Keras version
+    Functional = None
+
+_warned = set()
+
+
+def _warn_once(key, message):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(f"keras_fracinit: {message}", stacklevel=3)
+
+
+def is_graph_model(model):
+    """Whether `model` is a Sequential or functional model (one with a graph)."""
+    return isinstance(model, keras.Sequential) or (
+        Functional is not None and isinstance(model, Functional)
+    )
+
+
+def graph_runner_available():
+    """Whether Keras' graph runner (`Functional._run_through_graph`) exists; warns if not."""
+    if Functional is not None and hasattr(Functional, "_run_through_graph"):
+        return True
+    _warn_once(
+        "graph_runner",
+        "this Keras has no `Functional._run_through_graph`, so layer signals "
+        "cannot be tapped: FractionalMomentMonitor logs kernel statistics only.",
+    )
+    return False
+
+
+def run_through_graph(model, inputs, call_fn):
+    """Runs a functional model's graph on `inputs`, calling `call_fn(layer, *args, **kwargs)`.
+
+    The entry point `keras.models.clone_model` uses.
+    """
+    return model._run_through_graph(inputs, operation_fn=lambda operation: operation, call_fn=call_fn)
+
+
+def consumers(layer):
+    """The distinct layers that consume `layer`'s output, or None if Keras hides them."""
+    nodes = getattr(layer, "_outbound_nodes", None)
+    if nodes is None:
+        _warn_once(
+            "outbound_nodes",
+            "this Keras does not expose which layers consume a layer's output "
+            "(`_outbound_nodes`): initialize() reads each activation from the "
+            "layer itself and cannot see a following activation or dropout layer.",
+        )
+        return None
+    return list({id(node.operation): node.operation for node in nodes}.values())
+
+
+def sync_jax_state(model):
+    """Writes the JAX trainer's current weights back into the model's variables."""
+    if keras.backend.backend() != "jax":
+        return
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is None:
+        _warn_once(
+            "jax_state_sync",
+            "this Keras' JAX trainer has no `jax_state_sync`: measurements "
+            "between epochs may see the weights of the epoch's start.",
+        )
+        return
+    sync()
+
+
+def keras_fit_locals(model):
+    """The local variables of the Keras `fit` that is training `model`, or None.
+
+    Every backend's `fit` holds the training data in a local `epoch_iterator`
+    and the callbacks in a local `callbacks` (the `CallbackList`). A user's
+    `fit` override calling Keras' has neither, so the walk looks further out.
+    """
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            if (
+                frame.f_code.co_name == "fit"
+                and frame.f_locals.get("self") is model
+                and "epoch_iterator" in frame.f_locals
+            ):
+                return dict(frame.f_locals)
+            frame = frame.f_back
+    finally:
+        del frame
+    return None
+
+
+def training_data_source(fit_locals):
+    """What `fit` reads its batches from, readable afresh without disturbing it, or None.
+
+    A `PyDataset` (indexed, so no workers start) or a fresh numpy iterator
+    from the epoch iterator's data adapter.
+    """
+    adapter = getattr((fit_locals or {}).get("epoch_iterator"), "data_adapter", None)
+    if adapter is None:
+        return None
+    py_dataset = getattr(adapter, "py_dataset", None)
+    return py_dataset if py_dataset is not None else adapter.get_numpy_iterator()
+
+
+def progress_logger(fit_locals):
+    """The `ProgbarLogger` of the running `fit`: None at verbose=0."""
+    callbacks = getattr((fit_locals or {}).get("callbacks"), "callbacks", [])
+    return next((c for c in callbacks if isinstance(c, keras.callbacks.ProgbarLogger)), None)

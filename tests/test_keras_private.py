@@ -1,0 +1,122 @@
+"""Pins every private Keras API the package uses against the installed Keras.
+
+If a Keras upgrade moves one of them, the test named after it fails here;
+the package itself then warns and degrades as `_keras_private` describes.
+"""
+
+import inspect
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from keras_fracinit import _keras_private
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch):
+    monkeypatch.setattr(_keras_private, "_warned", set())
+
+
+def _functional():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, name="dense")(inputs)
+    outputs = keras.layers.ReLU(name="relu")(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def test_functional_class_and_its_graph_runner():
+    assert _keras_private.Functional is not None
+    model = _functional()
+    assert isinstance(model, _keras_private.Functional)
+    assert _keras_private.is_graph_model(model)
+    assert _keras_private.is_graph_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    assert not _keras_private.is_graph_model(keras.layers.Dense(1))
+    parameters = inspect.signature(_keras_private.Functional._run_through_graph).parameters
+    assert {"inputs", "operation_fn", "call_fn"} <= set(parameters)
+    assert _keras_private.graph_runner_available()
+
+
+def test_run_through_graph_calls_each_layer_once_and_computes_the_model():
+    model = _functional()
+    called = []
+
+    def call(layer, *args, **kwargs):
+        called.append(layer.name)
+        return layer(*args, **kwargs)
+
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    out = _keras_private.run_through_graph(model, keras.ops.convert_to_tensor(x), call)
+    assert called == ["dense", "relu"]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
+
+
+def test_outbound_nodes_name_the_consumers():
+    model = _functional()
+    assert _keras_private.consumers(model.get_layer("dense")) == [model.get_layer("relu")]
+    assert _keras_private.consumers(model.get_layer("relu")) == []
+
+
+def test_a_hidden_consumer_list_warns_and_says_unknown():
+    with pytest.warns(UserWarning, match="_outbound_nodes"):
+        assert _keras_private.consumers(object()) is None
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_fit_holds_its_data_and_callbacks_in_locals(verbose):
+    x = np.arange(40, dtype="float32").reshape(10, 4)
+    y = np.zeros((10, 3), dtype="float32")
+    model = _functional()
+    model.compile("sgd", "mse")
+    seen = {}
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            fit_locals = _keras_private.keras_fit_locals(self.model)
+            seen["locals"] = fit_locals is not None
+            source = _keras_private.training_data_source(fit_locals)
+            seen["first"] = next(iter(source))
+            seen["progbar"] = _keras_private.progress_logger(fit_locals)
+
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=verbose, callbacks=[Probe()])
+    assert seen["locals"]
+    first_x = seen["first"][0] if isinstance(seen["first"], tuple) else seen["first"]
+    np.testing.assert_array_equal(np.asarray(first_x), x[:4])
+    assert (seen["progbar"] is not None) == bool(verbose)
+    assert _keras_private.keras_fit_locals(model) is None  # outside fit
+
+
+@pytest.mark.backends("jax")
+def test_jax_trainer_syncs_its_state_mid_epoch():
+    model = _functional()
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    x = np.ones((8, 4), dtype="float32")
+    y = np.full((8, 3), 5.0, dtype="float32")
+    kernel = model.get_layer("dense").kernel
+    before = keras.ops.convert_to_numpy(kernel).copy()
+    seen = {}
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                _keras_private.sync_jax_state(self.model)
+                seen["after_sync"] = keras.ops.convert_to_numpy(kernel).copy()
+
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Probe()])
+    assert hasattr(model, "jax_state_sync")
+    assert not np.array_equal(seen["after_sync"], before)
+
+
+@pytest.mark.backends("jax")
+def test_a_jax_trainer_without_sync_warns():
+    with pytest.warns(UserWarning, match="jax_state_sync"):
+        _keras_private.sync_jax_state(object())
+
+
+def test_warnings_come_once():
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            _keras_private.consumers(object())
+    assert len(record) == 1
