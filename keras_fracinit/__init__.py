@@ -32,7 +32,20 @@ _LAZY_ATTRIBUTES = {
 }
 _LAZY_SUBMODULES = ("datasets", "simulate", "tail_index", "theory")
 
-__all__ = sorted([*_LAZY_ATTRIBUTES, *_LAZY_SUBMODULES])
+__all__ = [
+    "FractionalMomentMonitor",
+    "FractionalMomentNormal",
+    "FractionalMomentUniform",
+    "InitializationReport",
+    "SuggestedS",
+    "UnsupportedActivationError",
+    "datasets",
+    "initialize",
+    "simulate",
+    "suggest_s",
+    "tail_index",
+    "theory",
+]
 
 if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from keras_fracinit import datasets

@@ -21,7 +21,7 @@ try:  # the class of functional models, which Keras does not export
 except ImportError:  # pragma: no cover - depends on the Keras version
     Functional = None
 
-_warned = set()
+_warned: set[str] = set()
 
 
 def _warn_once(key, message):

@@ -23,7 +23,7 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.tail_index",
     "keras_fracinit.taps",
     "keras_fracinit.gradient_noise",
-    "keras_fracinit.monitor",
+    "keras_fracinit.monitor.callback",
 ]
 
 

@@ -56,6 +56,8 @@ def test_names_are_registered_when_keras_comes_first():
 
 
 def test_every_public_name_resolves():
+    lazy = set(keras_fracinit._LAZY_ATTRIBUTES) | set(keras_fracinit._LAZY_SUBMODULES)
+    assert sorted(keras_fracinit.__all__) == sorted(lazy)
     for name in keras_fracinit.__all__:
         assert getattr(keras_fracinit, name) is not None
     assert set(keras_fracinit.__all__) <= set(dir(keras_fracinit))

@@ -1,4 +1,4 @@
-"""`FractionalMomentMonitor`: per-layer s-moments and tail indices during training."""
+"""The `FractionalMomentMonitor` callback: its Keras lifecycle and its measurements."""
 
 import contextlib
 import math
@@ -13,6 +13,10 @@ import numpy as np
 from keras_fracinit import _keras_private
 from keras_fracinit import gradient_noise
 from keras_fracinit import taps
+from keras_fracinit.monitor import plot as plot_lib
+from keras_fracinit.monitor import probe as probe_lib
+from keras_fracinit.monitor import scalars as scalars_lib
+from keras_fracinit.monitor.progress import CompactProgressLine
 from keras_fracinit.theory import activation as activation_lib
 
 STATISTICS = ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index")
@@ -122,7 +126,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.layers = None if layers is None else list(layers)
         self.kernels = bool(kernels)
         self.tail_index = bool(tail_index)
-        self.log_dir = None if log_dir is None else _check_tensorboard(log_dir)
+        self.log_dir = None if log_dir is None else scalars_lib.check_tensorboard(log_dir)
         self.loss = loss if loss is None else gradient_noise.resolve_loss(loss)
         self.gradient_batches = activation_lib.check_width(gradient_batches, "gradient_batches")
         if self.tail_index and self.gradient_batches < 2:
@@ -130,7 +134,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 "Argument `gradient_batches` must be >= 2 with tail_index=True. "
                 f"Received: gradient_batches={gradient_batches}"
             )
-        self.probe = None if probe is None else _probe_batch(probe)
+        self.probe = None if probe is None else probe_lib.probe_batch(probe)
         if self.probe is not None:
             self._check_probe(self.probe)
         self.history: dict[str, list[float]] = {}
@@ -142,9 +146,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._tap = None
         self._probe_from_training = False
         self._warned: set[str] = set()
-        self._writer = None
+        self._scalars = None if self.log_dir is None else scalars_lib.ScalarWriter(self.log_dir)
         self._global_batch = 0
-        self._progbar = None
+        self._progress = CompactProgressLine(STATISTICS)
         if self.every_batches is not None:
             # Only then: Keras runs steps asynchronously unless a callback
             # overrides a batch hook, so an idle hook would cost every step.
@@ -158,11 +162,12 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         fit_locals = _keras_private.keras_fit_locals(self.model)
         if self.probe is None:
             self._take_first_training_batch(fit_locals)
-        self._compact_progress_line(fit_locals)
-        if self.log_dir is not None and self._writer is None:
-            import tensorflow as tf
-
-            self._writer = tf.summary.create_file_writer(self.log_dir)
+        if not self._progress.attach(fit_locals):
+            self._warn_once(
+                "progbar",
+                "FractionalMomentMonitor could not find Keras' progress bar: "
+                "its lines will list every monitored value.",
+            )
         # A subclassed model may create its weights only at the first step.
         if self.initial is None and _weights_exist(self.model):
             self.initial = self.measure()
@@ -176,7 +181,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             logs.update(values)
         self.epochs.append(epoch)
         _append(self.history, values, len(self.epochs))
-        self._write_scalars(values, epoch)
+        if self._scalars is not None:
+            self._scalars.write(values, epoch)
 
     def _on_train_batch_end(self, batch, logs=None):
         self._global_batch += 1
@@ -189,17 +195,13 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             logs.update(values)
         self.batches.append(self._global_batch)
         _append(self.batch_history, values, len(self.batches))
-        self._write_scalars(values, self._global_batch, prefix="batch_")
+        if self._scalars is not None:
+            self._scalars.write(values, self._global_batch, prefix="batch_")
 
     def on_train_end(self, logs=None):
-        if self._progbar is not None:
-            # The instance attributes set by _compact_progress_line; the class's methods return.
-            for hook in ("on_epoch_end", "on_train_batch_end"):
-                vars(self._progbar).pop(hook, None)
-            self._progbar = None
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._progress.detach()
+        if self._scalars is not None:
+            self._scalars.close()
 
     @property
     def layer_paths(self) -> list[str]:
@@ -210,34 +212,6 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     def probe_model(self):
         """The functional model that computes all per-layer signals in one pass (or None)."""
         return None if self._tap is None else self._tap.model
-
-    def _compact_progress_line(self, fit_locals):
-        """Keeps the monitor's per-layer values out of Keras' progress bar.
-
-        History, CSVLogger and TensorBoard read the same `logs` and still get
-        every value; the progress line shows the range of the ratios instead
-        of one entry per layer and statistic.
-        """
-        if fit_locals is None:
-            self._warn_once(
-                "progbar",
-                "FractionalMomentMonitor could not find Keras' progress bar: "
-                "its lines will list every monitored value.",
-            )
-            return
-        progbar = _keras_private.progress_logger(fit_locals)
-        if progbar is None:  # verbose=0
-            return
-        self._progbar = progbar
-        for hook in ("on_epoch_end", "on_train_batch_end"):
-            original = getattr(progbar, hook)
-            setattr(progbar, hook, self._with_compact_logs(original))
-
-    def _with_compact_logs(self, hook):
-        def compact(step, logs=None):
-            return hook(step, None if logs is None else _compact_logs(logs))
-
-        return compact
 
     # Measurement.
 
@@ -306,7 +280,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._global_batch = 0
 
     def _take_first_training_batch(self, fit_locals=None):
-        batch = _first_training_batch(fit_locals or _keras_private.keras_fit_locals(self.model))
+        batch = probe_lib.first_training_batch(fit_locals or _keras_private.keras_fit_locals(self.model))
         if batch is None:
             raise ValueError(
                 "FractionalMomentMonitor could not read the first training "
@@ -413,21 +387,6 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
     # Output.
 
-    def _write_scalars(self, values, step, prefix=""):
-        if self._writer is None:
-            return
-        import tensorflow as tf
-
-        with self._writer.as_default():
-            for key, value in values.items():
-                tf.summary.scalar(prefix + key, value, step=step)
-        self._writer.flush()
-
-    def _warn_once(self, kind, message):
-        if kind not in self._warned:
-            self._warned.add(kind)
-            warnings.warn(message, stacklevel=3)
-
     def plot(
         self, statistics: Sequence[str] | None = None, *, figsize: tuple[float, float] | None = None
     ) -> Any:
@@ -440,111 +399,17 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             statistics: Statistic names to draw (default: all recorded, in
                 the order of `STATISTICS`).
             figsize: Matplotlib figure size (default: 5.2 x 3.6 inches per
-                panel, two panels per row).
+                panel, up to three panels per row).
 
         Returns:
             The `matplotlib.figure.Figure`.
         """
-        try:
-            import matplotlib.pyplot as plt
-            from matplotlib.ticker import MaxNLocator
-        except ImportError as error:
-            raise ImportError(
-                "FractionalMomentMonitor.plot() needs matplotlib: "
-                "`pip install matplotlib` (or keras-fracinit[examples])."
-            ) from error
-        if not self.epochs:
-            raise ValueError("Nothing to plot: no epoch has been measured yet.")
-        recorded = [name for name in STATISTICS if any(k.startswith(name + "/") for k in self.history)]
-        statistics = recorded if statistics is None else list(statistics)
-        unknown = [name for name in statistics if name not in recorded]
-        if unknown or not statistics:
-            raise ValueError(
-                f"Argument `statistics` must be among the recorded {recorded}. "
-                f"Received: {statistics}"
-            )
-        paths = list(self._layers)
-        # One row for up to three panels; a 2-column grid beyond (no empty panel).
-        columns = len(statistics) if len(statistics) <= 3 else 2
-        rows = math.ceil(len(statistics) / columns)
-        figure, axes = plt.subplots(
-            rows,
-            columns,
-            figsize=figsize or (5.2 * columns, 3.6 * rows),
-            squeeze=False,
-            constrained_layout=True,
-        )
-        axes = axes.ravel()
-        for unused in axes[len(statistics) :]:
-            unused.set_visible(False)
-        colours = plt.get_cmap("viridis")(np.linspace(0.0, 1.0, len(paths)))
-        epochs = [epoch + 1 for epoch in self.epochs]
-        for axis, name in zip(axes, statistics):
-            for colour, path in zip(colours, paths):
-                key = f"{name}/{path}"
-                if key not in self.history:
-                    continue
-                xs, ys = list(epochs), list(self.history[key])
-                if self.initial and key in self.initial:
-                    xs, ys = [0] + xs, [self.initial[key]] + ys
-                # An infinite tail index (no heavier-than-Gaussian tail at all) leaves a gap.
-                ys = [value if math.isfinite(value) else math.nan for value in ys]
-                axis.plot(xs, ys, color=colour, label=path, marker="." if len(xs) < 30 else None)
-            if name == "s_moment_ratio":
-                axis.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-            if name in ("s_moment", "kernel_s_moment"):
-                axis.set_yscale("log")
-            if name == "tail_index":
-                # Gaussian noise has index 2; light-tailed layers' large
-                # estimates would flatten the informative range.
-                axis.axhline(2.0, color="black", linewidth=0.8, linestyle="--")
-                if axis.get_ylim()[1] > 4.0:
-                    axis.set_ylim(0.0, 4.0)
-                    axis.set_ylabel("axis cut at 4")
-            axis.set_title(f"{name}  (s = {self.s:g})")
-            axis.set_xlabel("epochs trained")
-            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-            axis.grid(alpha=0.3)
-        if len(paths) <= 8:
-            axes[len(statistics) - 1].legend(fontsize="small")
-        else:
-            mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(1, len(paths)))
-            mappable.set_array([])
-            figure.colorbar(
-                mappable,
-                ax=axes[: len(statistics)].tolist(),
-                label="layer (input to output)",
-                ticks=MaxNLocator(integer=True),
-            )
-        return figure
+        return plot_lib.plot_statistics(self, STATISTICS, statistics, figsize=figsize)
 
-
-def _compact_logs(logs):
-    """`logs` without the monitor's keys, plus the range of its ratios."""
-    compact = {}
-    ratios = []
-    for key, value in logs.items():
-        statistic = key.split("/", 1)[0]
-        if statistic not in STATISTICS:
-            compact[key] = value
-        elif statistic == "s_moment_ratio" and math.isfinite(value):
-            ratios.append(value)
-    if ratios:
-        compact["s_ratio_min"] = min(ratios)
-        compact["s_ratio_max"] = max(ratios)
-    return compact
-
-
-def _check_tensorboard(log_dir):
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError as error:
-        raise ImportError(
-            "Argument `log_dir` needs TensorBoard: `pip install tensorboard` "
-            f"(or keras-fracinit[tensorboard]). Received: log_dir={log_dir!r}"
-        ) from error
-    return str(log_dir)
-
+    def _warn_once(self, kind, message):
+        if kind not in self._warned:
+            self._warned.add(kind)
+            warnings.warn(message, stacklevel=3)
 
 def _weights_exist(model):
     return all(layer.built for _, layer in taps.named_layers(model))
@@ -567,28 +432,6 @@ def _ratio(numerator, denominator):
 def _mean_or_nan(values):
     values = np.asarray(values, dtype=np.float64)
     return float(values.mean()) if np.all(np.isfinite(values)) else math.nan
-
-
-def _probe_batch(probe):
-    """`(x, y)` from a probe argument: arrays, a tuple, or a dataset."""
-    if isinstance(probe, tuple):
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(probe)
-    elif isinstance(probe, (dict, list)) or hasattr(probe, "shape"):
-        x, y = probe, None
-    elif isinstance(probe, keras.utils.PyDataset) or hasattr(probe, "__iter__"):
-        return gradient_noise.take_batches(probe, 1)[0]
-    else:
-        raise ValueError(
-            "Argument `probe` must be an array, a tuple (x, y), a dict or "
-            f"list of arrays, or a dataset. Received: {type(probe).__name__}"
-        )
-    return gradient_noise.take_batches((x, y), 1, batch_size=gradient_noise.sample_count(x))[0]
-
-
-def _first_training_batch(fit_locals):
-    """The first batch of the data `fit` is training on, or None."""
-    source = _keras_private.training_data_source(fit_locals)
-    return None if source is None else gradient_noise.take_batches(source, 1)[0]
 
 
 def _strategy_scope(model):

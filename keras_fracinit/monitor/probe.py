@@ -1,0 +1,28 @@
+"""The monitor's probe batch: from the user's argument, or from `fit`'s own data."""
+
+import keras
+
+from keras_fracinit import _keras_private
+from keras_fracinit import gradient_noise
+
+
+def probe_batch(probe):
+    """`(x, y)` from a probe argument: arrays, a tuple, or a dataset."""
+    if isinstance(probe, tuple):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(probe)
+    elif isinstance(probe, (dict, list)) or hasattr(probe, "shape"):
+        x, y = probe, None
+    elif isinstance(probe, keras.utils.PyDataset) or hasattr(probe, "__iter__"):
+        return gradient_noise.take_batches(probe, 1)[0]
+    else:
+        raise ValueError(
+            "Argument `probe` must be an array, a tuple (x, y), a dict or "
+            f"list of arrays, or a dataset. Received: {type(probe).__name__}"
+        )
+    return gradient_noise.take_batches((x, y), 1, batch_size=gradient_noise.sample_count(x))[0]
+
+
+def first_training_batch(fit_locals):
+    """The first batch of the data `fit` is training on, or None."""
+    source = _keras_private.training_data_source(fit_locals)
+    return None if source is None else gradient_noise.take_batches(source, 1)[0]
