@@ -2,10 +2,11 @@
 
 One module per job: `callback` (the Keras callback and its measurements),
 `probe` (the batch it measures on), `progress` (a readable progress line),
-`scalars` (its own TensorBoard sink) and `plot` (matplotlib).
+`statistics` (what it computes), `scalars` (its own TensorBoard sink) and
+`plot` (matplotlib).
 """
 
-from keras_fracinit.monitor.callback import STATISTICS
 from keras_fracinit.monitor.callback import FractionalMomentMonitor
+from keras_fracinit.monitor.statistics import STATISTICS
 
 __all__ = ["STATISTICS", "FractionalMomentMonitor"]

@@ -1,6 +1,7 @@
 """The `FractionalMomentMonitor` callback: its Keras lifecycle and its measurements."""
 
 import contextlib
+import functools
 import math
 import os
 import warnings
@@ -16,10 +17,11 @@ from keras_fracinit import taps
 from keras_fracinit.monitor import plot as plot_lib
 from keras_fracinit.monitor import probe as probe_lib
 from keras_fracinit.monitor import scalars as scalars_lib
+from keras_fracinit.monitor import statistics as statistics_lib
+from keras_fracinit.monitor.statistics import STATISTICS
 from keras_fracinit.monitor.progress import CompactProgressLine
 from keras_fracinit.theory import activation as activation_lib
 
-STATISTICS = ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index")
 
 
 class FractionalMomentMonitor(keras.callbacks.Callback):
@@ -136,7 +138,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             )
         self.probe = None if probe is None else probe_lib.probe_batch(probe)
         if self.probe is not None:
-            self._check_probe(self.probe)
+            probe_lib.check_probe(self.probe, self.tail_index, self.gradient_batches)
         self.history: dict[str, list[float]] = {}
         self.epochs: list[int] = []
         self.batch_history: dict[str, list[float]] = {}
@@ -180,7 +182,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if logs is not None:
             logs.update(values)
         self.epochs.append(epoch)
-        _append(self.history, values, len(self.epochs))
+        statistics_lib.append_row(self.history, values, len(self.epochs))
         if self._scalars is not None:
             self._scalars.write(values, epoch)
 
@@ -194,7 +196,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if logs is not None:
             logs.update(values)
         self.batches.append(self._global_batch)
-        _append(self.batch_history, values, len(self.batches))
+        statistics_lib.append_row(self.batch_history, values, len(self.batches))
         if self._scalars is not None:
             self._scalars.write(values, self._global_batch, prefix="batch_")
 
@@ -227,12 +229,12 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if self._tap is not None:
             reductions = self._tap.model.predict_on_batch(self.probe[0])
             for path in self._tap.tapped:
-                output = _mean_or_nan(reductions[path + "/output"])
+                output = statistics_lib.mean_or_nan(reductions[path + "/output"])
                 values["s_moment/" + path] = output
-                values["s_moment_ratio/" + path] = _ratio(output, _mean_or_nan(reductions[path + "/input"]))
+                values["s_moment_ratio/" + path] = statistics_lib.ratio(output, statistics_lib.mean_or_nan(reductions[path + "/input"]))
         if self.kernels:
             for path, layer in self._layers.items():
-                values["kernel_s_moment/" + path] = self._kernel_moment(layer.kernel)
+                values["kernel_s_moment/" + path] = statistics_lib.kernel_moment(layer.kernel, self.s)
         nonfinite = sorted(
             {key.split("/", 1)[1] for key, value in values.items() if not math.isfinite(value)}
         )
@@ -261,12 +263,6 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             )
         }
 
-    def _kernel_moment(self, kernel):
-        # One host copy and numpy beat three eager backend ops per kernel
-        # (measured 2-8x on TF, JAX and torch for the paper's stack).
-        magnitude = np.abs(np.asarray(keras.ops.convert_to_numpy(kernel), dtype=np.float32))
-        return float(np.mean(np.power(magnitude, np.float32(self.s)), dtype=np.float64))
-
     # Set-up.
 
     def _forget_previous_model(self):
@@ -287,7 +283,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 "batch (it is read from `fit`'s data). Pass `probe=`: a "
                 "batch of inputs, or `(x, y)` with tail_index=True."
             )
-        self._check_probe(batch)
+        probe_lib.check_probe(batch, self.tail_index, self.gradient_batches)
         self.probe = batch
         self._probe_from_training = True
 
@@ -299,7 +295,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._tap = None
         if taps.is_tappable(model):
             with _strategy_scope(model):
-                self._tap = taps.tap_model(model, self._layers, self._per_sample_moment)
+                self._tap = taps.tap_model(
+                    model, self._layers, functools.partial(statistics_lib.per_sample_moment, s=self.s)
+                )
             if self._tap.untapped:
                 self._warn_once(
                     "untapped",
@@ -335,13 +333,6 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             )
         self._built_for = model
 
-    def _per_sample_moment(self, tensor):
-        # float32 whatever the layer's compute dtype: float16 squares overflow.
-        tensor = keras.ops.cast(tensor, "float32")
-        axes = tuple(range(1, len(tensor.shape)))
-        mean_square = keras.ops.mean(keras.ops.square(tensor), axis=axes)
-        return keras.ops.power(mean_square, self.s / 2)
-
     def _select_layers(self, model):
         available = {
             path: layer
@@ -370,21 +361,6 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 raise ValueError(f"tail_index=True needs trainable kernels; frozen: {frozen}")
         return chosen
 
-    def _check_probe(self, probe):
-        x, y = probe
-        size = gradient_noise.sample_count(x)
-        if self.tail_index:
-            if y is None:
-                raise ValueError(
-                    "tail_index=True needs targets in the probe: pass probe=(x, y)."
-                )
-            if size < 2 * self.gradient_batches:
-                raise ValueError(
-                    f"tail_index=True with gradient_batches={self.gradient_batches} "
-                    f"needs a probe of at least {2 * self.gradient_batches} "
-                    f"samples. Received: {size}"
-                )
-
     # Output.
 
     def plot(
@@ -404,7 +380,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         Returns:
             The `matplotlib.figure.Figure`.
         """
-        return plot_lib.plot_statistics(self, STATISTICS, statistics, figsize=figsize)
+        return plot_lib.plot_statistics(self, statistics, figsize=figsize)
 
     def _warn_once(self, kind, message):
         if kind not in self._warned:
@@ -413,25 +389,6 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
 def _weights_exist(model):
     return all(layer.built for _, layer in taps.named_layers(model))
-
-
-def _append(table, values, rows):
-    for key, value in values.items():
-        # A key first seen late (a layer added between fits) is padded with nan.
-        column = table.setdefault(key, [])
-        column.extend([math.nan] * (rows - 1 - len(column)))
-        column.append(value)
-
-
-def _ratio(numerator, denominator):
-    if denominator == 0:
-        return math.nan if numerator == 0 else math.inf
-    return numerator / denominator
-
-
-def _mean_or_nan(values):
-    values = np.asarray(values, dtype=np.float64)
-    return float(values.mean()) if np.all(np.isfinite(values)) else math.nan
 
 
 def _strategy_scope(model):

@@ -4,12 +4,13 @@ import math
 
 import numpy as np
 
+from keras_fracinit.monitor.statistics import STATISTICS
 
-def plot_statistics(table, order, statistics=None, *, figsize=None):
+
+def plot_statistics(table, statistics=None, *, figsize=None):
     """Draws `table`'s statistics per layer (a `FractionalMomentMonitor`'s records).
 
-    `table` has `history`, `initial`, `epochs`, `layer_paths` and `s`;
-    `order` lists the statistic names in panel order. See
+    `table` has `history`, `initial`, `epochs`, `layer_paths` and `s`. See
     `FractionalMomentMonitor.plot` for the arguments.
     """
     try:
@@ -22,7 +23,7 @@ def plot_statistics(table, order, statistics=None, *, figsize=None):
         ) from error
     if not table.epochs:
         raise ValueError("Nothing to plot: no epoch has been measured yet.")
-    recorded = [name for name in order if any(k.startswith(name + "/") for k in table.history)]
+    recorded = [name for name in STATISTICS if any(k.startswith(name + "/") for k in table.history)]
     statistics = recorded if statistics is None else list(statistics)
     unknown = [name for name in statistics if name not in recorded]
     if unknown or not statistics:

@@ -26,3 +26,19 @@ def first_training_batch(fit_locals):
     """The first batch of the data `fit` is training on, or None."""
     source = _keras_private.training_data_source(fit_locals)
     return None if source is None else gradient_noise.take_batches(source, 1)[0]
+
+
+def check_probe(probe, tail_index, gradient_batches):
+    """Raises if `tail_index=True` lacks targets or samples in the `(x, y)` probe."""
+    x, y = probe
+    if not tail_index:
+        return
+    if y is None:
+        raise ValueError("tail_index=True needs targets in the probe: pass probe=(x, y).")
+    size = gradient_noise.sample_count(x)
+    if size < 2 * gradient_batches:
+        raise ValueError(
+            f"tail_index=True with gradient_batches={gradient_batches} "
+            f"needs a probe of at least {2 * gradient_batches} "
+            f"samples. Received: {size}"
+        )
