@@ -25,10 +25,11 @@ _LAZY_ATTRIBUTES = {
     "FractionalMomentNormal": "keras_fracinit.initializers",
     "FractionalMomentUniform": "keras_fracinit.initializers",
     "InitializationReport": "keras_fracinit.model_init",
-    "SuggestedS": "keras_fracinit.gradient_noise",
+    "LayerReport": "keras_fracinit.model_init",
+    "SuggestedS": "keras_fracinit._gradient_noise",
     "UnsupportedActivationError": "keras_fracinit.model_init",
     "initialize": "keras_fracinit.model_init",
-    "suggest_s": "keras_fracinit.gradient_noise",
+    "suggest_s": "keras_fracinit._gradient_noise",
 }
 _LAZY_SUBMODULES = ("datasets", "simulate", "tail_index", "theory")
 
@@ -37,6 +38,7 @@ __all__ = [
     "FractionalMomentNormal",
     "FractionalMomentUniform",
     "InitializationReport",
+    "LayerReport",
     "SuggestedS",
     "UnsupportedActivationError",
     "datasets",
@@ -52,11 +54,12 @@ if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from keras_fracinit import simulate
     from keras_fracinit import tail_index
     from keras_fracinit import theory
-    from keras_fracinit.gradient_noise import SuggestedS
-    from keras_fracinit.gradient_noise import suggest_s
+    from keras_fracinit._gradient_noise import SuggestedS
+    from keras_fracinit._gradient_noise import suggest_s
     from keras_fracinit.initializers import FractionalMomentNormal
     from keras_fracinit.initializers import FractionalMomentUniform
     from keras_fracinit.model_init import InitializationReport
+    from keras_fracinit.model_init import LayerReport
     from keras_fracinit.model_init import UnsupportedActivationError
     from keras_fracinit.model_init import initialize
     from keras_fracinit.monitor import FractionalMomentMonitor

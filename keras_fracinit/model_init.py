@@ -13,8 +13,8 @@ import warnings
 import keras
 
 from keras_fracinit import _keras_private
+from keras_fracinit import _layers
 from keras_fracinit import initializers as fracinit
-from keras_fracinit import taps
 from keras_fracinit.theory import activation as activation_lib
 
 _KERNEL_LAYERS = (
@@ -152,7 +152,7 @@ def _fed_activation(layer):
 
 
 def _kernel_layers(model):
-    return [(path, layer) for path, layer in taps.named_layers(model) if isinstance(layer, _KERNEL_LAYERS)]
+    return [(path, layer) for path, layer in _layers.named_layers(model) if isinstance(layer, _KERNEL_LAYERS)]
 
 
 def initialize(

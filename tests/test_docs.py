@@ -21,8 +21,8 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.simulate",
     "keras_fracinit.model_init",
     "keras_fracinit.tail_index",
-    "keras_fracinit.taps",
-    "keras_fracinit.gradient_noise",
+    "keras_fracinit._layers",
+    "keras_fracinit._gradient_noise",
     "keras_fracinit.monitor.callback",
 ]
 

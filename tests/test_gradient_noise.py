@@ -1,4 +1,4 @@
-"""`keras_fracinit.gradient_noise`: per-batch kernel gradients and `suggest_s`."""
+"""`keras_fracinit._gradient_noise`: per-batch kernel gradients and `suggest_s`."""
 
 import math
 
@@ -8,7 +8,8 @@ import pytest
 import scipy.stats
 
 import keras_fracinit
-from keras_fracinit import gradient_noise
+from keras_fracinit import _data
+from keras_fracinit import _gradient_noise as gradient_noise
 
 
 def _linear_model(inputs=5, outputs=3, bias=False):
@@ -141,7 +142,7 @@ def test_every_kind_of_dataset_gives_the_same_batches(kind):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((40, 3)).astype("float32")
     y = rng.standard_normal((40, 1)).astype("float32")
-    batches = gradient_noise.take_batches(_batches_as(kind, x, y, 8), 4, batch_size=8)
+    batches = _data.take_batches(_batches_as(kind, x, y, 8), 4, batch_size=8)
     assert len(batches) == 4
     for i, (bx, by) in enumerate(batches):
         np.testing.assert_array_equal(bx, x[8 * i : 8 * i + 8])

@@ -12,8 +12,10 @@ import keras
 import numpy as np
 
 from keras_fracinit import _keras_private
-from keras_fracinit import gradient_noise
-from keras_fracinit import taps
+from keras_fracinit import _data
+from keras_fracinit import _gradient_noise as gradient_noise
+from keras_fracinit import _layers
+from keras_fracinit import _taps as taps
 from keras_fracinit.monitor import plot as plot_lib
 from keras_fracinit.monitor import probe as probe_lib
 from keras_fracinit.monitor import scalars as scalars_lib
@@ -326,17 +328,17 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 model, [layer.kernel for layer in self._layers.values()], loss
             )
             # Equal mini-batches (a remainder is left out): equal noise scales.
-            self._gradient_batches = gradient_noise.take_batches(
+            self._gradient_batches = _data.take_batches(
                 self.probe,
                 self.gradient_batches,
-                batch_size=gradient_noise.sample_count(self.probe[0]) // self.gradient_batches,
+                batch_size=_data.sample_count(self.probe[0]) // self.gradient_batches,
             )
         self._built_for = model
 
     def _select_layers(self, model):
         available = {
             path: layer
-            for path, layer in taps.named_layers(model)
+            for path, layer in _layers.named_layers(model)
             if getattr(layer, "kernel", None) is not None
         }
         if self.layers is None:
@@ -388,7 +390,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             warnings.warn(message, stacklevel=3)
 
 def _weights_exist(model):
-    return all(layer.built for _, layer in taps.named_layers(model))
+    return all(layer.built for _, layer in _layers.named_layers(model))
 
 
 def _strategy_scope(model):

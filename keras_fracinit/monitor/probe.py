@@ -3,7 +3,7 @@
 import keras
 
 from keras_fracinit import _keras_private
-from keras_fracinit import gradient_noise
+from keras_fracinit import _data
 
 
 def probe_batch(probe):
@@ -13,19 +13,19 @@ def probe_batch(probe):
     elif isinstance(probe, (dict, list)) or hasattr(probe, "shape"):
         x, y = probe, None
     elif isinstance(probe, keras.utils.PyDataset) or hasattr(probe, "__iter__"):
-        return gradient_noise.take_batches(probe, 1)[0]
+        return _data.take_batches(probe, 1)[0]
     else:
         raise ValueError(
             "Argument `probe` must be an array, a tuple (x, y), a dict or "
             f"list of arrays, or a dataset. Received: {type(probe).__name__}"
         )
-    return gradient_noise.take_batches((x, y), 1, batch_size=gradient_noise.sample_count(x))[0]
+    return _data.take_batches((x, y), 1, batch_size=_data.sample_count(x))[0]
 
 
 def first_training_batch(fit_locals):
     """The first batch of the data `fit` is training on, or None."""
     source = _keras_private.training_data_source(fit_locals)
-    return None if source is None else gradient_noise.take_batches(source, 1)[0]
+    return None if source is None else _data.take_batches(source, 1)[0]
 
 
 def check_probe(probe, tail_index, gradient_batches):
@@ -35,7 +35,7 @@ def check_probe(probe, tail_index, gradient_batches):
         return
     if y is None:
         raise ValueError("tail_index=True needs targets in the probe: pass probe=(x, y).")
-    size = gradient_noise.sample_count(x)
+    size = _data.sample_count(x)
     if size < 2 * gradient_batches:
         raise ValueError(
             f"tail_index=True with gradient_batches={gradient_batches} "

@@ -17,8 +17,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_fracinit import _data
+from keras_fracinit import _layers
 from keras_fracinit import tail_index as tail_index_lib
-from keras_fracinit import taps
 
 
 def resolve_loss(loss):
@@ -202,7 +203,7 @@ def suggest_s(
             `(y_true, y_pred)`.
         batches: Number of mini-batches to measure (at least 2).
         batch_size: Batch size when `dataset` is a tuple of arrays.
-        layers: Layer paths to measure (see `taps.named_layers`); default
+        layers: Layer paths to measure (`"outer/inner"` inside nested models); default
             every layer with a trainable `kernel`.
 
     Returns:
@@ -227,7 +228,7 @@ def suggest_s(
     loss = resolve_loss(loss)
     chosen = {
         path: layer
-        for path, layer in taps.named_layers(model)
+        for path, layer in _layers.named_layers(model)
         if getattr(layer, "kernel", None) is not None and layer.kernel.trainable
     }
     if layers is not None:
@@ -240,7 +241,7 @@ def suggest_s(
         chosen = {path: chosen[path] for path in layers}
     if not chosen:
         raise ValueError(f"Model {model.name!r} has no layer with a trainable kernel.")
-    data = take_batches(dataset, batches, batch_size)
+    data = _data.take_batches(dataset, batches, batch_size)
     if any(y is None for _, y in data):
         raise ValueError("Argument `dataset` must yield targets: (x, y) batches.")
     gradients = KernelGradients(model, [layer.kernel for layer in chosen.values()], loss)
@@ -257,60 +258,3 @@ def suggest_s(
         per_layer=per_layer,
         batches=len(data),
     )
-
-
-def take_batches(dataset, count, batch_size=32):
-    """The first `count` `(x, y)` batches of `dataset` as numpy structures.
-
-    Args:
-        dataset: A tuple `(x, y)` of arrays (cut into full batches of
-            `batch_size`), or an iterable of batches.
-        count: Number of batches wanted.
-        batch_size: Batch size for a tuple of arrays.
-
-    Raises:
-        ValueError: If `dataset` holds fewer than `count` batches.
-    """
-    if isinstance(dataset, tuple):
-        x, y = keras.utils.unpack_x_y_sample_weight(dataset)[:2]
-        size = sample_count(x)
-        # Full batches only: a short last batch would have a larger noise scale.
-        batches = [
-            (_rows(x, start, batch_size), _rows(y, start, batch_size))
-            for start in range(0, size - batch_size + 1, batch_size)
-        ][:count]
-    elif isinstance(dataset, keras.utils.PyDataset):
-        batches = [
-            keras.utils.unpack_x_y_sample_weight(dataset[i])[:2]
-            for i in range(min(count, len(dataset)))
-        ]
-    else:
-        batches = []
-        for batch in dataset:
-            if not isinstance(batch, tuple):
-                batch = (batch,)
-            batches.append(keras.utils.unpack_x_y_sample_weight(batch)[:2])
-            if len(batches) == count:
-                break
-    if len(batches) < count:
-        raise ValueError(
-            f"Argument `dataset` holds {len(batches)} batches; {count} are needed."
-        )
-    return [(_to_numpy(x), _to_numpy(y)) for x, y in batches]
-
-
-def sample_count(structure):
-    """Number of samples (leading dimension) of an array or a structure of arrays."""
-    return len(keras.tree.flatten(structure)[0])
-
-
-def _rows(structure, start, size):
-    if structure is None:
-        return None
-    return keras.tree.map_structure(lambda a: a[start : start + size], structure)
-
-
-def _to_numpy(structure):
-    if structure is None:
-        return None
-    return keras.tree.map_structure(keras.ops.convert_to_numpy, structure)
