@@ -364,11 +364,11 @@ def test_repeated_measurements_do_not_grow_memory():
     assert end - start < 1600 * 100
 
 
-def test_every_and_every_batches_measure_the_current_weights(tmp_path):
+def test_measure_freq_and_batch_freq_measure_the_current_weights(tmp_path):
     x, y = _data(n=64)
     model = _dense_stack()
     model.compile(keras.optimizers.SGD(0.1), "mse")
-    monitor = FractionalMomentMonitor(probe=x[:16], every=2, every_batches=4)
+    monitor = FractionalMomentMonitor(probe=x[:16], measure_freq=2, batch_freq=4)
     logger = keras.callbacks.CSVLogger(str(tmp_path / "log.csv"))
     history = model.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=[monitor, logger])
     with open(tmp_path / "log.csv") as handle:
@@ -482,8 +482,8 @@ def test_progress_line_stays_short_while_history_and_csv_get_every_value(verbose
     "kwargs, message",
     [
         ({"s": 2.5}, r"Argument `s` must be in \(0, 2\]. Received: s=2.5"),
-        ({"every": 0}, "Argument `every` must be a positive integer. Received: every=0"),
-        ({"every_batches": 1.5}, "Argument `every_batches` must be a positive integer"),
+        ({"measure_freq": 0}, "Argument `measure_freq` must be a positive integer. Received: measure_freq=0"),
+        ({"batch_freq": 1.5}, "Argument `batch_freq` must be a positive integer"),
         ({"layers": "dense"}, "Argument `layers` must be a non-empty list"),
         ({"tail_index": True, "probe": np.ones((32, 2))}, r"needs targets in the probe: pass probe=\(x, y\)"),
         (

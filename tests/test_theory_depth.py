@@ -164,11 +164,26 @@ def test_norm_factor_has_unit_s_moment_and_tail_index_s(activation, kwargs, s):
             1.0, rel=1e-12
         )
         assert norm_factor_moment(2.0, s, activation, width=width, **kwargs) > 1.0
-        assert kesten_tail_index(s, activation, width=width, **kwargs) == pytest.approx(
+        gain = moment_gain(s, activation, width=width, **kwargs)
+        assert kesten_tail_index(gain, activation, width=width, **kwargs) == pytest.approx(
             s, abs=1e-9
         )
 
 
 def test_he_factor_has_unit_second_moment():
-    assert kesten_tail_index(2.0, width=8) == 2.0
+    assert kesten_tail_index(2.0, width=8) == 2.0  # He's gain
+    assert kesten_tail_index(1.5, width=8) == 2.0  # below He: finite variance
     assert norm_factor_moment(2.0, 2.0, width=8) == pytest.approx(1.0, rel=1e-15)
+
+
+def test_tail_index_falls_as_the_gain_grows_and_vanishes_without_a_limit():
+    gains = [moment_gain(s, width=8) for s in (1.8, 1.0, 0.3)]
+    indices = [kesten_tail_index(g, width=8) for g in gains]
+    assert indices == pytest.approx([1.8, 1.0, 0.3], abs=1e-9)
+    # ReLU's dead-layer mass (2^-8 per layer) resets the recursion: some tail
+    # index exists for any gain. Linear layers never die: a large gain diverges.
+    assert 0.0 < kesten_tail_index(100.0, width=8) < 0.3
+    with pytest.raises(ValueError, match="No depth limit for gain=100"):
+        kesten_tail_index(100.0, "linear", width=8)
+    with pytest.raises(ValueError, match="Argument `gain` must be a positive finite number"):
+        kesten_tail_index(-1.0, width=8)

@@ -63,11 +63,12 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             for `tail_index`), or a dataset whose first batch is taken.
             Default: the first batch of the training data passed to `fit`
             (a random batch when `fit` shuffles), kept for the whole run.
-        every: Measure at the end of epochs 0, `every`, `2 every`, ...
+        measure_freq: Measure at the end of epochs 0, `measure_freq`,
+            `2 measure_freq`, ... (like TensorBoard's `histogram_freq`).
             (Keras' 0-based epoch indices, as for TensorBoard histograms).
-        every_batches: Also measure every `every_batches` training batches
-            (logged into the batch `logs` and `monitor.batch_history`).
-            Default `None`: epochs only.
+        batch_freq: Also measure every `batch_freq` training batches (like
+            TensorBoard's integer `update_freq`), into the batch `logs` and
+            `monitor.batch_history`. Default `None`: epochs only.
         layers: Layer paths (`"dense_1"`, `"encoder/dense"` inside nested
             models) or layer objects to monitor; default every layer with a
             `kernel`.
@@ -107,8 +108,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         s: float = 1.0,
         *,
         probe: Any = None,
-        every: int = 1,
-        every_batches: int | None = None,
+        measure_freq: int = 1,
+        batch_freq: int | None = None,
         layers: Sequence[str | keras.layers.Layer] | None = None,
         kernels: bool = True,
         tail_index: bool = False,
@@ -118,9 +119,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.s = activation_lib.check_s(s)
-        self.every = activation_lib.check_width(every, "every")
-        self.every_batches = (
-            None if every_batches is None else activation_lib.check_width(every_batches, "every_batches")
+        self.measure_freq = activation_lib.check_width(measure_freq, "measure_freq")
+        self.batch_freq = (
+            None if batch_freq is None else activation_lib.check_width(batch_freq, "batch_freq")
         )
         if layers is not None and (isinstance(layers, str) or not len(layers)):
             raise ValueError(
@@ -153,7 +154,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._scalars = None if self.log_dir is None else scalars_lib.ScalarWriter(self.log_dir)
         self._global_batch = 0
         self._progress = CompactProgressLine(STATISTICS)
-        if self.every_batches is not None:
+        if self.batch_freq is not None:
             # Only then: Keras runs steps asynchronously unless a callback
             # overrides a batch hook, so an idle hook would cost every step.
             self.on_train_batch_end = self._on_train_batch_end
@@ -177,8 +178,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             self.initial = self.measure()
 
     def on_epoch_end(self, epoch, logs=None):
-        # Keras' convention (TensorBoard's histogram_freq): epochs 0, every, ...
-        if epoch % self.every:
+        # Keras' convention (TensorBoard's histogram_freq): epochs 0, freq, 2 freq, ...
+        if epoch % self.measure_freq:
             return
         values = self.measure()
         if logs is not None:
@@ -190,7 +191,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
     def _on_train_batch_end(self, batch, logs=None):
         self._global_batch += 1
-        if (batch + 1) % self.every_batches:
+        if (batch + 1) % self.batch_freq:
             return
         # The JAX trainer keeps the weights outside the variables until synced.
         _keras_private.sync_jax_state(self.model)

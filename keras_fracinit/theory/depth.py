@@ -34,6 +34,7 @@ Reference:
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 
 from scipy import optimize
@@ -223,17 +224,23 @@ def _log_norm_factor_moment(q, s, activation, width, activation_params):
 
 
 def kesten_tail_index(
-    s: float, activation: str | None = "relu", *, width: int, **activation_params: Any
+    gain: float, activation: str | None = "relu", *, width: int, **activation_params: Any
 ) -> float:
-    """The tail index `kappa` of the depth limit with biases: `E[M^kappa] = 1`.
+    """The tail index `kappa` of the depth limit with biases, for any Gaussian gain.
 
-    Solved numerically from the exact `norm_factor_moment` over (0, 2]; under
-    the s-moment scheme it returns `s` (up to 1e-10), which is the paper's
-    statement that the depth limit is heavy-tailed with index `s`. Useful to
-    check other initializations too, through `gain`-equivalent laws.
+    Square layers of `width` units with weights `N(0, gain / width)` multiply
+    the norm by `M = sqrt(gain / m * X_m)`; with biases the depth limit has a
+    power tail of index `kappa`, the root of `E[M^kappa] = 1` (Kesten-Goldie):
+
+        log E[M^q] = (q / 2) (log gain - log g_q(m)).
+
+    The s-moment scheme's gain `g_s(m)` gives `kappa = s` exactly, the
+    paper's origin of heavy tails; He's `g_2` gives 2. Solved numerically over
+    (0, 2]; a gain at or below `g_2` has `kappa >= 2` (finite variance) and
+    is reported as 2.
 
     Args:
-        s: Moment order of the scheme, in (0, 2].
+        gain: The weight variance times the width, `sigma^2 m` (positive).
         activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
         width: Layer width `m`.
         **activation_params: as for `log_norm_limit`.
@@ -241,18 +248,35 @@ def kesten_tail_index(
     Returns:
         `kappa` in (0, 2], a float.
 
+    Raises:
+        ValueError: if `E[log M] >= 0`: the norms grow without bound and
+            there is no depth limit.
+
     Example:
 
-    >>> round(kesten_tail_index(0.7, "leaky_relu", width=16), 8)
+    >>> from keras_fracinit.theory import moment_gain
+    >>> gain = moment_gain(0.7, "leaky_relu", width=16)
+    >>> round(kesten_tail_index(gain, "leaky_relu", width=16), 8)
     0.7
 
     Reference:
         Kesten (1973); Goldie (1991); Gurbuzbalaban and Hu, AISTATS 2021.
     """
-    def log_moment(q):
-        return _log_norm_factor_moment(q, s, activation, width, activation_params)
+    if isinstance(gain, bool) or not isinstance(gain, numbers.Real) or not (0.0 < gain < math.inf):
+        raise ValueError(f"Argument `gain` must be a positive finite number. Received: gain={gain!r}")
+    _, width, law = activation_lib.validate(1.0, activation, width, **activation_params)
+    log_gain = math.log(gain)
 
-    # log E[M^q] is convex in q, 0 at q = 0 with slope E[log M] < 0.
+    def log_moment(q):
+        return 0.5 * q * (log_gain - moments.log_gain_for_law(q, law, width))
+
+    # log E[M^q] is convex in q, 0 at q = 0 with slope E[log M].
     if log_moment(2.0) <= 0.0:
         return 2.0
-    return optimize.brentq(log_moment, 1e-3, 2.0, xtol=1e-13, rtol=1e-13)
+    lowest = 1e-3
+    if log_moment(lowest) >= 0.0:
+        raise ValueError(
+            f"No depth limit for gain={gain!r} at width={width}: E[log M] >= 0, "
+            "so the norms grow without bound."
+        )
+    return optimize.brentq(log_moment, lowest, 2.0, xtol=1e-13, rtol=1e-13)
