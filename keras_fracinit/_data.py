@@ -38,7 +38,7 @@ def take_batches(dataset, count, batch_size=32):
                 break
     if len(batches) < count:
         raise ValueError(
-            f"Argument `dataset` holds {len(batches)} batches; {count} are needed."
+            f"Argument `dataset` must hold at least {count} batches. Received: {len(batches)} batches"
         )
     return [(_to_numpy(x), _to_numpy(y)) for x, y in batches]
 

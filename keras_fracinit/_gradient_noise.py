@@ -11,6 +11,7 @@ the noise is therefore the mini-batch sampling noise alone.
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,7 +102,10 @@ class KernelGradients:
         index = {id(v): i for i, v in enumerate(trainable)}
         missing = [v.path for v in self.variables if id(v) not in index]
         if missing:
-            raise ValueError(f"Only trainable variables have gradients. Received: {missing}")
+            raise ValueError(
+                "Argument `variables` must be trainable variables of the model. "
+                f"Received: variables including {missing}"
+            )
         positions = [index[id(v)] for v in self.variables]
 
         def loss(trainable_values, non_trainable_values, x, y):
@@ -141,7 +145,7 @@ class KernelGradients:
         """
         if len(batches) < 2:
             raise ValueError(
-                f"Gradient noise needs at least 2 batches. Received: {len(batches)}"
+                f"Argument `batches` must hold at least 2 batches. Received: {len(batches)} batches"
             )
         per_batch = [self(x, y) for x, y in batches]
         stacked = [np.stack(g) for g in zip(*per_batch)]
@@ -223,8 +227,8 @@ def suggest_s(
     Reference:
         Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban (2019).
     """
-    if not isinstance(batches, int) or batches < 2:
-        raise ValueError(f"Argument `batches` must be an integer >= 2. Received: batches={batches}")
+    if isinstance(batches, bool) or not isinstance(batches, numbers.Integral) or batches < 2:
+        raise ValueError(f"Argument `batches` must be an integer >= 2. Received: batches={batches!r}")
     loss = resolve_loss(loss)
     chosen = {
         path: layer
@@ -235,15 +239,21 @@ def suggest_s(
         unknown = [path for path in layers if path not in chosen]
         if unknown:
             raise ValueError(
-                f"Argument `layers` names layers without a trainable kernel: {unknown}. "
+                "Argument `layers` must name layers with a trainable kernel. "
+                f"Received: layers={list(layers)!r}, of which {unknown} have none. "
                 f"Available: {sorted(chosen)}"
             )
         chosen = {path: chosen[path] for path in layers}
     if not chosen:
-        raise ValueError(f"Model {model.name!r} has no layer with a trainable kernel.")
+        raise ValueError(
+            "Argument `model` must have a layer with a trainable kernel. "
+            f"Received: model={model.name!r}, which has no layer with a trainable kernel"
+        )
     data = _data.take_batches(dataset, batches, batch_size)
     if any(y is None for _, y in data):
-        raise ValueError("Argument `dataset` must yield targets: (x, y) batches.")
+        raise ValueError(
+            "Argument `dataset` must yield targets: (x, y) batches. Received: batches without targets"
+        )
     gradients = KernelGradients(model, [layer.kernel for layer in chosen.values()], loss)
     noise = gradients.noise(data)
     per_layer = {path: noise_tail_index(n) for path, n in zip(chosen, noise)}

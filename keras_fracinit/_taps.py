@@ -57,8 +57,8 @@ def tap_model(model, layers, reduction):
     """
     if not is_tappable(model):
         raise ValueError(
-            "Only Sequential and functional models with known inputs can be "
-            f"tapped. Received: {type(model).__name__} {model.name!r}"
+            "Argument `model` must be a Sequential or functional model with known "
+            f"inputs. Received: model={model.name!r} of type {type(model).__name__}"
         )
     wanted = {id(layer): path for path, layer in layers.items()}
     taps = {}

@@ -213,8 +213,8 @@ def initialize(
         )
     if not model.built:
         raise ValueError(
-            "The model must be built before `initialize` (call it on data or "
-            "give it an `Input`)."
+            "Argument `model` must be built before `initialize` (call it on data "
+            f"or give it an `Input`). Received: model={model.name!r}, not built"
         )
     # Validate s and mode once, before any kernel changes.
     fracinit.FractionalMomentNormal(s, mode=mode, seed=0)

@@ -211,7 +211,7 @@ def propagate(
         if len(kernel_initializer) != depth:
             raise ValueError(
                 "Argument `kernel_initializer` must be one initializer or one "
-                f"per layer ({depth}). Received {len(kernel_initializer)}."
+                f"per layer ({depth}). Received: {len(kernel_initializer)} initializers"
             )
         initializers_per_layer = [keras.initializers.get(i) for i in kernel_initializer]
     else:
@@ -240,8 +240,8 @@ def propagate(
         law_k = _weight_law(init, (n_in, n_out))
         if law_k is None:
             raise ValueError(
-                f"Cannot simulate the weights of {init!r}: supported are "
-                "normal, truncated-normal and uniform laws with zero mean."
+                "Argument `kernel_initializer` must draw a normal, truncated-normal "
+                f"or uniform law with zero mean. Cannot simulate the weights of: {init!r}"
             )
         laws.append(law_k)
     if not bias_stddev and law.lower == law.upper and all(kind == "normal" for kind, _ in laws):

@@ -30,11 +30,11 @@ from numpy.typing import ArrayLike
 def _samples(samples, minimum):
     values = np.asarray(samples, dtype=np.float64).ravel()
     if not np.all(np.isfinite(values)):
-        raise ValueError("Argument `samples` must be finite; it holds NaN or inf.")
+        raise ValueError("Argument `samples` must be finite. Received: samples holding NaN or inf")
     if values.size < minimum:
         raise ValueError(
-            f"Argument `samples` needs at least {minimum} values. "
-            f"Received: {values.size}"
+            f"Argument `samples` must hold at least {minimum} values. "
+            f"Received: {values.size} values"
         )
     return values
 
@@ -77,7 +77,7 @@ def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> f
     nonzero = np.abs(values[values != 0])
     block_sums = np.abs(blocks[blocks != 0])
     if nonzero.size == 0 or block_sums.size == 0:
-        raise ValueError("Argument `samples` is all zeros: no tail to estimate.")
+        raise ValueError("Argument `samples` must not be all zeros (no tail to estimate). Received: all zeros")
     inverse = (np.mean(np.log(block_sums)) - np.mean(np.log(nonzero))) / math.log(m)
     return float(1.0 / inverse) if inverse > 0 else math.inf
 
@@ -116,5 +116,8 @@ def hill_tail_index(samples: ArrayLike, k: int | None = None) -> float:
         )
     top = np.sort(values)[::-1][: k + 1]
     if top[k] <= 0:
-        raise ValueError("Argument `samples` has fewer than k + 1 nonzero values.")
+        raise ValueError(
+            f"Argument `samples` must hold at least k + 1 = {k + 1} nonzero values. "
+            f"Received: {np.count_nonzero(values)} nonzero values"
+        )
     return float(1.0 / np.mean(np.log(top[:k] / top[k])))

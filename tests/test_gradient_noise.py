@@ -154,14 +154,14 @@ def test_bad_arguments_fail_clearly():
     x, y = np.ones((64, 5), "float32"), np.ones((64, 3), "float32")
     with pytest.raises(ValueError, match="`batches` must be an integer >= 2"):
         keras_fracinit.suggest_s(model, (x, y), "mse", batches=1)
-    with pytest.raises(ValueError, match="holds 2 batches; 4 are needed"):
+    with pytest.raises(ValueError, match="must hold at least 4 batches. Received: 2 batches"):
         keras_fracinit.suggest_s(model, (x, y), "mse", batches=4, batch_size=32)
     with pytest.raises(ValueError, match="must yield targets"):
         keras_fracinit.suggest_s(model, (x,), "mse", batches=2)
-    with pytest.raises(ValueError, match="without a trainable kernel"):
+    with pytest.raises(ValueError, match="must name layers with a trainable kernel"):
         keras_fracinit.suggest_s(model, (x, y), "mse", layers=["nope"])
     with pytest.raises(ValueError, match="Argument `loss` must be"):
         keras_fracinit.suggest_s(model, (x, y), {"out": "mse"})
     model.get_layer("linear").trainable = False
-    with pytest.raises(ValueError, match="no layer with a trainable kernel"):
+    with pytest.raises(ValueError, match="Argument `model` must have a layer with a trainable kernel"):
         keras_fracinit.suggest_s(model, (x, y), "mse")

@@ -485,10 +485,10 @@ def test_progress_line_stays_short_while_history_and_csv_get_every_value(verbose
         ({"measure_freq": 0}, "Argument `measure_freq` must be a positive integer. Received: measure_freq=0"),
         ({"batch_freq": 1.5}, "Argument `batch_freq` must be a positive integer"),
         ({"layers": "dense"}, "Argument `layers` must be a non-empty list"),
-        ({"tail_index": True, "probe": np.ones((32, 2))}, r"needs targets in the probe: pass probe=\(x, y\)"),
+        ({"tail_index": True, "probe": np.ones((32, 2))}, r"Argument `probe` must hold targets with tail_index=True: pass probe=\(x, y\)"),
         (
             {"tail_index": True, "probe": (np.ones((8, 2)), np.ones((8, 1)))},
-            "needs a probe of at least 16 samples. Received: 8",
+            "needs a probe of at least 16 samples. Received: a probe of 8 samples",
         ),
         ({"tail_index": True, "gradient_batches": 1}, "must be >= 2 with tail_index=True"),
         ({"probe": 3}, "Argument `probe` must be an array"),

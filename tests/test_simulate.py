@@ -190,7 +190,7 @@ def test_simulation_shapes_and_errors():
         simulate.propagate("fractional_moment", [5, 3], networks=10, inputs=np.ones(4))
     with pytest.raises(ValueError, match="one per layer"):
         simulate.propagate(["he_normal"], [5, 3, 3], networks=10)
-    with pytest.raises(ValueError, match="Cannot simulate"):
+    with pytest.raises(ValueError, match="Argument `kernel_initializer` must draw"):
         simulate.propagate("orthogonal", [5, 3], networks=10)
     with pytest.raises(ValueError, match="Argument `activation`"):
         simulate.propagate("he_normal", [5, 3], activation="tanh", networks=10)

@@ -115,7 +115,7 @@ class _Subclassed(keras.Model):
 def test_subclassed_models_are_reported_not_tapped():
     sub = _Subclassed()
     sub(np.ones((1, 3), "float32"))
-    with pytest.raises(ValueError, match="Only Sequential and functional"):
+    with pytest.raises(ValueError, match="Argument `model` must be a Sequential or functional"):
         taps.tap_model(sub, {"hidden": sub.dense}, _mean_square)
     assert not taps.is_tappable(sub)
 

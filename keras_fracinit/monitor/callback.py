@@ -352,8 +352,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 if path not in available:
                     raise ValueError(
                         "Argument `layers` must name layers with a `kernel` "
-                        f"in model {model.name!r}. Received: {item!r}. "
-                        f"Available: {sorted(available)}"
+                        f"in model {model.name!r}. Received: layers={self.layers!r}, "
+                        f"with {item!r} among them. Available: {sorted(available)}"
                     )
                 chosen[path] = available[path]
         if not chosen:
@@ -361,7 +361,10 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if self.tail_index:
             frozen = [path for path, layer in chosen.items() if not layer.kernel.trainable]
             if frozen:
-                raise ValueError(f"tail_index=True needs trainable kernels; frozen: {frozen}")
+                raise ValueError(
+                    "Argument `tail_index=True` needs trainable kernels. "
+                    f"Received: frozen kernels in {frozen}"
+                )
         return chosen
 
     # Output.

@@ -29,7 +29,7 @@ def plot_statistics(table, statistics=None, *, figsize=None):
     if unknown or not statistics:
         raise ValueError(
             f"Argument `statistics` must be among the recorded {recorded}. "
-            f"Received: {statistics}"
+            f"Received: statistics={statistics}"
         )
     paths = list(table.layer_paths)
     # One row for up to three panels; a 2-column grid beyond (no empty panel).

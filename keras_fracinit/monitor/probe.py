@@ -17,7 +17,7 @@ def probe_batch(probe):
     else:
         raise ValueError(
             "Argument `probe` must be an array, a tuple (x, y), a dict or "
-            f"list of arrays, or a dataset. Received: {type(probe).__name__}"
+            f"list of arrays, or a dataset. Received: probe of type {type(probe).__name__}"
         )
     return _data.take_batches((x, y), 1, batch_size=_data.sample_count(x))[0]
 
@@ -34,11 +34,14 @@ def check_probe(probe, tail_index, gradient_batches):
     if not tail_index:
         return
     if y is None:
-        raise ValueError("tail_index=True needs targets in the probe: pass probe=(x, y).")
+        raise ValueError(
+            "Argument `probe` must hold targets with tail_index=True: pass probe=(x, y). "
+            "Received: a probe without targets"
+        )
     size = _data.sample_count(x)
     if size < 2 * gradient_batches:
         raise ValueError(
             f"tail_index=True with gradient_batches={gradient_batches} "
             f"needs a probe of at least {2 * gradient_batches} "
-            f"samples. Received: {size}"
+            f"samples. Received: a probe of {size} samples"
         )

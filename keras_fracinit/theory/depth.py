@@ -174,7 +174,7 @@ def small_output_probability(
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021.
     """
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+    if isinstance(eps, bool) or not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0):
         raise ValueError(
             f"Argument `eps` must be a positive finite number. Received: eps={eps!r}"
         )
