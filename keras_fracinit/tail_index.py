@@ -45,12 +45,14 @@ def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> f
         1/alpha = (mean_j log|Y_j| - mean_i log|X_i|) / log m,
 
     with `Y_j` the sums of `K = N // m` consecutive blocks of `m` samples
-    (samples past `K m` are dropped). Exact zeros, which carry no scale
-    information (dead units), are left out of `mean_i log|X_i|`.
+    (samples past `K m` are dropped). Exact zeros, which carry no tail (dead
+    units), are left out first, so `N` counts the nonzero samples and every
+    block sums `m` of them.
 
     Args:
         samples: Array of (centred) noise samples, any shape.
-        block_size: Block length `m >= 2`; default `round(sqrt(N))`.
+        block_size: Block length `m >= 2`; default `round(sqrt(N))` for the
+            `N` nonzero samples.
 
     Returns:
         The estimate `alpha` (a float; about 2 for Gaussian samples, smaller
@@ -67,17 +69,20 @@ def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> f
         Mohammadi, Mohammadpour and Ogata (2015); Simsekli et al. (2019).
     """
     values = _samples(samples, 4)
+    # Exact zeros (dead units) carry no tail: blocks are formed from the rest,
+    # so each block sums m samples of the law whose index is estimated.
+    values = values[values != 0]
+    if values.size == 0:
+        raise ValueError("Argument `samples` must not be all zeros (no tail to estimate). Received: all zeros")
     m = round(math.sqrt(values.size)) if block_size is None else int(block_size)
     if m < 2 or m > values.size // 2:
         raise ValueError(
-            "Argument `block_size` must be in [2, N/2] for N samples. "
+            "Argument `block_size` must be in [2, N/2] for the N nonzero samples. "
             f"Received: block_size={block_size} with N={values.size}"
         )
     blocks = values[: (values.size // m) * m].reshape(-1, m).sum(axis=1)
-    nonzero = np.abs(values[values != 0])
+    nonzero = np.abs(values)
     block_sums = np.abs(blocks[blocks != 0])
-    if nonzero.size == 0 or block_sums.size == 0:
-        raise ValueError("Argument `samples` must not be all zeros (no tail to estimate). Received: all zeros")
     inverse = (np.mean(np.log(block_sums)) - np.mean(np.log(nonzero))) / math.log(m)
     return float(1.0 / inverse) if inverse > 0 else math.inf
 

@@ -5,6 +5,8 @@ import math
 import keras
 import numpy as np
 import pytest
+from helpers import batches_py_dataset
+from helpers import block_sum_sd
 import scipy.stats
 
 import keras_fracinit
@@ -63,18 +65,6 @@ def test_noise_is_centred_and_measuring_leaves_the_model_unchanged():
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), old)
 
 
-def _block_sum_sd(alpha, samples, block):
-    """Standard deviation of the block-sum estimate for symmetric alpha-stable samples.
-
-    Var log|X| = pi^2/6 (1/alpha^2 + 1/2) for symmetric alpha-stable X (and
-    for the block sums, also alpha-stable); the two means are correlated, so
-    their standard deviations are added. Delta method for alpha = 1/(1/alpha).
-    """
-    sd_log = math.sqrt(math.pi**2 / 6 * (1 / alpha**2 + 0.5))
-    sd_inverse = sd_log * (1 / math.sqrt(samples // block) + 1 / math.sqrt(samples)) / math.log(block)
-    return alpha**2 * sd_inverse
-
-
 @pytest.mark.parametrize("alpha", [1.2, 1.5, 1.8])
 def test_suggest_s_recovers_the_tail_index_of_stable_gradient_noise(alpha):
     # loss = mean(y_pred) on a linear layer: each mini-batch gradient is the
@@ -90,7 +80,7 @@ def test_suggest_s_recovers_the_tail_index_of_stable_gradient_noise(alpha):
         model, (x, y), lambda y_true, y_pred: y_pred, batches=batches, batch_size=batch_size
     )
     samples = batches * inputs
-    tolerance = 4 * _block_sum_sd(alpha, samples, round(math.sqrt(samples)))
+    tolerance = 4 * block_sum_sd(alpha, samples, round(math.sqrt(samples)))
     assert abs(suggestion.alpha - alpha) < tolerance
     assert suggestion.s == pytest.approx(min(suggestion.alpha, 2.0))
     assert suggestion.per_layer == {"linear": suggestion.alpha}
@@ -108,7 +98,7 @@ def test_gaussian_noise_suggests_at_most_two_and_spread_is_across_layers():
     model = keras.Model(x_in, keras.layers.Add()([left, right]))
     suggestion = keras_fracinit.suggest_s(model, (x, y), lambda t, p: p, batches=batches)
     samples = batches * inputs
-    tolerance = 4 * _block_sum_sd(2.0, samples, round(math.sqrt(samples)))
+    tolerance = 4 * block_sum_sd(2.0, samples, round(math.sqrt(samples)))
     for estimate in suggestion.per_layer.values():
         assert abs(estimate - 2.0) < tolerance
     assert suggestion.s <= 2.0
@@ -127,14 +117,7 @@ def _batches_as(kind, x, y, batch_size):
 
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
 
-    class Batches(keras.utils.PyDataset):
-        def __len__(self):
-            return len(x) // batch_size
-
-        def __getitem__(self, i):
-            return x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
-
-    return Batches()
+    return batches_py_dataset(x, y, batch_size)
 
 
 @pytest.mark.parametrize("kind", ["tuple", "generator", "tf.data", "PyDataset"])

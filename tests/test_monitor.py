@@ -14,6 +14,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from helpers import batches_py_dataset
 
 from keras_fracinit import FractionalMomentMonitor
 from keras_fracinit import FractionalMomentNormal
@@ -176,14 +177,7 @@ def _probe_source(kind, x, y, batch_size):
 
         return {"x": batches(), "steps_per_epoch": len(x) // batch_size, "shuffle": False}
 
-    class Batches(keras.utils.PyDataset):
-        def __len__(self):
-            return len(x) // batch_size
-
-        def __getitem__(self, i):
-            return x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
-
-    return {"x": Batches(), "shuffle": False}
+    return {"x": batches_py_dataset(x, y, batch_size), "shuffle": False}
 
 
 @pytest.mark.parametrize("kind", ["arrays", "tf.data", "generator", "PyDataset"])

@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
+from helpers import ks_critical_value
 from scipy import stats
 
 from keras_fracinit import FractionalMomentNormal
@@ -88,8 +89,6 @@ def test_cumulative_s_moment_after_100_layers(width, s):
     assert he_moment.mean() < 1.0 - 4 * se
 
 
-def _ks_critical_value(n, alpha=1e-3):
-    return math.sqrt(-math.log(alpha / 2) / 2) / math.sqrt(n)
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "linear"])
@@ -106,11 +105,11 @@ def test_log_norm_at_depth_50_is_the_predicted_gaussian(activation, s):
     limit = log_norm_limit(s, activation, width=width, depth=depth)
     samples = sim.log_norm_ratio()
     statistic = stats.kstest(samples, stats.norm(limit.mean, limit.std).cdf).statistic
-    assert statistic < _ks_critical_value(networks)
+    assert statistic < ks_critical_value(networks)
     # power: He's prediction is rejected for s = 1 samples, and vice versa
     other = log_norm_limit(3.0 - s, activation, width=width, depth=depth)
     wrong = stats.kstest(samples, stats.norm(other.mean, other.std).cdf).statistic
-    assert wrong > _ks_critical_value(networks)
+    assert wrong > ks_critical_value(networks)
 
 
 def test_small_outputs_match_prediction_and_are_rarer_than_he():
@@ -211,7 +210,7 @@ def test_norm_only_draws_match_the_unit_by_unit_path(activation, kwargs):
     for layer in (1, 12):
         a, b = fast.norms[:, layer], slow.norms[:, layer]
         statistic = stats.ks_2samp(a, b).statistic
-        assert statistic < _ks_critical_value(networks / 2)
+        assert statistic < ks_critical_value(networks / 2)
     # and the draws really differ in kind: dead ReLU signals appear in both
     if activation == "relu":
         assert (fast.norms[:, -1] == 0).mean() == pytest.approx((slow.norms[:, -1] == 0).mean(), abs=0.03)

@@ -1,0 +1,35 @@
+"""Helpers several test modules share: statistical bounds and data sources."""
+
+import math
+
+import keras
+
+
+def ks_critical_value(n, alpha=1e-3):
+    """Kolmogorov-Smirnov critical value at level `alpha` for `n` samples (asymptotic)."""
+    return math.sqrt(-math.log(alpha / 2) / 2) / math.sqrt(n)
+
+
+def block_sum_sd(alpha, samples, block):
+    """Standard deviation of the block-sum tail-index estimate for symmetric alpha-stable samples.
+
+    Var log|X| = pi^2/6 (1/alpha^2 + 1/2) for symmetric alpha-stable X (and
+    for the block sums, also alpha-stable); the two means are correlated, so
+    their standard deviations are added. Delta method for alpha = 1/(1/alpha).
+    """
+    sd_log = math.sqrt(math.pi**2 / 6 * (1 / alpha**2 + 0.5))
+    sd_inverse = sd_log * (1 / math.sqrt(samples // block) + 1 / math.sqrt(samples)) / math.log(block)
+    return alpha**2 * sd_inverse
+
+
+def batches_py_dataset(x, y, batch_size):
+    """A `keras.utils.PyDataset` of the full `(x, y)` batches, in order."""
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return len(x) // batch_size
+
+        def __getitem__(self, i):
+            return x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
+
+    return Batches()
