@@ -19,12 +19,22 @@ import report
 COMMANDS = {
     "tests": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
     "main_job": [
-        sys.executable, "examples/mnist_dense.py", "--dataset", "fashion_mnist",
-        "--data-dir", "/usr/share/datasets/fashion-mnist", "--out", "runs/fashion_mnist",
+        sys.executable,
+        "examples/mnist_dense.py",
+        "--dataset",
+        "fashion_mnist",
+        "--data-dir",
+        "/usr/share/datasets/fashion-mnist",
+        "--out",
+        "runs/fashion_mnist",
     ],
     "monitor_example": [
-        sys.executable, "examples/monitor_fashion_mnist.py",
-        "--data-dir", "/usr/share/datasets/fashion-mnist", "--out", "runs/monitor",
+        sys.executable,
+        "examples/monitor_fashion_mnist.py",
+        "--data-dir",
+        "/usr/share/datasets/fashion-mnist",
+        "--out",
+        "runs/monitor",
     ],
 }
 # Where each command's time goes besides docs/benchmarks.md.
@@ -39,8 +49,12 @@ DESCRIPTIONS = {
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=sorted(COMMANDS), action="append",
-                        help="time only this command (repeatable; default: both)")
+    parser.add_argument(
+        "--only",
+        choices=sorted(COMMANDS),
+        action="append",
+        help="time only this command (repeatable; default: both)",
+    )
     parser.add_argument("--write", action="store_true", help="update README.md and docs/benchmarks.md")
     args = parser.parse_args()
     where = report.machine()
@@ -52,15 +66,19 @@ def main():
             sys.exit(f"{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         tail = result.stdout.strip().splitlines()[-1]  # pytest's closing line
         minutes = f"{int(seconds // 60)} min {seconds % 60:.0f} s"
-        text = f"{DESCRIPTIONS[name]} took {minutes} ({where}; `python benchmarks/bench_commands.py --only {name}`)."
+        command = f"python benchmarks/bench_commands.py --only {name}"
+        text = f"{DESCRIPTIONS[name]} took {minutes} ({where}; `{command}`)."
         if name == "tests":
             text = text[:-1] + f": {tail.strip('= ')}."
         else:  # what the run printed last: its summary
-            summary = result.stdout.strip().splitlines()[-8 if name == "main_job" else -7:]
+            summary = result.stdout.strip().splitlines()[-8 if name == "main_job" else -7 :]
             text += " It printed, last:\n\n```text\n" + "\n".join(summary) + "\n```"
         report.publish(
-            f"time_{name}", text, readme=text if name in README_QUOTES else None,
-            pages=PAGES.get(name, ()), write=args.write,
+            f"time_{name}",
+            text,
+            readme=text if name in README_QUOTES else None,
+            pages=PAGES.get(name, ()),
+            write=args.write,
         )
 
 

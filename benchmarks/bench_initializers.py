@@ -54,9 +54,7 @@ def bench_gain(repeats, s=0.8):
             call = lambda a=activation, m=width: moments.moment_gain(s, a, width=m)  # noqa: E731
             cold = _median_seconds(call, repeats, moments.log_gain_for_law.cache_clear)
             call()
-            warm = statistics.median(
-                _median_seconds(call, 1) for _ in range(max(repeats, 101))
-            )
+            warm = statistics.median(_median_seconds(call, 1) for _ in range(max(repeats, 101)))
             old_cold, old_warm = worst.get(activation, (0.0, 0.0))
             worst[activation] = (max(old_cold, cold), max(old_warm, warm))
             lines.append(f"| {activation} | {width:,} | {cold * 1e3:.3f} | {warm * 1e6:.2f} |")
@@ -115,10 +113,14 @@ def main():
     where = report.machine(keras.backend.backend())
     gain_lines, worst = bench_gain(args.repeats)
     draw_lines, ratios = bench_draw(args.repeats)
-    worst_line = "Worst case over widths: " + "; ".join(
-        f"{name} cold {cold * 1e3:.2f} ms, warm {warm * 1e6:.1f} µs"
-        for name, (cold, warm) in worst.items()
-    ) + "."
+    worst_line = (
+        "Worst case over widths: "
+        + "; ".join(
+            f"{name} cold {cold * 1e3:.2f} ms, warm {warm * 1e6:.1f} µs"
+            for name, (cold, warm) in worst.items()
+        )
+        + "."
+    )
     warm_worst = max(warm for _, warm in worst.values())
     cold_ok = all(cold <= (50e-3 if name == "rrelu" else 5e-3) for name, (cold, _) in worst.items())
     draw_ratio = ratios["FractionalMomentNormal(s=0.8)"]
@@ -128,8 +130,15 @@ def main():
         f"drawing ≤ 1.05× {'met' if draw_ratio <= 1.05 else 'missed'} ({draw_ratio:.3f}×)."
     )
     markdown = "\n".join(
-        [f"Measured {where} with `python benchmarks/bench_initializers.py --repeats {args.repeats}`.", "", goals, ""]
-        + gain_lines + ["", worst_line, ""] + draw_lines
+        [
+            f"Measured {where} with `python benchmarks/bench_initializers.py --repeats {args.repeats}`.",
+            "",
+            goals,
+            "",
+        ]
+        + gain_lines
+        + ["", worst_line, ""]
+        + draw_lines
     )
     colds = [cold for cold, _ in worst.values()]
     warms = [warm for _, warm in worst.values()]

@@ -21,7 +21,9 @@ COMMANDS = {
     "python -m keras_fracinit table": [sys.executable, "-m", "keras_fracinit", "table"],
     "python -c 'import keras_fracinit.theory'": [sys.executable, "-c", "import keras_fracinit.theory"],
     "python -c 'import keras_fracinit, keras' (Keras and its backend)": [
-        sys.executable, "-c", "import keras_fracinit, keras",
+        sys.executable,
+        "-c",
+        "import keras_fracinit, keras",
     ],
 }
 

@@ -19,7 +19,11 @@ README = ROOT / "README.md"
 
 def machine(backend=None):
     """`2026-11-27, 2 CPU cores, Python 3.11, Keras 3.15.1 (tensorflow 2.21.0)`."""
-    parts = [datetime.date.today().isoformat(), f"{os.cpu_count()} CPU cores", f"Python {platform.python_version()}"]
+    parts = [
+        datetime.date.today().isoformat(),
+        f"{os.cpu_count()} CPU cores",
+        f"Python {platform.python_version()}",
+    ]
     if backend is not None:
         import keras
 
@@ -51,5 +55,7 @@ def publish(name, markdown, *, readme=None, pages=(), write=False):
             replace_section(page, name, markdown)
         if readme is not None:
             replace_section(README, name, readme)
-        print(f"(written to docs/benchmarks.md{''.join(', ' + str(page) for page in pages)}"
-              + (" and README.md)" if readme is not None else ")"))
+        print(
+            f"(written to docs/benchmarks.md{''.join(', ' + str(page) for page in pages)}"
+            + (" and README.md)" if readme is not None else ")")
+        )

@@ -29,7 +29,6 @@ import pathlib
 import pickle
 
 import numpy as np
-
 import paper_protocol as protocol
 from quiet_keras import keras
 
@@ -136,9 +135,7 @@ def main(argv=None):
         x = keras.layers.Conv2D(16, 5, activation="relu")(x)
         x = keras.layers.MaxPooling2D(2)(x)
         x = keras.layers.Flatten()(x)
-        outputs = protocol.dense_stack(
-            x, inputs_dim=x.shape[-1], classes=10, init=init, args=args, seed=seed
-        )
+        outputs = protocol.dense_stack(x, inputs_dim=x.shape[-1], classes=10, init=init, args=args, seed=seed)
         return keras.Model(inputs, outputs, name=f"{init}_{seed}")
 
     def compile_model(model):
@@ -150,7 +147,10 @@ def main(argv=None):
         )
 
     rows = protocol.run_all(
-        args, build_model, compile_model, ((x_train, y_train), (x_test, y_test)),
+        args,
+        build_model,
+        compile_model,
+        ((x_train, y_train), (x_test, y_test)),
         dataset="cifar10",
         callbacks=[keras.callbacks.LearningRateScheduler(step_decay(args.lr))],
     )

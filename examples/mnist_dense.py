@@ -31,6 +31,7 @@ from quiet_keras import keras
 
 from keras_fracinit import datasets
 
+
 def load_from_dir(data_dir):
     """The four IDX files, the classic mnist.pkl.gz or an npz in `data_dir`."""
     try:
@@ -48,7 +49,9 @@ def load_data(dataset, data_dir):
     except Exception as error:  # offline: keras tries to download
         hint = (
             " (Debian: apt-get install dataset-fashion-mnist, then "
-            "--data-dir /usr/share/datasets/fashion-mnist)" if dataset == "fashion_mnist" else ""
+            "--data-dir /usr/share/datasets/fashion-mnist)"
+            if dataset == "fashion_mnist"
+            else ""
         )
         raise protocol.DataUnavailable(
             f"cannot load {dataset} through keras.datasets ({type(error).__name__}); "
@@ -96,7 +99,10 @@ def main(argv=None):
         )
 
     rows = protocol.run_all(
-        args, build_model, compile_model, ((x_train, y_train), (x_test, y_test)),
+        args,
+        build_model,
+        compile_model,
+        ((x_train, y_train), (x_test, y_test)),
         dataset=args.dataset,
     )
     title = (

@@ -24,12 +24,12 @@ keras.datasets cache); it never falls back to synthetic data.
 import argparse
 import pathlib
 
-import numpy as np
-
-import keras_fracinit
 import mnist_dense
+import numpy as np
 import paper_protocol as protocol
 from quiet_keras import keras
+
+import keras_fracinit
 
 
 def build_parser():
@@ -42,8 +42,7 @@ def build_parser():
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--noise-batches", type=int, default=32,
-                        help="mini-batches for suggest_s")
+    parser.add_argument("--noise-batches", type=int, default=32, help="mini-batches for suggest_s")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/monitor")
     return parser
@@ -118,8 +117,10 @@ def main(argv=None):
 
     print(f"\ns_moment_ratio per layer (s = {args.s:g}), {args.depth} layers:")
     for init, (before, after, accuracy) in results.items():
-        print(f"  {init:10s} before training: {before};  after {args.epochs} epochs: {after}; "
-              f"test accuracy {accuracy:.4f}")
+        print(
+            f"  {init:10s} before training: {before};  after {args.epochs} epochs: {after}; "
+            f"test accuracy {accuracy:.4f}"
+        )
     print(f"\nwrote {out}/monitor_*.png, *.csv, tensorboard/")
     return results
 

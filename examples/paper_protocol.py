@@ -47,41 +47,53 @@ def fail(message):
 
 def add_common_flags(parser, *, epochs, seeds, batch_size, lr):
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("--inits", default="he,fractional,glorot",
-                        help=f"comma list of {', '.join(INITS)}")
-    parser.add_argument("--activation", choices=ACTIVATIONS, default="relu",
-                        help="activation of the hidden layers")
-    parser.add_argument("--s", type=float, default=None,
-                        help="moment order of the fractional init (default: the "
-                             "paper's, 0.8 for relu, 1 for leaky_relu and linear)")
-    parser.add_argument("--depth", type=int, default=20,
-                        help="number of Dense layers in all (the paper: 20)")
+    parser.add_argument("--inits", default="he,fractional,glorot", help=f"comma list of {', '.join(INITS)}")
+    parser.add_argument(
+        "--activation", choices=ACTIVATIONS, default="relu", help="activation of the hidden layers"
+    )
+    parser.add_argument(
+        "--s",
+        type=float,
+        default=None,
+        help="moment order of the fractional init (default: the "
+        "paper's, 0.8 for relu, 1 for leaky_relu and linear)",
+    )
+    parser.add_argument("--depth", type=int, default=20, help="number of Dense layers in all (the paper: 20)")
     parser.add_argument("--width", type=int, default=64, help="units per hidden layer")
     parser.add_argument("--epochs", type=int, default=epochs, help="epochs per run")
-    parser.add_argument("--seeds", type=int, default=seeds,
-                        help="runs per init, with seeds 0, 1, ...")
+    parser.add_argument("--seeds", type=int, default=seeds, help="runs per init, with seeds 0, 1, ...")
     parser.add_argument("--batch-size", type=int, default=batch_size, help="SGD mini-batch size")
     parser.add_argument("--lr", type=float, default=lr, help="SGD learning rate")
     parser.add_argument("--out", default="runs", help="folder for the outputs")
-    parser.add_argument("--data-dir", default=None,
-                        help="folder holding the dataset's files (default: keras.datasets' cache)")
-    parser.add_argument("--monitor", action=argparse.BooleanOptionalAction, default=True,
-                        help="attach FractionalMomentMonitor(s) to the first seed of each init "
-                             "and write monitor_<init>.png/.json")
-    parser.add_argument("--logit-activation", action="store_true",
-                        help="apply the activation to the logits too, as the "
-                             "authors' code does")
-    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
-                        help="Keras' progress output (2: one line per epoch)")
+    parser.add_argument(
+        "--data-dir", default=None, help="folder holding the dataset's files (default: keras.datasets' cache)"
+    )
+    parser.add_argument(
+        "--monitor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="attach FractionalMomentMonitor(s) to the first seed of each init "
+        "and write monitor_<init>.png/.json",
+    )
+    parser.add_argument(
+        "--logit-activation",
+        action="store_true",
+        help="apply the activation to the logits too, as the authors' code does",
+    )
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        default=2,
+        choices=(0, 1, 2),
+        help="Keras' progress output (2: one line per epoch)",
+    )
 
 
 def parse_inits(text):
     inits = [name.strip() for name in text.split(",") if name.strip()]
     unknown = sorted(set(inits) - set(INITS))
     if unknown or not inits:
-        raise argparse.ArgumentTypeError(
-            f"--inits takes a comma list of {', '.join(INITS)}; got {text!r}"
-        )
+        raise argparse.ArgumentTypeError(f"--inits takes a comma list of {', '.join(INITS)}; got {text!r}")
     return inits
 
 
@@ -111,21 +123,13 @@ def kernel_initializer(init, activation, s, fan_in, seed):
     """The initializer of one Dense kernel that feeds `activation`."""
     slope = _slope(activation)
     if init == "fractional":
-        return keras_fracinit.FractionalMomentNormal(
-            s, activation, negative_slope=slope, seed=seed
-        )
+        return keras_fracinit.FractionalMomentNormal(s, activation, negative_slope=slope, seed=seed)
     if init == "he":
         # untruncated, as the theory (and PyTorch's kaiming_normal_) has it
-        return keras_fracinit.FractionalMomentNormal(
-            2.0, activation, negative_slope=slope, seed=seed
-        )
+        return keras_fracinit.FractionalMomentNormal(2.0, activation, negative_slope=slope, seed=seed)
     if init == "glorot":
-        return keras.initializers.VarianceScaling(
-            1.0, "fan_avg", "untruncated_normal", seed=seed
-        )
-    return keras.initializers.RandomNormal(
-        stddev=random_walk_stddev(fan_in, activation), seed=seed
-    )
+        return keras.initializers.VarianceScaling(1.0, "fan_avg", "untruncated_normal", seed=seed)
+    return keras.initializers.RandomNormal(stddev=random_walk_stddev(fan_in, activation), seed=seed)
 
 
 def moment_order(args):
@@ -178,7 +182,8 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
                 monitor = keras_fracinit.FractionalMomentMonitor(moment_order(args))
             timer = EpochTimer()
             history = model.fit(
-                x_train, y_train,
+                x_train,
+                y_train,
                 batch_size=args.batch_size,
                 epochs=args.epochs,
                 validation_data=(x_test, y_test),
@@ -188,16 +193,18 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
             if monitor is not None:
                 write_monitor(monitor, pathlib.Path(args.out), init)
             for epoch in range(args.epochs):
-                rows.append({
-                    "init": init,
-                    "seed": seed,
-                    "epoch": epoch + 1,
-                    "train_loss": float(history["loss"][epoch]),
-                    "train_accuracy": float(history["accuracy"][epoch]),
-                    "test_loss": float(history["val_loss"][epoch]),
-                    "test_accuracy": float(history["val_accuracy"][epoch]),
-                    "seconds": timer.seconds[epoch],
-                })
+                rows.append(
+                    {
+                        "init": init,
+                        "seed": seed,
+                        "epoch": epoch + 1,
+                        "train_loss": float(history["loss"][epoch]),
+                        "train_accuracy": float(history["accuracy"][epoch]),
+                        "test_loss": float(history["val_loss"][epoch]),
+                        "test_accuracy": float(history["val_accuracy"][epoch]),
+                        "seconds": timer.seconds[epoch],
+                    }
+                )
     return rows
 
 
@@ -211,14 +218,15 @@ def pyplot():
     return plt
 
 
-
 def write_monitor(monitor, out, init):
     """Saves the monitor's plot and table as monitor_<init>.png / .json."""
     plt = pyplot()
 
     out.mkdir(parents=True, exist_ok=True)
     figure = monitor.plot()
-    figure.suptitle(f"init = {init}: per-layer statistics on the probe batch (s = {monitor.s:g})", fontsize=10)
+    figure.suptitle(
+        f"init = {init}: per-layer statistics on the probe batch (s = {monitor.s:g})", fontsize=10
+    )
     figure.savefig(out / f"monitor_{init}.png", dpi=110)
     plt.close(figure)
     # Epochs trained, as on the plot's axis and in metrics.csv; "initial" is epoch 0.
@@ -250,11 +258,18 @@ def summarize(rows, epochs):
 
 def summary_table(summary):
     epochs = sorted({e for per_init in summary.values() for e in per_init})
-    header = "| init | " + " | ".join(f"test acc. epoch {e}" for e in epochs) + " | " + " | ".join(
-        f"train loss epoch {e}" for e in epochs) + " |"
+    header = (
+        "| init | "
+        + " | ".join(f"test acc. epoch {e}" for e in epochs)
+        + " | "
+        + " | ".join(f"train loss epoch {e}" for e in epochs)
+        + " |"
+    )
     lines = [header, "|" + "---|" * (1 + 2 * len(epochs))]
     for init, per_epoch in summary.items():
-        acc = [f"{per_epoch[e]['test_accuracy'][0]:.4f} ± {per_epoch[e]['test_accuracy'][1]:.4f}" for e in epochs]
+        acc = [
+            f"{per_epoch[e]['test_accuracy'][0]:.4f} ± {per_epoch[e]['test_accuracy'][1]:.4f}" for e in epochs
+        ]
         loss = [f"{per_epoch[e]['train_loss'][0]:.4f} ± {per_epoch[e]['train_loss'][1]:.4f}" for e in epochs]
         lines.append(f"| {init} | " + " | ".join(acc + loss) + " |")
     return "\n".join(lines)
@@ -268,7 +283,9 @@ def plot_curves(rows, path, title):
     for init in dict.fromkeys(row["init"] for row in rows):
         epochs = sorted({r["epoch"] for r in rows if r["init"] == init})
         for axis, metric in zip(axes, METRICS):
-            values = np.array([[r[metric] for r in rows if r["init"] == init and r["epoch"] == e] for e in epochs])
+            values = np.array(
+                [[r[metric] for r in rows if r["init"] == init and r["epoch"] == e] for e in epochs]
+            )
             mean, sd = values.mean(axis=1), values.std(axis=1)
             axis.plot(epochs, mean, marker="o", ms=3, label=init)
             axis.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
@@ -285,7 +302,9 @@ def write_outputs(rows, args, *, dataset, title):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = dict(vars(args), s=moment_order(args))
-    (out / "metrics.json").write_text(json.dumps({"dataset": dataset, "config": config, "rows": rows}, indent=1))
+    (out / "metrics.json").write_text(
+        json.dumps({"dataset": dataset, "config": config, "rows": rows}, indent=1)
+    )
     with open(out / "metrics.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

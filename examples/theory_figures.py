@@ -100,13 +100,19 @@ def histogram_figure(path, networks, width=64, depth=100):
             seed=1,
         )
         limit = theory.log_norm_limit(s, "relu", width=width, depth=depth)
-        axis.hist(sim.log_norm_ratio(), bins=60, density=True, alpha=0.35, color=COLORS[s],
-                  label=f"{_label(s)}: simulated")
+        axis.hist(
+            sim.log_norm_ratio(),
+            bins=60,
+            density=True,
+            alpha=0.35,
+            color=COLORS[s],
+            label=f"{_label(s)}: simulated",
+        )
         density = np.exp(-0.5 * ((grid - limit.mean) / limit.std) ** 2) / (limit.std * np.sqrt(2 * np.pi))
-        axis.plot(grid, density, color=COLORS[s],
-                  label=f"{_label(s)}: N({limit.mean:.2f}, {limit.std:.2f}²)")
-    axis.set(xlabel=r"$\log(\|x_{100}\| / \|x_0\|)$", ylabel="density",
-             title=f"ReLU, width {width}, depth {depth}")
+        axis.plot(grid, density, color=COLORS[s], label=f"{_label(s)}: N({limit.mean:.2f}, {limit.std:.2f}²)")
+    axis.set(
+        xlabel=r"$\log(\|x_{100}\| / \|x_0\|)$", ylabel="density", title=f"ReLU, width {width}, depth {depth}"
+    )
     axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -127,8 +133,7 @@ def small_output_figure(path, networks, width=64, depth=200, eps=0.1):
         observed = (sim.norms[:, 1:] <= eps * sim.norms[:, :1]).mean(axis=0)
         axis.plot(layers, predicted, color=COLORS[s], label=f"{_label(s)}: predicted")
         axis.plot(layers[::10], observed[::10], "o", ms=3, color=COLORS[s], label=f"{_label(s)}: simulated")
-    axis.set(xlabel="depth L", ylabel=rf"$P(\|x_L\| \leq {eps:g}\,\|x_0\|)$",
-             title=f"ReLU, width {width}")
+    axis.set(xlabel="depth L", ylabel=rf"$P(\|x_L\| \leq {eps:g}\,\|x_0\|)$", title=f"ReLU, width {width}")
     axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

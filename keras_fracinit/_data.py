@@ -25,8 +25,7 @@ def take_batches(dataset, count, batch_size=32):
         ][:count]
     elif isinstance(dataset, keras.utils.PyDataset):
         batches = [
-            keras.utils.unpack_x_y_sample_weight(dataset[i])[:2]
-            for i in range(min(count, len(dataset)))
+            keras.utils.unpack_x_y_sample_weight(dataset[i])[:2] for i in range(min(count, len(dataset)))
         ]
     else:
         batches = []

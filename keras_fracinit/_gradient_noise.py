@@ -75,10 +75,7 @@ class KernelGradients:
     def __call__(self, x, y):
         """Returns the gradients for one batch as float64 numpy arrays."""
         x, y = keras.tree.map_structure(keras.ops.convert_to_tensor, (x, y))
-        return [
-            np.asarray(keras.ops.convert_to_numpy(g), dtype=np.float64)
-            for g in self._function(x, y)
-        ]
+        return [np.asarray(keras.ops.convert_to_numpy(g), dtype=np.float64) for g in self._function(x, y)]
 
     def _scalar_loss(self, y, y_pred):
         y_pred = keras.tree.map_structure(lambda t: keras.ops.cast(t, "float32"), y_pred)
@@ -109,9 +106,7 @@ class KernelGradients:
         positions = [index[id(v)] for v in self.variables]
 
         def loss(trainable_values, non_trainable_values, x, y):
-            y_pred, _ = self.model.stateless_call(
-                trainable_values, non_trainable_values, x, training=False
-            )
+            y_pred, _ = self.model.stateless_call(trainable_values, non_trainable_values, x, training=False)
             return self._scalar_loss(y, y_pred)
 
         gradient = jax.jit(jax.grad(loss))

@@ -53,9 +53,7 @@ class _KerasImportWatcher(importlib.abc.MetaPathFinder):
 
 
 def _remove_watchers():
-    sys.meta_path[:] = [
-        finder for finder in sys.meta_path if not isinstance(finder, _KerasImportWatcher)
-    ]
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _KerasImportWatcher)]
 
 
 def register_initializers_with_keras():

@@ -32,9 +32,7 @@ def _warn_once(key, message):
 
 def is_graph_model(model):
     """Whether `model` is a Sequential or functional model (one with a graph)."""
-    return isinstance(model, keras.Sequential) or (
-        Functional is not None and isinstance(model, Functional)
-    )
+    return isinstance(model, keras.Sequential) or (Functional is not None and isinstance(model, Functional))
 
 
 def graph_runner_available():

@@ -14,6 +14,7 @@ import keras
 
 from keras_fracinit import _keras_private
 
+
 def is_tappable(model):
     """Whether `model` has a graph that `tap_model` can walk (not subclassed)."""
     has_graph = _keras_private.is_graph_model(model) and bool(getattr(model, "inputs", None))

@@ -7,11 +7,11 @@ approximation for comparison.
 
 import argparse
 import csv
-from collections.abc import Sequence
 import functools
 import io
 import re
 import sys
+from collections.abc import Sequence
 
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import approximations
@@ -89,10 +89,7 @@ def _format(headers, rows, style):
     if style == "markdown":
         lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |"]
         lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-        lines += [
-            "| " + " | ".join(c.rjust(w) for c, w in zip(cell, widths)) + " |"
-            for cell in cells
-        ]
+        lines += ["| " + " | ".join(c.rjust(w) for c, w in zip(cell, widths)) + " |" for cell in cells]
         return "\n".join(lines)
     lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(cell, widths)) for cell in cells]
@@ -118,32 +115,45 @@ def build_parser():
     )
     table.set_defaults(command_parser=table)
     table.add_argument(
-        "--width", type=_flag_value(activation_lib.check_width, int), default=64,
+        "--width",
+        type=_flag_value(activation_lib.check_width, int),
+        default=64,
         help="layer width m (output units or channels)",
     )
     table.add_argument(
-        "--s", type=_orders, default=",".join(f"{s:g}" for s in DEFAULT_ORDERS),
+        "--s",
+        type=_orders,
+        default=",".join(f"{s:g}" for s in DEFAULT_ORDERS),
         help="comma-separated moment orders, each in (0, 2]",
     )
     table.add_argument(
-        "--negative-slope", type=_flag_value(functools.partial(activation_lib.check_slope, name="negative_slope")),
+        "--negative-slope",
+        type=_flag_value(functools.partial(activation_lib.check_slope, name="negative_slope")),
         default=activation_lib.DEFAULT_NEGATIVE_SLOPE,
         help="negative-side slope of the leaky_relu column",
     )
     table.add_argument(
-        "--lower", type=_flag_value(functools.partial(activation_lib.check_slope, name="lower")), default=activation_lib.DEFAULT_RRELU_LOWER,
+        "--lower",
+        type=_flag_value(functools.partial(activation_lib.check_slope, name="lower")),
+        default=activation_lib.DEFAULT_RRELU_LOWER,
         help="lower slope bound of the rrelu column",
     )
     table.add_argument(
-        "--upper", type=_flag_value(functools.partial(activation_lib.check_slope, name="upper")), default=activation_lib.DEFAULT_RRELU_UPPER,
+        "--upper",
+        type=_flag_value(functools.partial(activation_lib.check_slope, name="upper")),
+        default=activation_lib.DEFAULT_RRELU_UPPER,
         help="upper slope bound of the rrelu column",
     )
     table.add_argument(
-        "--dropout", type=_flag_value(activation_lib.check_dropout), default=0.0,
+        "--dropout",
+        type=_flag_value(activation_lib.check_dropout),
+        default=0.0,
         help="inverted-dropout rate on each layer's output, in [0, 1)",
     )
     table.add_argument(
-        "--format", choices=("text", "markdown", "csv"), default="text",
+        "--format",
+        choices=("text", "markdown", "csv"),
+        default="text",
         help="output format",
     )
     return parser

@@ -51,9 +51,7 @@ def _check_seed(seed):
         return python_random.randint(1, int(1e9))
     if isinstance(seed, dict):
         return keras.saving.deserialize_keras_object(seed)
-    if isinstance(seed, bool) or not isinstance(
-        seed, (int, keras.random.SeedGenerator)
-    ):
+    if isinstance(seed, bool) or not isinstance(seed, (int, keras.random.SeedGenerator)):
         raise ValueError(
             "Argument `seed` must be an integer or an instance of "
             f"`keras.random.SeedGenerator`. Received: seed={seed!r}"
@@ -103,8 +101,7 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
         self._law = activation_lib.activation_law(**spec)
         if mode not in _MODES:
             raise ValueError(
-                f"Argument `mode` must be one of {', '.join(map(repr, _MODES))}. "
-                f"Received: mode={mode!r}"
+                f"Argument `mode` must be one of {', '.join(map(repr, _MODES))}. Received: mode={mode!r}"
             )
         self.mode = mode
         self._init_seed = seed

@@ -71,9 +71,7 @@ def _weight_law(initializer, shape):
         return "uniform", math.sqrt(3.0) * initializer.stddev(shape)
     if isinstance(initializer, keras.initializers.VarianceScaling):
         fan_in, fan_out = fracinit.kernel_fans(shape)
-        fan = {"fan_in": fan_in, "fan_out": fan_out}.get(
-            initializer.mode, (fan_in + fan_out) / 2.0
-        )
+        fan = {"fan_in": fan_in, "fan_out": fan_out}.get(initializer.mode, (fan_in + fan_out) / 2.0)
         variance = initializer.scale / max(1.0, fan)
         if initializer.distribution == "untruncated_normal":
             return "normal", math.sqrt(variance)
@@ -203,9 +201,7 @@ def propagate(
         widths = [widths["width"]] * (widths["depth"] + 1)
     widths = tuple(activation_lib.check_width(w, "widths") for w in widths)
     if len(widths) < 2:
-        raise ValueError(
-            f"Argument `widths` needs at least two entries. Received: widths={widths}"
-        )
+        raise ValueError(f"Argument `widths` needs at least two entries. Received: widths={widths}")
     depth = len(widths) - 1
     if isinstance(kernel_initializer, (list, tuple)):
         if len(kernel_initializer) != depth:
@@ -248,9 +244,7 @@ def propagate(
         # Only the norms evolve, each layer multiplying by scale * sqrt(X_m)
         # with X_m drawn exactly: O(networks) per layer instead of O(networks m).
         for k, ((_, scale), n_out) in enumerate(zip(laws, widths[1:]), start=1):
-            norms[:, k] = scale * norms[:, k - 1] * np.sqrt(
-                _squared_norm_factor(law, n_out, networks, rng)
-            )
+            norms[:, k] = scale * norms[:, k - 1] * np.sqrt(_squared_norm_factor(law, n_out, networks, rng))
         return Simulation(norms=norms, widths=widths)
     for k, ((kind, scale), n_out) in enumerate(zip(laws, widths[1:]), start=1):
         if kind == "normal":

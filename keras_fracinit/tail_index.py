@@ -33,8 +33,7 @@ def _samples(samples, minimum):
         raise ValueError("Argument `samples` must be finite. Received: samples holding NaN or inf")
     if values.size < minimum:
         raise ValueError(
-            f"Argument `samples` must hold at least {minimum} values. "
-            f"Received: {values.size} values"
+            f"Argument `samples` must hold at least {minimum} values. Received: {values.size} values"
         )
     return values
 
@@ -73,7 +72,9 @@ def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> f
     # so each block sums m samples of the law whose index is estimated.
     values = values[values != 0]
     if values.size == 0:
-        raise ValueError("Argument `samples` must not be all zeros (no tail to estimate). Received: all zeros")
+        raise ValueError(
+            "Argument `samples` must not be all zeros (no tail to estimate). Received: all zeros"
+        )
     m = round(math.sqrt(values.size)) if block_size is None else int(block_size)
     if m < 2 or m > values.size // 2:
         raise ValueError(

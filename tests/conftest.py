@@ -62,11 +62,8 @@ def pytest_configure(config):
         "markers",
         "backend_independent: pure numpy/scipy; run once, on the default backend",
     )
-    config.addinivalue_line(
-        "markers", "backends(*names): runs only on the named Keras backends"
-    )
+    config.addinivalue_line("markers", "backends(*names): runs only on the named Keras backends")
     config.addinivalue_line(
         "markers",
-        "installed_wheel: runs only where CI tests the built wheel "
-        "(KERAS_FRACINIT_EXPECT_INSTALLED=1)",
+        "installed_wheel: runs only where CI tests the built wheel (KERAS_FRACINIT_EXPECT_INSTALLED=1)",
     )

@@ -16,7 +16,6 @@ import pathlib
 import time
 
 import mpmath as mp
-
 import references
 
 OUT = pathlib.Path(__file__).resolve().parent / "data" / "reference_gains.json"
@@ -36,31 +35,76 @@ def cases():
     for width in WIDTHS:
         for s in ORDERS:
             p = mp.mpf(s) / 2
-            yield ({"method": "chi-square closed form", "activation": "linear", "s": s, "width": width, "kwargs": {}},
-                   lambda width=width, p=p: references.chi_square_moment(width, p))
-            yield ({"method": "binomial chi-square mixture", "activation": "relu", "s": s, "width": width, "kwargs": {}},
-                   lambda width=width, s=s: references.leaky_moment(width, s / 2, 0.0))
+            yield (
+                {
+                    "method": "chi-square closed form",
+                    "activation": "linear",
+                    "s": s,
+                    "width": width,
+                    "kwargs": {},
+                },
+                lambda width=width, p=p: references.chi_square_moment(width, p),
+            )
+            yield (
+                {
+                    "method": "binomial chi-square mixture",
+                    "activation": "relu",
+                    "s": s,
+                    "width": width,
+                    "kwargs": {},
+                },
+                lambda width=width, s=s: references.leaky_moment(width, s / 2, 0.0),
+            )
     for width in LEAKY_WIDTHS:
         for slope in LEAKY_SLOPES:
             for s in ORDERS:
-                yield ({"method": "binomial 2F1 mixture", "activation": "leaky_relu", "s": s, "width": width,
-                        "kwargs": {"negative_slope": slope}},
-                       lambda width=width, s=s, slope=slope: references.leaky_moment(width, s / 2, slope))
-    yield ({"method": "binomial 2F1 mixture", "activation": "leaky_relu", "s": 0.5, "width": 10**6,
-            "kwargs": {"negative_slope": 0.2}},
-           lambda: references.leaky_moment(10**6, 0.25, 0.2))
+                yield (
+                    {
+                        "method": "binomial 2F1 mixture",
+                        "activation": "leaky_relu",
+                        "s": s,
+                        "width": width,
+                        "kwargs": {"negative_slope": slope},
+                    },
+                    lambda width=width, s=s, slope=slope: references.leaky_moment(width, s / 2, slope),
+                )
+    yield (
+        {
+            "method": "binomial 2F1 mixture",
+            "activation": "leaky_relu",
+            "s": 0.5,
+            "width": 10**6,
+            "kwargs": {"negative_slope": 0.2},
+        },
+        lambda: references.leaky_moment(10**6, 0.25, 0.2),
+    )
     for width in RRELU_WIDTHS:
         for lower, upper in RRELU_BOUNDS:
             for s in RRELU_ORDERS:
-                yield ({"method": "60-digit quadrature", "activation": "rrelu", "s": s, "width": width,
-                        "kwargs": {"lower": lower, "upper": upper}},
-                       lambda width=width, s=s, lower=lower, upper=upper: references.laplace_moment(
-                           width, s / 2, lower, upper))
+                yield (
+                    {
+                        "method": "60-digit quadrature",
+                        "activation": "rrelu",
+                        "s": s,
+                        "width": width,
+                        "kwargs": {"lower": lower, "upper": upper},
+                    },
+                    lambda width=width, s=s, lower=lower, upper=upper: references.laplace_moment(
+                        width, s / 2, lower, upper
+                    ),
+                )
     for width in DROPOUT_WIDTHS:
         for keep in DROPOUT_KEEPS:
-            yield ({"method": "60-digit quadrature", "activation": "relu", "s": 0.5, "width": width,
-                    "kwargs": {"dropout": 1 - keep}},
-                   lambda width=width, keep=keep: references.laplace_moment(width, 0.25, 0.0, 0.0, keep))
+            yield (
+                {
+                    "method": "60-digit quadrature",
+                    "activation": "relu",
+                    "s": 0.5,
+                    "width": width,
+                    "kwargs": {"dropout": 1 - keep},
+                },
+                lambda width=width, keep=keep: references.laplace_moment(width, 0.25, 0.0, 0.0, keep),
+            )
 
 
 def main():
@@ -72,7 +116,9 @@ def main():
             record["gain"] = mp.nstr(gain, 30)
         records.append(record)
     OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps({"generated_by": "tests/make_reference_gains.py", "records": records}, indent=1) + "\n")
+    OUT.write_text(
+        json.dumps({"generated_by": "tests/make_reference_gains.py", "records": records}, indent=1) + "\n"
+    )
     print(f"wrote {len(records)} references to {OUT} in {time.perf_counter() - start:.0f} s")
 
 

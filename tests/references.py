@@ -77,8 +77,7 @@ def leaky_moment(m, p, slope):
         )
     z = 1 - mp.mpf(slope) ** 2
     mixture = mp.fsum(
-        mp.exp(_log_binomial_pmf(m, k, half))
-        * _hyp2f1(-p, mp.mpf(m - k) / 2, mp.mpf(m) / 2, z)
+        mp.exp(_log_binomial_pmf(m, k, half)) * _hyp2f1(-p, mp.mpf(m - k) / 2, mp.mpf(m) / 2, z)
         for k in _binomial_window(m, 0.5)
     )
     return chi_square_moment(m, p) * mixture
@@ -115,12 +114,7 @@ def laplace_moment(m, p, lower, upper, keep=1.0):
             lambda t: (dead - psi(t) ** m) * t ** (-p - 1),
             [scale * mp.mpf(10) ** k for k in range(0, 40, 3)] + [mp.inf],
         )
-        integral = (
-            mean * eps ** (1 - p) / (1 - p)
-            + near
-            + (1 - dead) * scale ** (-p) / p
-            + far
-        )
+        integral = mean * eps ** (1 - p) / (1 - p) + near + (1 - dead) * scale ** (-p) / p + far
         return p / mp.gamma(1 - p) * integral
 
 

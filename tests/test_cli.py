@@ -19,9 +19,7 @@ def test_csv_table_holds_the_exact_gains(capsys):
     assert header[0] == "s" and header[1] == "relu" and header[4] == "linear"
     assert [float(row[0]) for row in body] == [0.8, 2.0]
     assert float(body[0][1]) == pytest.approx(moment_gain(0.8, width=64), abs=1e-6)
-    assert float(body[0][2]) == pytest.approx(
-        moment_gain(0.8, "leaky_relu", width=64), abs=1e-6
-    )
+    assert float(body[0][2]) == pytest.approx(moment_gain(0.8, "leaky_relu", width=64), abs=1e-6)
     assert float(body[0][3]) == pytest.approx(moment_gain(0.8, "rrelu", width=64), abs=1e-6)
     assert float(body[0][5]) == pytest.approx(large_width_gain(0.8, width=64), abs=1e-6)
     # The s = 2 row is He and LeCun.

@@ -5,7 +5,6 @@ import pickle
 
 import numpy as np
 import pytest
-
 from data_files import write_idx
 from data_files import write_mnist_idx
 from data_files import write_mnist_pickle
@@ -19,9 +18,7 @@ pytestmark = pytest.mark.backend_independent
 def test_read_idx_round_trip(tmp_path, compress):
     array = np.arange(2 * 3 * 4).reshape(2, 3, 4)
     write_idx(tmp_path / ("a.gz" if compress else "a"), array, compress)
-    np.testing.assert_array_equal(
-        datasets.read_idx(tmp_path / ("a.gz" if compress else "a")), array
-    )
+    np.testing.assert_array_equal(datasets.read_idx(tmp_path / ("a.gz" if compress else "a")), array)
 
 
 def test_read_idx_rejects_other_files(tmp_path):

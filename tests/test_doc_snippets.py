@@ -25,7 +25,7 @@ NOT_RUN = "# Not run by the tests:"
 FASHION_MNIST = pathlib.Path("/usr/share/datasets/fashion-mnist")
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
-RUNNER = '''
+RUNNER = """
 import json, os, pathlib, sys, traceback
 import keras
 
@@ -44,7 +44,7 @@ for name, blocks, folder in json.loads(pathlib.Path(sys.argv[1]).read_text()):
     except BaseException:
         results[name] = {"ran": ran, "error": traceback.format_exc()[-4000:]}
 pathlib.Path(sys.argv[2]).write_text(json.dumps(results))
-'''
+"""
 
 
 def python_blocks(page):
@@ -63,8 +63,7 @@ def page_results(tmp_path_factory):
     work = tmp_path_factory.mktemp("doc_snippets")
     if any("fashion-mnist" in b for page in PAGES_WITH_CODE for b in runnable_blocks(page)):
         assert FASHION_MNIST.is_dir(), (
-            "the documentation's examples read Debian's Fashion-MNIST: "
-            "apt-get install dataset-fashion-mnist"
+            "the documentation's examples read Debian's Fashion-MNIST: apt-get install dataset-fashion-mnist"
         )
     pages = [[page.name, runnable_blocks(page), str(work / page.stem)] for page in PAGES_WITH_CODE]
     (work / "pages.json").write_text(json.dumps(pages))
@@ -72,7 +71,11 @@ def page_results(tmp_path_factory):
     env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [sys.executable, str(work / "runner.py"), str(work / "pages.json"), str(work / "results.json")],
-        cwd=work, capture_output=True, text=True, env=env, timeout=900,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((work / "results.json").read_text())

@@ -1,7 +1,6 @@
 """The paper's examples run end to end through their real loading paths."""
 
 import csv
-import gzip
 import json
 import os
 import pathlib
@@ -16,11 +15,11 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
 import cifar10_dense  # noqa: E402
-from data_files import write_mnist_idx  # noqa: E402
-from data_files import write_mnist_pickle  # noqa: E402
 import mnist_dense  # noqa: E402
 import monitor_fashion_mnist  # noqa: E402
 import paper_protocol  # noqa: E402
+from data_files import write_mnist_idx  # noqa: E402
+from data_files import write_mnist_pickle  # noqa: E402
 
 TINY = ["--depth", "3", "--width", "8", "--epochs", "1", "--seeds", "2", "--verbose", "0"]
 
@@ -72,9 +71,27 @@ def test_mnist_example_from_idx_files(tmp_path, capsys):
 def test_mnist_example_reads_the_classic_pickle(tmp_path):
     write_mnist_pickle(tmp_path / "data", sizes=(60, 20, 30))
     rows = mnist_dense.main(
-        ["--depth", "3", "--width", "8", "--epochs", "2", "--seeds", "1", "--verbose", "0",
-         "--dataset", "mnist", "--data-dir", str(tmp_path / "data"), "--inits", "fractional",
-         "--no-monitor", "--out", str(tmp_path / "out")]
+        [
+            "--depth",
+            "3",
+            "--width",
+            "8",
+            "--epochs",
+            "2",
+            "--seeds",
+            "1",
+            "--verbose",
+            "0",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--inits",
+            "fractional",
+            "--no-monitor",
+            "--out",
+            str(tmp_path / "out"),
+        ]
     )
     _check_outputs(tmp_path / "out", ["fractional"], seeds=1, epochs=2, monitored=False)
     assert len(rows) == 2
@@ -91,8 +108,19 @@ def test_mnist_example_from_npz_with_leaky_relu_and_logit_quirk(tmp_path):
         y_test=rng.integers(0, 10, 16),
     )
     mnist_dense.main(
-        TINY + ["--data-dir", str(tmp_path / "data"), "--activation", "leaky_relu",
-                "--logit-activation", "--inits", "fractional", "--no-monitor", "--out", str(tmp_path / "out")]
+        TINY
+        + [
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--activation",
+            "leaky_relu",
+            "--logit-activation",
+            "--inits",
+            "fractional",
+            "--no-monitor",
+            "--out",
+            str(tmp_path / "out"),
+        ]
     )
     _check_outputs(tmp_path / "out", ["fractional"], monitored=False)
 
@@ -103,9 +131,21 @@ def test_fashion_mnist_through_keras_datasets_cache(tmp_path):
     write_mnist_idx(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
     env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras_home"), TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "mnist_dense.py"), "--dataset", "fashion_mnist",
-         "--inits", "fractional", "--out", str(tmp_path / "out")] + TINY,
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            str(EXAMPLES / "mnist_dense.py"),
+            "--dataset",
+            "fashion_mnist",
+            "--inits",
+            "fractional",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+        + TINY,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     _check_outputs(tmp_path / "out", ["fractional"])
@@ -132,8 +172,10 @@ def _write_cifar_batches(directory, per_batch=16, test=16):
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for name in names:
         n = test if name == "test_batch" else per_batch
-        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 b"labels": rng.integers(0, 10, n).tolist()}
+        batch = {
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"labels": rng.integers(0, 10, n).tolist(),
+        }
         with open(directory / name, "wb") as handle:
             pickle.dump(batch, handle)
     return directory
@@ -142,8 +184,17 @@ def _write_cifar_batches(directory, per_batch=16, test=16):
 def test_cifar_example_from_python_batches(tmp_path):
     data = _write_cifar_batches(tmp_path / "cifar-10-batches-py")
     rows = cifar10_dense.main(
-        TINY + ["--data-dir", str(data), "--inits", "he,fractional", "--batch-size", "32",
-                "--out", str(tmp_path / "out")]
+        TINY
+        + [
+            "--data-dir",
+            str(data),
+            "--inits",
+            "he,fractional",
+            "--batch-size",
+            "32",
+            "--out",
+            str(tmp_path / "out"),
+        ]
     )
     assert len(rows) == 4
     _check_outputs(tmp_path / "out", ["he", "fractional"])
@@ -159,12 +210,8 @@ def test_cifar_missing_data_stops_with_one_line(tmp_path, capsys):
 @pytest.mark.backend_independent
 def test_protocol_pieces():
     # Sussillo & Abbott's random-walk scale and the learning-rate drop
-    assert paper_protocol.random_walk_stddev(64, "linear") == pytest.approx(
-        np.exp(1 / 128) / 8
-    )
-    assert paper_protocol.random_walk_stddev(64, "relu") == pytest.approx(
-        np.sqrt(2) * np.exp(1.2 / 61.6) / 8
-    )
+    assert paper_protocol.random_walk_stddev(64, "linear") == pytest.approx(np.exp(1 / 128) / 8)
+    assert paper_protocol.random_walk_stddev(64, "relu") == pytest.approx(np.sqrt(2) * np.exp(1.2 / 61.6) / 8)
     schedule = cifar10_dense.step_decay(0.01)
     assert schedule(29, None) == 0.01 and schedule(30, None) == pytest.approx(0.001)
 
@@ -174,8 +221,22 @@ def test_monitor_example_writes_plots_csv_and_tensorboard(tmp_path, capsys):
     write_mnist_idx(data)
     out = tmp_path / "out"
     results = monitor_fashion_mnist.main(
-        ["--data-dir", str(data), "--depth", "3", "--width", "8", "--epochs", "2",
-         "--batch-size", "16", "--noise-batches", "4", "--out", str(out)]
+        [
+            "--data-dir",
+            str(data),
+            "--depth",
+            "3",
+            "--width",
+            "8",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--noise-batches",
+            "4",
+            "--out",
+            str(out),
+        ]
     )
     assert sorted(results) == ["fractional", "he"]
     for init in results:

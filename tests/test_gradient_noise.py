@@ -5,9 +5,9 @@ import math
 import keras
 import numpy as np
 import pytest
+import scipy.stats
 from helpers import batches_py_dataset
 from helpers import block_sum_sd
-import scipy.stats
 
 import keras_fracinit
 from keras_fracinit import _data

@@ -72,12 +72,8 @@ def test_s2_draws_exactly_what_variance_scaling_draws(activation, kwargs, gain, 
     )
     np.testing.assert_array_equal(_numpy(ours(shape)), _numpy(keras_own(shape)))
     uniform = FractionalMomentUniform(2.0, activation, mode=mode, seed=7, **kwargs)
-    keras_uniform = keras.initializers.VarianceScaling(
-        scale=gain, mode=mode, distribution="uniform", seed=7
-    )
-    np.testing.assert_allclose(
-        _numpy(uniform(shape)), _numpy(keras_uniform(shape)), rtol=1e-6
-    )
+    keras_uniform = keras.initializers.VarianceScaling(scale=gain, mode=mode, distribution="uniform", seed=7)
+    np.testing.assert_allclose(_numpy(uniform(shape)), _numpy(keras_uniform(shape)), rtol=1e-6)
 
 
 def test_s2_relu_is_he_normal_untruncated():
@@ -88,9 +84,7 @@ def test_s2_relu_is_he_normal_untruncated():
 def test_s_below_2_is_wider_than_he():
     he = FractionalMomentNormal(2.0).stddev((64, 64))
     assert FractionalMomentNormal(1.5).stddev((64, 64)) > he
-    assert FractionalMomentNormal(0.8).stddev((64, 64)) > FractionalMomentNormal(
-        1.5
-    ).stddev((64, 64))
+    assert FractionalMomentNormal(0.8).stddev((64, 64)) > FractionalMomentNormal(1.5).stddev((64, 64))
 
 
 # --- the drawn values ------------------------------------------------------
@@ -266,7 +260,10 @@ def test_repr_names_the_arguments():
         ({"lower": 0.1}, r"`lower` only applies to activation='rrelu'"),
         ({"dropout": 1.0}, r"Argument `dropout` must be in \[0, 1\). Received: dropout=1.0"),
         ({"dropout": -0.5}, r"Received: dropout=-0.5"),
-        ({"mode": "fan_avg"}, r"Argument `mode` must be one of 'fan_in', 'fan_out'. Received: mode='fan_avg'"),
+        (
+            {"mode": "fan_avg"},
+            r"Argument `mode` must be one of 'fan_in', 'fan_out'. Received: mode='fan_avg'",
+        ),
     ],
 )
 def test_bad_input_raises_at_construction(cls, kwargs, match):
@@ -346,9 +343,7 @@ def test_s_moment_is_preserved_through_a_deep_stack(activation, kwargs, apply, m
     rng = np.random.default_rng(17)
     widths = STACK if mode == "fan_in" else STACK[::-1]
     init = FractionalMomentNormal(s, activation, mode=mode, **kwargs)
-    ratios = _relative_rms_moments(
-        _stack_stddev(init, mode), widths, apply, s, networks, rng
-    )
+    ratios = _relative_rms_moments(_stack_stddev(init, mode), widths, apply, s, networks, rng)
     means = ratios.mean(axis=0)
     standard_errors = ratios.std(axis=0, ddof=1) / math.sqrt(networks)
     # 4 standard errors per layer: a false alarm in any of the 9 layers has
@@ -357,9 +352,7 @@ def test_s_moment_is_preserved_through_a_deep_stack(activation, kwargs, apply, m
 
     # The test has power: He's weights (s = 2) lose the s-th moment.
     he = FractionalMomentNormal(2.0, activation, mode=mode, **kwargs)
-    he_ratios = _relative_rms_moments(
-        _stack_stddev(he, mode), widths, apply, s, networks, rng
-    )[:, -1]
+    he_ratios = _relative_rms_moments(_stack_stddev(he, mode), widths, apply, s, networks, rng)[:, -1]
     he_se = he_ratios.std(ddof=1) / math.sqrt(networks)
     assert he_ratios.mean() < 1.0 - 4.0 * he_se
 

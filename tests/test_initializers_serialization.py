@@ -66,8 +66,10 @@ def test_dict_identifier_with_config():
 )
 def test_string_names_work_in_layer_arguments(layer):
     layer = layer()
-    inputs = np.ones((2, 9, 9, 3)) if isinstance(layer, keras.layers.Conv2D) else (
-        np.ones((2, 9, 3)) if isinstance(layer, keras.layers.Conv1D) else np.ones((2, 5))
+    inputs = (
+        np.ones((2, 9, 9, 3))
+        if isinstance(layer, keras.layers.Conv2D)
+        else (np.ones((2, 9, 3)) if isinstance(layer, keras.layers.Conv1D) else np.ones((2, 5)))
     )
     outputs = layer(inputs)
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(outputs)))
@@ -125,9 +127,7 @@ def test_keras_file_loads_in_a_fresh_process(tmp_path):
     model.save(tmp_path / "model.keras")
     np.save(tmp_path / "x.npy", x)
 
-    stdout = _run_fresh_python(
-        FRESH_LOAD, tmp_path / "model.keras", tmp_path / "x.npy", tmp_path / "y.npy"
-    )
+    stdout = _run_fresh_python(FRESH_LOAD, tmp_path / "model.keras", tmp_path / "x.npy", tmp_path / "y.npy")
     loaded = json.loads(stdout.strip().splitlines()[-1])
     for layer, (module, name, config) in zip(model.layers, loaded):
         assert module == "keras_fracinit.initializers"

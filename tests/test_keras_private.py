@@ -49,7 +49,9 @@ def test_run_through_graph_calls_each_layer_once_and_computes_the_model():
     x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
     out = _keras_private.run_through_graph(model, keras.ops.convert_to_tensor(x), call)
     assert called == ["dense", "relu"]
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(out), keras.ops.convert_to_numpy(model(x)), rtol=1e-6
+    )
 
 
 def test_outbound_nodes_name_the_consumers():

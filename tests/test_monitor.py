@@ -42,7 +42,10 @@ def _dense_stack(inputs=6, width=16, depth=3, outputs=3, s=1.0):
     init = FractionalMomentNormal(s, seed=keras.random.SeedGenerator(1))
     return keras.Sequential(
         [keras.Input((inputs,))]
-        + [keras.layers.Dense(width, "relu", kernel_initializer=init, name=f"hidden{i}") for i in range(depth)]
+        + [
+            keras.layers.Dense(width, "relu", kernel_initializer=init, name=f"hidden{i}")
+            for i in range(depth)
+        ]
         + [keras.layers.Dense(outputs, name="head")]
     )
 
@@ -88,7 +91,12 @@ def test_logged_values_equal_an_independent_recomputation(build, inputs, tmp_pat
     monitor = FractionalMomentMonitor(s, probe=x[:40])
     csv_path = tmp_path / "log.csv"
     history = model.fit(
-        x, y, batch_size=16, epochs=3, verbose=0, callbacks=[monitor, keras.callbacks.CSVLogger(str(csv_path))]
+        x,
+        y,
+        batch_size=16,
+        epochs=3,
+        verbose=0,
+        callbacks=[monitor, keras.callbacks.CSVLogger(str(csv_path))],
     )
     signals, _ = _eager_kernel_signals(model.layers, x[:40])
     assert list(signals) == monitor.layer_paths
@@ -111,7 +119,9 @@ def test_logged_values_equal_an_independent_recomputation(build, inputs, tmp_pat
 
 def test_functional_model_with_a_nested_functional_block():
     block_in = keras.Input((12,))
-    block = keras.Model(block_in, keras.layers.Dense(10, activation="relu", name="inside")(block_in), name="block")
+    block = keras.Model(
+        block_in, keras.layers.Dense(10, activation="relu", name="inside")(block_in), name="block"
+    )
     x_in = keras.Input((6,))
     h = keras.layers.Dense(12, activation="relu", name="before")(x_in)
     model = keras.Model(x_in, keras.layers.Dense(3, name="after")(block(h)))
@@ -123,7 +133,11 @@ def test_functional_model_with_a_nested_functional_block():
     h1 = model.get_layer("before")(x[:24])
     h2 = block.get_layer("inside")(h1)
     h3 = model.get_layer("after")(h2)
-    for path, (layer_in, layer_out) in {"before": (x[:24], h1), "block/inside": (h1, h2), "after": (h2, h3)}.items():
+    for path, (layer_in, layer_out) in {
+        "before": (x[:24], h1),
+        "block/inside": (h1, h2),
+        "after": (h2, h3),
+    }.items():
         assert history.history[f"s_moment/{path}"][-1] == pytest.approx(_s_moment(layer_out, 1.0), rel=1e-4)
         expected_ratio = _s_moment(layer_out, 1.0) / _s_moment(layer_in, 1.0)
         assert history.history[f"s_moment_ratio/{path}"][-1] == pytest.approx(expected_ratio, rel=1e-4)
@@ -171,6 +185,7 @@ def _probe_source(kind, x, y, batch_size):
 
         return {"x": tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size), "shuffle": False}
     if kind == "generator":
+
         def batches():
             for i in range(0, len(x), batch_size):
                 yield x[i : i + batch_size], y[i : i + batch_size]
@@ -378,7 +393,9 @@ def test_measure_freq_and_batch_freq_measure_the_current_weights(tmp_path):
     for key in monitor.history:
         assert monitor.batch_history[key][0] == monitor.history[key][0], key
         assert monitor.batch_history[key][2] == monitor.history[key][1], key
-    assert monitor.batch_history["kernel_s_moment/head"][0] != monitor.batch_history["kernel_s_moment/head"][1]
+    assert (
+        monitor.batch_history["kernel_s_moment/head"][0] != monitor.batch_history["kernel_s_moment/head"][1]
+    )
 
 
 def test_tensorboard_scalars_from_the_monitor_and_from_keras(tmp_path):
@@ -402,7 +419,9 @@ def test_tensorboard_scalars_from_the_monitor_and_from_keras(tmp_path):
     assert [e.step for e in events] == [0, 1]
     import tensorflow as tf
 
-    assert float(tf.make_ndarray(events[-1].tensor_proto)) == pytest.approx(monitor.history["s_moment/head"][-1], rel=1e-6)
+    assert float(tf.make_ndarray(events[-1].tensor_proto)) == pytest.approx(
+        monitor.history["s_moment/head"][-1], rel=1e-6
+    )
     _, from_keras = tags(tmp_path / "keras" / "train")
     assert "epoch_s_moment/head" in from_keras and "epoch_kernel_s_moment/hidden0" in from_keras
 
@@ -418,7 +437,12 @@ def test_plot_draws_one_panel_per_statistic():
     model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
     figure = monitor.plot()
     axes = [a for a in figure.axes if a.get_title()]
-    assert [a.get_title().split()[0] for a in axes] == ["s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index"]
+    assert [a.get_title().split()[0] for a in axes] == [
+        "s_moment",
+        "s_moment_ratio",
+        "kernel_s_moment",
+        "tail_index",
+    ]
     # 4 layers, initial point + 2 epochs
     assert all(len(line.get_xdata()) == 3 for line in axes[0].lines if line.get_label() != "_nolegend_")
     assert len(monitor.plot(["s_moment_ratio"]).axes) == 1
@@ -453,22 +477,40 @@ def test_progress_line_stays_short_while_history_and_csv_get_every_value(verbose
     monitor = FractionalMomentMonitor(probe=(x[:32], y[:32]), tail_index=True)
     csv_path = tmp_path / "log.csv"
     history = model.fit(
-        x, y, epochs=2, batch_size=32, verbose=verbose,
+        x,
+        y,
+        epochs=2,
+        batch_size=32,
+        verbose=verbose,
         callbacks=[monitor, keras.callbacks.CSVLogger(str(csv_path))],
     ).history
     lines = capsys.readouterr().out.replace("\r", "\n").splitlines()
     assert max(len(line) for line in lines) <= 300
     assert "s_ratio_min" in lines[-1] and "s_moment/" not in lines[-1]
     paths = [f"hidden{i}" for i in range(12)] + ["head"]
-    expected = [f"{name}/{path}" for name in ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index") for path in paths]
+    expected = [
+        f"{name}/{path}"
+        for name in ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index")
+        for path in paths
+    ]
     assert [key for key in history if "/" in key] == expected
     assert list(monitor.history) == expected
     assert all(len(history[key]) == 2 for key in expected)
     with open(csv_path) as handle:
         assert set(expected) <= set(handle.readline().strip().split(","))
     # The progress bar is Keras' own again once training ends.
-    model.fit(x, y, epochs=1, batch_size=32, verbose=2, callbacks=[keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: logs.update({"s_moment/extra": 1.0}))])
+    model.fit(
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        verbose=2,
+        callbacks=[
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: logs.update({"s_moment/extra": 1.0})
+            )
+        ],
+    )
     assert "s_moment/extra" in capsys.readouterr().out
 
 
@@ -479,7 +521,10 @@ def test_progress_line_stays_short_while_history_and_csv_get_every_value(verbose
         ({"measure_freq": 0}, "Argument `measure_freq` must be a positive integer. Received: measure_freq=0"),
         ({"batch_freq": 1.5}, "Argument `batch_freq` must be a positive integer"),
         ({"layers": "dense"}, "Argument `layers` must be a non-empty list"),
-        ({"tail_index": True, "probe": np.ones((32, 2))}, r"Argument `probe` must hold targets with tail_index=True: pass probe=\(x, y\)"),
+        (
+            {"tail_index": True, "probe": np.ones((32, 2))},
+            r"Argument `probe` must hold targets with tail_index=True: pass probe=\(x, y\)",
+        ),
         (
             {"tail_index": True, "probe": (np.ones((8, 2)), np.ones((8, 1)))},
             "needs a probe of at least 16 samples. Received: a probe of 8 samples",
@@ -503,7 +548,12 @@ def test_bad_layers_and_missing_loss_fail_when_training_starts():
     model.compile("sgd", loss=lambda t, p: keras.ops.mean((t - p) ** 2))
     monitor = FractionalMomentMonitor(tail_index=True, layers=[model.get_layer("head")])
     model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
-    assert sorted(monitor.history) == ["kernel_s_moment/head", "s_moment/head", "s_moment_ratio/head", "tail_index/head"]
+    assert sorted(monitor.history) == [
+        "kernel_s_moment/head",
+        "s_moment/head",
+        "s_moment_ratio/head",
+        "tail_index/head",
+    ]
     uncompiled = _dense_stack()
     monitor = FractionalMomentMonitor(probe=(x[:32], y[:32]), tail_index=True)
     monitor.set_model(uncompiled)
@@ -551,7 +601,11 @@ MIRRORED = """
 def test_under_mirrored_strategy():
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(MIRRORED)], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", textwrap.dedent(MIRRORED)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

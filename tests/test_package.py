@@ -4,9 +4,9 @@ import importlib.metadata
 import pathlib
 import subprocess
 import sys
-import tomllib
 
 import pytest
+import tomllib
 
 import keras_fracinit
 
@@ -16,9 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def run_fresh(code):
     """Runs `code` in a new interpreter: what the package imports, not what this run holds."""
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 

@@ -89,8 +89,6 @@ def test_cumulative_s_moment_after_100_layers(width, s):
     assert he_moment.mean() < 1.0 - 4 * se
 
 
-
-
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "linear"])
 @pytest.mark.parametrize("s", [1.0, 2.0])
 def test_log_norm_at_depth_50_is_the_predicted_gaussian(activation, s):
@@ -117,8 +115,10 @@ def test_small_outputs_match_prediction_and_are_rarer_than_he():
     observed = {}
     for s in (2.0, 1.0, 0.5):
         sim = simulate.propagate(
-            FractionalMomentNormal(s), {"width": width, "depth": depth},
-            networks=networks, seed=5,
+            FractionalMomentNormal(s),
+            {"width": width, "depth": depth},
+            networks=networks,
+            seed=5,
         )
         hits = sim.norms[:, -1] <= eps * sim.norms[:, 0]
         predicted = small_output_probability(eps, s, width=width, depth=depth)
@@ -168,9 +168,7 @@ def test_keras_initializers_are_simulated_with_their_own_law():
         assert drawn.var() == pytest.approx(expected_var, rel=0.01)
         assert np.abs(drawn).max() <= (2 * scale if law == "truncated_normal" else scale) * (1 + 1e-6)
     assert simulate._weight_law(FractionalMomentUniform(1.0), shape)[0] == "uniform"
-    assert simulate._weight_law(keras.initializers.RandomNormal(stddev=0.1), shape) == (
-        "normal", 0.1
-    )
+    assert simulate._weight_law(keras.initializers.RandomNormal(stddev=0.1), shape) == ("normal", 0.1)
 
 
 def test_he_normal_truncated_keeps_the_second_moment_exactly():
@@ -201,7 +199,8 @@ def test_simulation_shapes_and_errors():
 
 
 @pytest.mark.parametrize(
-    "activation, kwargs", [("relu", {"dropout": 0.3}), ("leaky_relu", {"negative_slope": 0.3}), ("linear", {})]
+    "activation, kwargs",
+    [("relu", {"dropout": 0.3}), ("leaky_relu", {"negative_slope": 0.3}), ("linear", {})],
 )
 def test_norm_only_draws_match_the_unit_by_unit_path(activation, kwargs):
     # Without biases only the norms are drawn (X_m from its exact law); a

@@ -53,7 +53,9 @@ def test_zeros_are_ignored_by_the_block_estimator():
     samples[rng.random(samples.size) < 0.3] = 0.0  # dead units
     # The estimate rests on the ~70,000 nonzero samples.
     nonzero = np.count_nonzero(samples)
-    assert abs(block_sum_tail_index(samples) - 1.5) <= 4 * block_sum_sd(1.5, nonzero, round(math.sqrt(nonzero)))
+    assert abs(block_sum_tail_index(samples) - 1.5) <= 4 * block_sum_sd(
+        1.5, nonzero, round(math.sqrt(nonzero))
+    )
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,9 @@ def test_dict_inputs_and_a_subset_of_layers():
     x = {"left": np.ones((3, 3), "float32"), "right": np.full((3, 2), 2.0, "float32")}
     reductions = result.model.predict_on_batch(x)
     assert sorted(reductions) == ["out/input", "out/output"]
-    concatenated = np.concatenate([keras.ops.convert_to_numpy(model.get_layer("l")(x["left"])), x["right"]], 1)
+    concatenated = np.concatenate(
+        [keras.ops.convert_to_numpy(model.get_layer("l")(x["left"])), x["right"]], 1
+    )
     np.testing.assert_allclose(reductions["out/input"], _numpy_mean_square(concatenated), rtol=1e-5)
 
 

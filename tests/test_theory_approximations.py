@@ -12,7 +12,10 @@ pytestmark = pytest.mark.backend_independent
 @pytest.mark.parametrize("s", [0.5, 1.0, 1.5])
 def test_relu_and_linear_expansions_are_second_order(activation, s):
     # exact - approximate = O(1/m^2): doubling the width quarters the gap.
-    gaps = [moment_gain(s, activation, width=m) - large_width_gain(s, activation, width=m) for m in (128, 256, 512)]
+    gaps = [
+        moment_gain(s, activation, width=m) - large_width_gain(s, activation, width=m)
+        for m in (128, 256, 512)
+    ]
     for wide, narrow in zip(gaps[1:], gaps[:-1]):
         assert wide / narrow == pytest.approx(0.25, abs=0.02)
 

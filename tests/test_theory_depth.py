@@ -39,9 +39,7 @@ def test_relu_log_cumulants_are_binomial_digamma_mixtures(width):
     k, w = _binomial_weights(width)
     digamma = special.digamma(k / 2)
     expected_mean = np.dot(w, digamma) + math.log(2)
-    expected_var = np.dot(w, special.polygamma(1, k / 2)) + np.dot(
-        w, (digamma - np.dot(w, digamma)) ** 2
-    )
+    expected_var = np.dot(w, special.polygamma(1, k / 2)) + np.dot(w, (digamma - np.dot(w, digamma)) ** 2)
     mean, var = moments.log_cumulants(activation_lib.activation_law("relu"), width)
     assert mean == pytest.approx(expected_mean, abs=1e-12)
     assert var == pytest.approx(expected_var, rel=1e-9, abs=1e-15)
@@ -102,10 +100,7 @@ def test_theory_example_relu_64_100():
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "rrelu", "linear"])
 @pytest.mark.parametrize("width", [2, 8, 64])
 def test_drift_is_negative_and_rises_as_s_falls(activation, width):
-    drifts = [
-        log_norm_limit(s, activation, width=width, depth=1).drift
-        for s in (2.0, 1.5, 1.0, 0.5)
-    ]
+    drifts = [log_norm_limit(s, activation, width=width, depth=1).drift for s in (2.0, 1.5, 1.0, 0.5)]
     assert drifts[0] < 0
     assert np.all(np.diff(drifts) > 0)
     if activation != "relu" or width > 2:
@@ -135,9 +130,7 @@ def test_small_output_probability_formula_and_paper_claim():
         assert small_output_probability(eps, s, width=width, depth=depth) == pytest.approx(
             expected, rel=1e-12
         )
-    probabilities = [
-        small_output_probability(eps, s, width=64, depth=100) for s in (2.0, 1.5, 1.0, 0.5)
-    ]
+    probabilities = [small_output_probability(eps, s, width=64, depth=100) for s in (2.0, 1.5, 1.0, 0.5)]
     assert np.all(np.diff(probabilities) < 0)
 
 
@@ -160,14 +153,10 @@ def test_depth_must_be_positive_integer(depth):
 @pytest.mark.parametrize("s", [0.5, 1.0, 1.7])
 def test_norm_factor_has_unit_s_moment_and_tail_index_s(activation, kwargs, s):
     for width in (2, 16, 256):
-        assert norm_factor_moment(s, s, activation, width=width, **kwargs) == pytest.approx(
-            1.0, rel=1e-12
-        )
+        assert norm_factor_moment(s, s, activation, width=width, **kwargs) == pytest.approx(1.0, rel=1e-12)
         assert norm_factor_moment(2.0, s, activation, width=width, **kwargs) > 1.0
         gain = moment_gain(s, activation, width=width, **kwargs)
-        assert kesten_tail_index(gain, activation, width=width, **kwargs) == pytest.approx(
-            s, abs=1e-9
-        )
+        assert kesten_tail_index(gain, activation, width=width, **kwargs) == pytest.approx(s, abs=1e-9)
 
 
 def test_he_factor_has_unit_second_moment():

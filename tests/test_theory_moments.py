@@ -7,12 +7,12 @@ import pathlib
 import mpmath as mp
 import numpy as np
 import pytest
-
 import references
+
 from keras_fracinit.theory import activation as activation_lib
-from keras_fracinit.theory import moments
 from keras_fracinit.theory import fractional_moment
 from keras_fracinit.theory import moment_gain
+from keras_fracinit.theory import moments
 
 pytestmark = pytest.mark.backend_independent
 
@@ -29,8 +29,11 @@ def _stored_references():
     """The 30-digit references of tests/make_reference_gains.py (slow to recompute)."""
     data = json.loads(REFERENCE_FILE.read_text())
     return [
-        pytest.param(record, id=f"{record['activation']}-{record['method'].split()[0]}-"
-                     f"m{record['width']}-s{record['s']}-{'-'.join(f'{v:.3g}' for v in record['kwargs'].values())}")
+        pytest.param(
+            record,
+            id=f"{record['activation']}-{record['method'].split()[0]}-"
+            f"m{record['width']}-s{record['s']}-{'-'.join(f'{v:.3g}' for v in record['kwargs'].values())}",
+        )
         for record in data["records"]
     ]
 
@@ -62,7 +65,13 @@ def test_gain_matches_stored_high_precision_reference(record):
         ("linear", {}, 7, 0.8, lambda m, p: references.chi_square_moment(m, mp.mpf(p))),
         ("relu", {}, 64, 1.5, lambda m, p: references.leaky_moment(m, p, 0.0)),
         ("leaky_relu", {"negative_slope": 0.2}, 3, 0.1, lambda m, p: references.leaky_moment(m, p, 0.2)),
-        ("rrelu", {"lower": 0.0, "upper": 0.5}, 1, 1.9, lambda m, p: references.laplace_moment(m, p, 0.0, 0.5)),
+        (
+            "rrelu",
+            {"lower": 0.0, "upper": 0.5},
+            1,
+            1.9,
+            lambda m, p: references.laplace_moment(m, p, 0.0, 0.5),
+        ),
     ],
     ids=["linear", "relu", "leaky_relu", "rrelu"],
 )
@@ -70,7 +79,8 @@ def test_gain_matches_a_live_reference(activation, kwargs, width, s, moment):
     reference = references.gain_from_moment(width, s / 2, moment(width, s / 2))
     assert _relative_error(moment_gain(s, activation, width=width, **kwargs), reference) < RELATIVE_TOLERANCE
     stored = [
-        r for r in json.loads(REFERENCE_FILE.read_text())["records"]
+        r
+        for r in json.loads(REFERENCE_FILE.read_text())["records"]
         if (r["activation"], r["width"], r["s"], r["kwargs"]) == (activation, width, s, kwargs)
     ]
     assert len(stored) == 1 and _relative_error(float(stored[0]["gain"]), reference) < 1e-15
@@ -110,9 +120,7 @@ def test_dropout_matches_binomial_thinning(activation, keep):
 @pytest.mark.parametrize("width", [1, 5, 64, 10**6])
 def test_s2_is_the_classical_gain(activation, kwargs, expected, width):
     # E[X_m] = m (1 + E[A^2]) / (2 q) gives g_2 = 2 q / (1 + E[A^2]) exactly.
-    assert moment_gain(2.0, activation, width=width, **kwargs) == pytest.approx(
-        expected, rel=1e-15
-    )
+    assert moment_gain(2.0, activation, width=width, **kwargs) == pytest.approx(expected, rel=1e-15)
     # ... and s -> 2 is continuous.
     near = moment_gain(2.0 - 1e-7, activation, width=width, **kwargs)
     assert near == pytest.approx(expected, rel=1e-6)
@@ -149,10 +157,7 @@ def test_small_relu_width_counts_the_dead_mass():
 )
 def test_gain_decreases_in_s_towards_g2(activation, kwargs):
     for width in [1, 4, 64, 4096]:
-        gains = [
-            moment_gain(s, activation, width=width, **kwargs)
-            for s in np.linspace(0.05, 2.0, 40)
-        ]
+        gains = [moment_gain(s, activation, width=width, **kwargs) for s in np.linspace(0.05, 2.0, 40)]
         assert np.all(np.diff(gains) < 0)
 
 

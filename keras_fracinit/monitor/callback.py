@@ -11,19 +11,18 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_fracinit import _keras_private
 from keras_fracinit import _data
 from keras_fracinit import _gradient_noise as gradient_noise
+from keras_fracinit import _keras_private
 from keras_fracinit import _layers
 from keras_fracinit import _taps as taps
 from keras_fracinit.monitor import plot as plot_lib
 from keras_fracinit.monitor import probe as probe_lib
 from keras_fracinit.monitor import scalars as scalars_lib
 from keras_fracinit.monitor import statistics as statistics_lib
-from keras_fracinit.monitor.statistics import STATISTICS
 from keras_fracinit.monitor.progress import CompactProgressLine
+from keras_fracinit.monitor.statistics import STATISTICS
 from keras_fracinit.theory import activation as activation_lib
-
 
 
 class FractionalMomentMonitor(keras.callbacks.Callback):
@@ -120,9 +119,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         super().__init__()
         self.s = activation_lib.check_s(s)
         self.measure_freq = activation_lib.check_width(measure_freq, "measure_freq")
-        self.batch_freq = (
-            None if batch_freq is None else activation_lib.check_width(batch_freq, "batch_freq")
-        )
+        self.batch_freq = None if batch_freq is None else activation_lib.check_width(batch_freq, "batch_freq")
         if layers is not None and (isinstance(layers, str) or not len(layers)):
             raise ValueError(
                 "Argument `layers` must be a non-empty list of layer paths or "
@@ -234,7 +231,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             for path in self._tap.tapped:
                 output = statistics_lib.mean_or_nan(reductions[path + "/output"])
                 values["s_moment/" + path] = output
-                values["s_moment_ratio/" + path] = statistics_lib.ratio(output, statistics_lib.mean_or_nan(reductions[path + "/input"]))
+                values["s_moment_ratio/" + path] = statistics_lib.ratio(
+                    output, statistics_lib.mean_or_nan(reductions[path + "/input"])
+                )
         if self.kernels:
             for path, layer in self._layers.items():
                 values["kernel_s_moment/" + path] = statistics_lib.kernel_moment(layer.kernel, self.s)
@@ -392,6 +391,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if kind not in self._warned:
             self._warned.add(kind)
             warnings.warn(message, stacklevel=3)
+
 
 def _weights_exist(model):
     return all(layer.built for _, layer in _layers.named_layers(model))

@@ -28,8 +28,7 @@ def plot_statistics(table, statistics=None, *, figsize=None):
     unknown = [name for name in statistics if name not in recorded]
     if unknown or not statistics:
         raise ValueError(
-            f"Argument `statistics` must be among the recorded {recorded}. "
-            f"Received: statistics={statistics}"
+            f"Argument `statistics` must be among the recorded {recorded}. Received: statistics={statistics}"
         )
     paths = list(table.layer_paths)
     # One row for up to three panels; a 2-column grid beyond (no empty panel).
@@ -85,5 +84,3 @@ def plot_statistics(table, statistics=None, *, figsize=None):
             ticks=MaxNLocator(integer=True),
         )
     return figure
-
-

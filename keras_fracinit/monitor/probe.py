@@ -2,8 +2,8 @@
 
 import keras
 
-from keras_fracinit import _keras_private
 from keras_fracinit import _data
+from keras_fracinit import _keras_private
 
 
 def probe_batch(probe):

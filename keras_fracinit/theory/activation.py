@@ -82,9 +82,7 @@ class ActivationLaw:
 def check_s(s: float) -> float:
     """Returns `s` as a float after checking that it lies in (0, 2]."""
     if isinstance(s, bool) or not isinstance(s, numbers.Real):
-        raise ValueError(
-            f"Argument `s` must be a real number in (0, 2]. Received: s={s!r}"
-        )
+        raise ValueError(f"Argument `s` must be a real number in (0, 2]. Received: s={s!r}")
     s = float(s)
     if not (0.0 < s <= 2.0):  # also rejects NaN
         raise ValueError(f"Argument `s` must be in (0, 2]. Received: s={s}")
@@ -94,46 +92,29 @@ def check_s(s: float) -> float:
 def check_width(width: int, name: str = "width") -> int:
     """Returns `width` as an int after checking that it is a positive integer."""
     if isinstance(width, bool) or not isinstance(width, numbers.Integral):
-        raise ValueError(
-            f"Argument `{name}` must be a positive integer. "
-            f"Received: {name}={width!r}"
-        )
+        raise ValueError(f"Argument `{name}` must be a positive integer. Received: {name}={width!r}")
     if width < 1:
-        raise ValueError(
-            f"Argument `{name}` must be a positive integer. "
-            f"Received: {name}={width}"
-        )
+        raise ValueError(f"Argument `{name}` must be a positive integer. Received: {name}={width}")
     return int(width)
 
 
 def check_slope(value: float, name: str) -> float:
     """Returns a negative-side slope as a float after checking it is finite and >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"Argument `{name}` must be a non-negative number. "
-            f"Received: {name}={value!r}"
-        )
+        raise ValueError(f"Argument `{name}` must be a non-negative number. Received: {name}={value!r}")
     value = float(value)
     if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(
-            f"Argument `{name}` must be a finite non-negative number. "
-            f"Received: {name}={value}"
-        )
+        raise ValueError(f"Argument `{name}` must be a finite non-negative number. Received: {name}={value}")
     return value
 
 
 def check_dropout(dropout: float) -> float:
     """Returns `dropout` as a float after checking that it lies in [0, 1)."""
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-        raise ValueError(
-            f"Argument `dropout` must be a number in [0, 1). "
-            f"Received: dropout={dropout!r}"
-        )
+        raise ValueError(f"Argument `dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
     dropout = float(dropout)
     if not (0.0 <= dropout < 1.0):
-        raise ValueError(
-            f"Argument `dropout` must be in [0, 1). Received: dropout={dropout}"
-        )
+        raise ValueError(f"Argument `dropout` must be in [0, 1). Received: dropout={dropout}")
     return dropout
 
 
@@ -196,12 +177,8 @@ def resolve_activation(
             negative_slope = DEFAULT_NEGATIVE_SLOPE
         negative_slope = check_slope(negative_slope, "negative_slope")
     if activation == "rrelu":
-        lower = check_slope(
-            DEFAULT_RRELU_LOWER if lower is None else lower, "lower"
-        )
-        upper = check_slope(
-            DEFAULT_RRELU_UPPER if upper is None else upper, "upper"
-        )
+        lower = check_slope(DEFAULT_RRELU_LOWER if lower is None else lower, "lower")
+        upper = check_slope(DEFAULT_RRELU_UPPER if upper is None else upper, "upper")
         if lower > upper:
             raise ValueError(
                 "Arguments `lower` and `upper` must satisfy lower <= upper. "

@@ -48,9 +48,7 @@ def large_width_gain(
     """
     s = activation_lib.check_s(s)
     d = activation_lib.check_width(width)
-    spec = activation_lib.resolve_activation(
-        activation, negative_slope=negative_slope
-    )
+    spec = activation_lib.resolve_activation(activation, negative_slope=negative_slope)
     name = spec["activation"]
     if name == "relu":
         return 2.0 + 5.0 * (2.0 - s) / (2.0 * d)
@@ -59,9 +57,7 @@ def large_width_gain(
     if name == "leaky_relu":
         a2 = spec["negative_slope"] ** 2
         first = 2.0 / (1.0 + a2)
-        second = (2.0 - s) * ((5.0 * s - 24.0) * a2 + 10.0) / (
-            (2.0 * (s + 2.0) * a2 + 4.0)
-        )
+        second = (2.0 - s) * ((5.0 * s - 24.0) * a2 + 10.0) / (2.0 * (s + 2.0) * a2 + 4.0)
         return first + second / d
     raise ValueError(
         "The authors give large-width expansions only for 'relu', "

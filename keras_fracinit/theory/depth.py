@@ -175,9 +175,7 @@ def small_output_probability(
         Gurbuzbalaban and Hu, AISTATS 2021.
     """
     if isinstance(eps, bool) or not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0):
-        raise ValueError(
-            f"Argument `eps` must be a positive finite number. Received: eps={eps!r}"
-        )
+        raise ValueError(f"Argument `eps` must be a positive finite number. Received: eps={eps!r}")
     limit = log_norm_limit(s, activation, width=width, depth=depth, **activation_params)
     return float((1.0 - limit.survival) + limit.survival * limit.cdf(math.log(eps)))
 
@@ -218,9 +216,7 @@ def _log_norm_factor_moment(q, s, activation, width, activation_params):
     # the dead-unit mass of ReLU enters as (1 - 2^-m)^(-2/q).
     s, width, law = activation_lib.validate(s, activation, width, **activation_params)
     q = activation_lib.check_s(q)
-    return 0.5 * q * (
-        moments.log_gain_for_law(s, law, width) - moments.log_gain_for_law(q, law, width)
-    )
+    return 0.5 * q * (moments.log_gain_for_law(s, law, width) - moments.log_gain_for_law(q, law, width))
 
 
 def kesten_tail_index(

@@ -76,9 +76,7 @@ def _uniform_slope_mean_minus_one(t, lower, upper):
         log_ratio = np.log1p(-(upper - lower) / upper) if lower > 0 else -np.inf
         n = np.arange(1, _SERIES_TERMS + 1, dtype=np.float64)
         binom = np.cumprod((-0.5 - n + 1.0) / n)
-        moments = np.expm1((2.0 * n + 1.0) * log_ratio) / (
-            (2.0 * n + 1.0) * np.expm1(log_ratio)
-        )
+        moments = np.expm1((2.0 * n + 1.0) * log_ratio) / ((2.0 * n + 1.0) * np.expm1(log_ratio))
         powers = (y[small, None] ** 2) ** n
         out[small] = powers @ (binom * moments)
     large = ~small
@@ -90,10 +88,7 @@ def _uniform_slope_mean_minus_one(t, lower, upper):
             (upper - lower)
             * (upper + lower)
             * x
-            / (
-                upper * np.sqrt(1.0 + (lower * x) ** 2)
-                + lower * np.sqrt(1.0 + (upper * x) ** 2)
-            )
+            / (upper * np.sqrt(1.0 + (lower * x) ** 2) + lower * np.sqrt(1.0 + (upper * x) ** 2))
         )
         out[large] = np.arcsinh(diff) / ((upper - lower) * x) - 1.0
     return out
