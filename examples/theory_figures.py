@@ -123,7 +123,7 @@ def small_output_figure(path, networks, width=64, depth=200, eps=0.1):
     fig, axis = plt.subplots(figsize=(6, 4))
     layers = np.arange(1, depth + 1)
     for s in (2.0, 1.0, 0.5):
-        predicted = [theory.small_output_probability(eps, s, width=width, depth=int(k)) for k in layers]
+        predicted = [theory.small_output_probability(s, eps=eps, width=width, depth=int(k)) for k in layers]
         sim = simulate.propagate(
             keras_fracinit.FractionalMomentNormal(s),
             {"width": width, "depth": depth},

@@ -49,31 +49,28 @@ def _orders(text):
     return [_flag_value(activation_lib.check_s)(item) for item in items]
 
 
-def _columns(negative_slope, lower, upper):
-    """(header, activation kwargs) per table column."""
+def activation_columns(*, negative_slope, lower, upper, dropout):
+    """`(header, ActivationSpec)` per table column; every spec validated here, once."""
+    spec = activation_lib.ActivationSpec
     return [
-        ("relu", {"activation": "relu"}),
+        ("relu", spec("relu", dropout=dropout)),
         (
             f"leaky_relu(a={negative_slope:g})",
-            {"activation": "leaky_relu", "negative_slope": negative_slope},
+            spec("leaky_relu", negative_slope=negative_slope, dropout=dropout),
         ),
-        (
-            f"rrelu(l={lower:.3g},u={upper:.3g})",
-            {"activation": "rrelu", "lower": lower, "upper": upper},
-        ),
-        ("linear", {"activation": "linear"}),
+        (f"rrelu(l={lower:.3g},u={upper:.3g})", spec("rrelu", lower=lower, upper=upper, dropout=dropout)),
+        ("linear", spec("linear", dropout=dropout)),
     ]
 
 
-def gain_table(width, orders, *, negative_slope, lower, upper, dropout):
-    """Rows of `[s, gain per activation..., authors' relu approximation]`."""
-    columns = _columns(negative_slope, lower, upper)
+def gain_table(width, orders, columns):
+    """Rows of `[s, gain per activation column..., authors' relu approximation]`."""
     headers = ["s"] + [name for name, _ in columns] + ["relu (authors' approx.)"]
     rows = []
     for s in orders:
         row = [s]
-        for _, kwargs in columns:
-            row.append(moments.moment_gain(s, width=width, dropout=dropout, **kwargs))
+        for _, spec in columns:
+            row.append(moments.moment_gain(s, spec, width=width))
         row.append(approximations.large_width_gain(s, "relu", width=width))
         rows.append(row)
     return headers, rows
@@ -163,14 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        headers, rows = gain_table(
-            args.width,
-            args.s,
-            negative_slope=args.negative_slope,
-            lower=args.lower,
-            upper=args.upper,
-            dropout=args.dropout,
+        columns = activation_columns(
+            negative_slope=args.negative_slope, lower=args.lower, upper=args.upper, dropout=args.dropout
         )
+        headers, rows = gain_table(args.width, args.s, columns)
     except ValueError as error:
         # What no single flag can check, e.g. --lower above --upper; named as flags.
         args.command_parser.error(

@@ -76,7 +76,7 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
     def __init__(
         self,
         s: float = 1.0,
-        activation: str | None = "relu",
+        activation: str | activation_lib.ActivationSpec | None = "relu",
         *,
         negative_slope: float | None = None,
         lower: float | None = None,
@@ -86,19 +86,19 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
         seed: int | keras.random.SeedGenerator | dict | None = None,
     ) -> None:
         self.s = activation_lib.check_s(s)
-        spec = activation_lib.resolve_activation(
-            activation,
-            negative_slope=negative_slope,
-            lower=lower,
-            upper=upper,
-            dropout=dropout,
-        )
-        self.activation = spec["activation"]
-        self.negative_slope = spec["negative_slope"]
-        self.lower = spec["lower"]
-        self.upper = spec["upper"]
-        self.dropout = spec["dropout"]
-        self._law = activation_lib.activation_law(**spec)
+        if isinstance(activation, activation_lib.ActivationSpec):
+            if (negative_slope, lower, upper, dropout) != (None, None, None, 0.0):
+                raise ValueError(
+                    "Arguments `negative_slope`, `lower`, `upper` and `dropout` go "
+                    "into the ActivationSpec when `activation` is one. "
+                    f"Received: activation={activation!r} and negative_slope="
+                    f"{negative_slope!r}, lower={lower!r}, upper={upper!r}, dropout={dropout!r}"
+                )
+            self.spec = activation
+        else:
+            self.spec = activation_lib.ActivationSpec(
+                activation, negative_slope=negative_slope, lower=lower, upper=upper, dropout=dropout
+            )
         if mode not in _MODES:
             raise ValueError(
                 f"Argument `mode` must be one of {', '.join(map(repr, _MODES))}. Received: mode={mode!r}"
@@ -107,6 +107,13 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
         self._init_seed = seed
         self.seed = _check_seed(seed)
         self._calls = 0
+
+    # The activation's fields, as Keras-style attributes (the spec holds them).
+    activation = property(lambda self: self.spec.name)
+    negative_slope = property(lambda self: self.spec.negative_slope)
+    lower = property(lambda self: self.spec.lower)
+    upper = property(lambda self: self.spec.upper)
+    dropout = property(lambda self: self.spec.dropout)
 
     def _seed_for_call(self):
         """The seed of this draw; warns once when a fixed seed repeats a draw."""
@@ -130,7 +137,7 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
         """The exact s-moment gain `g_s(m)` used for a kernel of `shape`."""
         n_in, n_out = layer_widths(shape)
         width = n_out if self.mode == "fan_in" else n_in
-        return moments.gain_for_law(self.s, self._law, max(1, width))
+        return moments.gain_for_law(self.s, self.spec.law, max(1, width))
 
     def stddev(self, shape: Sequence[int]) -> float:
         """The exact standard deviation of the weights drawn for `shape`.
@@ -153,11 +160,7 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
     def get_config(self) -> dict[str, Any]:
         return {
             "s": self.s,
-            "activation": self.activation,
-            "negative_slope": self.negative_slope,
-            "lower": self.lower,
-            "upper": self.upper,
-            "dropout": self.dropout,
+            **self.spec.config(),
             "mode": self.mode,
             "seed": keras.saving.serialize_keras_object(self._init_seed),
         }
@@ -204,7 +207,9 @@ class FractionalMomentNormal(_FractionalMomentInitializer):
         s: Moment order to preserve, in (0, 2]. The paper uses 0.8 for ReLU
             and 1 for Leaky ReLU and linear networks.
         activation: The layer's activation: `"relu"`, `"leaky_relu"`,
-            `"rrelu"` (randomized Leaky ReLU) or `"linear"`.
+            `"rrelu"` (randomized Leaky ReLU) or `"linear"`, with the four
+            arguments below; or a `keras_fracinit.theory.ActivationSpec`
+            that holds them (the config stores its fields).
         negative_slope: Leaky ReLU slope, default 0.2 (Keras 3's default).
         lower: Randomized Leaky ReLU lower slope bound, default 1/8.
         upper: Randomized Leaky ReLU upper slope bound, default 1/3.

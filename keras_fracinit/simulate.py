@@ -107,6 +107,25 @@ def _draw_matrices(kind, scale, shape, rng):
     return np.float32(scale) * values
 
 
+def _simulated_activation(activation, initializers):
+    """The one activation to simulate: given, or read from our initializers; never two."""
+    theirs = {init.spec for init in initializers if isinstance(init, fracinit._FractionalMomentInitializer)}
+    if len(theirs) > 1:
+        raise ValueError(
+            "Argument `kernel_initializer` must be made for one activation. "
+            f"Received: initializers for {sorted(map(repr, theirs))}"
+        )
+    if activation is None:
+        return theirs.pop() if theirs else activation_lib.ActivationSpec("relu")
+    spec = activation_lib.as_spec(activation)
+    if theirs and spec not in theirs:
+        raise ValueError(
+            f"Argument `activation` must match the initializer's. Received: "
+            f"activation={spec!r} for an initializer made for {theirs.pop()!r}"
+        )
+    return spec
+
+
 def _chi_square(degrees, rng):
     """Chi-square draws with per-sample degrees of freedom (0 gives 0)."""
     values = np.zeros(degrees.shape)
@@ -150,11 +169,7 @@ def propagate(
     kernel_initializer: Any,
     widths: Sequence[int] | dict[str, int],
     *,
-    activation: str | None = "relu",
-    negative_slope: float | None = None,
-    lower: float | None = None,
-    upper: float | None = None,
-    dropout: float = 0.0,
+    activation: str | activation_lib.ActivationSpec | None = None,
     networks: int = 2000,
     inputs: ArrayLike | None = None,
     bias_stddev: float = 0.0,
@@ -175,11 +190,10 @@ def propagate(
             drawn in numpy; the Gaussian ones exactly without matrices.
         widths: Layer widths `(n_0, n_1, ..., n_L)`, or `(width, depth)` as a
             dict `{"width": m, "depth": L}` for a square stack.
-        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
-        negative_slope: Leaky ReLU slope (default 0.2).
-        lower: Randomized Leaky ReLU lower slope bound (default 1/8).
-        upper: Randomized Leaky ReLU upper slope bound (default 1/3).
-        dropout: Inverted-dropout rate after each activation, in [0, 1).
+        activation: The activation after every layer (dropout included): a
+            name or an `ActivationSpec`. Default: the one our initializers
+            were made for (they must agree), else `"relu"`. Given together
+            with our initializers, it must match theirs.
         networks: Number of independent random stacks.
         inputs: Input vector(s): shape `(n_0,)` (the same input for every
             network) or `(networks, n_0)`. Default: one standard normal vector.
@@ -212,13 +226,7 @@ def propagate(
         initializers_per_layer = [keras.initializers.get(i) for i in kernel_initializer]
     else:
         initializers_per_layer = [keras.initializers.get(kernel_initializer)] * depth
-    law = activation_lib.activation_law(
-        activation,
-        negative_slope=negative_slope,
-        lower=lower,
-        upper=upper,
-        dropout=dropout,
-    )
+    law = _simulated_activation(activation, initializers_per_layer).law
     apply_activation = _activation(law)
     rng = np.random.default_rng(seed)
 

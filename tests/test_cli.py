@@ -6,6 +6,7 @@ import io
 import pytest
 
 from keras_fracinit import cli
+from keras_fracinit.theory import ActivationSpec
 from keras_fracinit.theory import large_width_gain
 from keras_fracinit.theory import moment_gain
 
@@ -30,7 +31,7 @@ def test_csv_table_holds_the_exact_gains(capsys):
 def test_human_formats(capsys, style):
     cli.main(["table", "--width", "8", "--dropout", "0.5", "--format", style])
     out = capsys.readouterr().out
-    assert "relu" in out and f"{moment_gain(1.0, width=8, dropout=0.5):.6f}" in out
+    assert "relu" in out and f"{moment_gain(1.0, ActivationSpec(dropout=0.5), width=8):.6f}" in out
 
 
 @pytest.mark.parametrize(

@@ -40,10 +40,8 @@ def test_every_layer_preserves_the_s_moment_over_100_layers(activation, kwargs, 
     sim = simulate.propagate(
         FractionalMomentNormal(s, activation, **kwargs),
         {"width": width, "depth": 100},
-        activation=activation,
         networks=max(200, 100_000 // width),
         seed=width,
-        **kwargs,
     )
     rms = sim.rms
     alive = rms[:, :-1] > 0  # a dead signal stays dead: its factors are moot
@@ -58,10 +56,8 @@ def test_non_square_stack_preserves_the_s_moment(activation, kwargs):
     sim = simulate.propagate(
         FractionalMomentNormal(s, activation, **kwargs),
         widths,
-        activation=activation,
         networks=20_000,
         seed=1,
-        **kwargs,
     )
     rms = sim.rms
     alive = rms[:, :-1] > 0
@@ -121,7 +117,7 @@ def test_small_outputs_match_prediction_and_are_rarer_than_he():
             seed=5,
         )
         hits = sim.norms[:, -1] <= eps * sim.norms[:, 0]
-        predicted = small_output_probability(eps, s, width=width, depth=depth)
+        predicted = small_output_probability(s, eps=eps, width=width, depth=depth)
         se = math.sqrt(predicted * (1 - predicted) / networks)
         assert abs(hits.mean() - predicted) <= 4 * se, (s, hits.mean(), predicted)
         observed[s] = hits.mean()
@@ -208,7 +204,7 @@ def test_norm_only_draws_match_the_unit_by_unit_path(activation, kwargs):
     # test at level 1e-3 must not reject.
     networks, widths = 4000, {"width": 6, "depth": 12}
     init = FractionalMomentNormal(0.7, activation, **kwargs)
-    common = {"activation": activation, "networks": networks, "inputs": np.ones(6), **kwargs}
+    common = {"networks": networks, "inputs": np.ones(6)}
     fast = simulate.propagate(init, widths, seed=1, **common)
     slow = simulate.propagate(init, widths, seed=2, bias_stddev=1e-300, **common)
     for layer in (1, 12):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from keras_fracinit.theory import ActivationSpec
 from keras_fracinit.theory import large_width_gain
 from keras_fracinit.theory import moment_gain
 
@@ -24,7 +25,9 @@ def test_relu_expansion_values_and_s2():
     assert large_width_gain(1.0, "relu", width=64) == 2.0 + 5.0 / 128.0
     assert large_width_gain(2.0, "relu", width=3) == 2.0
     assert large_width_gain(2.0, "linear", width=3) == 1.0
-    assert large_width_gain(2.0, "leaky_relu", width=3, negative_slope=0.5) == pytest.approx(2 / 1.25)
+    assert large_width_gain(2.0, ActivationSpec("leaky_relu", negative_slope=0.5), width=3) == pytest.approx(
+        2 / 1.25
+    )
 
 
 def test_leaky_expansion_has_a_first_order_error_of_order_slope_to_the_fourth():
@@ -34,8 +37,10 @@ def test_leaky_expansion_has_a_first_order_error_of_order_slope_to_the_fourth():
 
     def coefficient_gap(slope):
         g2 = 2.0 / (1.0 + slope**2)
-        exact = width * (moment_gain(s, "leaky_relu", width=width, negative_slope=slope) - g2)
-        approximate = width * (large_width_gain(s, "leaky_relu", width=width, negative_slope=slope) - g2)
+        exact = width * (moment_gain(s, ActivationSpec("leaky_relu", negative_slope=slope), width=width) - g2)
+        approximate = width * (
+            large_width_gain(s, ActivationSpec("leaky_relu", negative_slope=slope), width=width) - g2
+        )
         return exact - approximate
 
     small, larger = coefficient_gap(0.05), coefficient_gap(0.1)
@@ -47,5 +52,7 @@ def test_leaky_expansion_has_a_first_order_error_of_order_slope_to_the_fourth():
 def test_only_the_authors_activations_have_an_expansion():
     with pytest.raises(ValueError, match="only for 'relu', 'leaky_relu' and 'linear'"):
         large_width_gain(1.0, "rrelu", width=64)
+    with pytest.raises(ValueError, match="no large-width expansion with dropout"):
+        large_width_gain(1.0, ActivationSpec("relu", dropout=0.5), width=64)
     with pytest.raises(ValueError, match="Argument `s`"):
         large_width_gain(2.5, "relu", width=64)

@@ -29,7 +29,7 @@ def _binomial_weights(m, survive=True):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_linear_log_cumulants_are_digamma_trigamma(width):
-    mean, var = moments.log_cumulants(activation_lib.activation_law("linear"), width)
+    mean, var = moments.log_cumulants(activation_lib.ActivationSpec("linear").law, width)
     assert mean == pytest.approx(special.digamma(width / 2) + math.log(2), abs=1e-13)
     assert var == pytest.approx(special.polygamma(1, width / 2), rel=1e-9, abs=1e-15)
 
@@ -40,7 +40,7 @@ def test_relu_log_cumulants_are_binomial_digamma_mixtures(width):
     digamma = special.digamma(k / 2)
     expected_mean = np.dot(w, digamma) + math.log(2)
     expected_var = np.dot(w, special.polygamma(1, k / 2)) + np.dot(w, (digamma - np.dot(w, digamma)) ** 2)
-    mean, var = moments.log_cumulants(activation_lib.activation_law("relu"), width)
+    mean, var = moments.log_cumulants(activation_lib.ActivationSpec("relu").law, width)
     assert mean == pytest.approx(expected_mean, abs=1e-12)
     assert var == pytest.approx(expected_var, rel=1e-9, abs=1e-15)
 
@@ -71,7 +71,7 @@ def test_leaky_log_cumulants_match_beta_mixture_quadrature(width, slope):
     second = mp.fsum(w * m2 for w, (_, m2) in zip(weights, moments_by_k))
     expected_mean = special.digamma(width / 2) + math.log(2) + float(first)
     expected_var = special.polygamma(1, width / 2) + float(second - first**2)
-    law = activation_lib.activation_law("leaky_relu", negative_slope=slope)
+    law = activation_lib.ActivationSpec("leaky_relu", negative_slope=slope).law
     mean, var = moments.log_cumulants(law, width)
     assert mean == pytest.approx(expected_mean, abs=1e-12)
     assert var == pytest.approx(expected_var, rel=1e-10)
@@ -80,7 +80,7 @@ def test_leaky_log_cumulants_match_beta_mixture_quadrature(width, slope):
 @pytest.mark.parametrize("s", [0.5, 1.0, 2.0])
 def test_log_norm_limit_is_depth_times_per_layer_law(s):
     width, depth = 64, 100
-    law = activation_lib.activation_law("relu")
+    law = activation_lib.ActivationSpec("relu").law
     mean_log, var_log = moments.log_cumulants(law, width)
     limit = log_norm_limit(s, "relu", width=width, depth=depth)
     drift = 0.5 * (math.log(moment_gain(s, width=width) / width) + mean_log)
@@ -127,17 +127,17 @@ def test_small_output_probability_formula_and_paper_claim():
         expected = (1 - limit.survival) + limit.survival * stats.norm.cdf(
             math.log(eps), limit.mean, limit.std
         )
-        assert small_output_probability(eps, s, width=width, depth=depth) == pytest.approx(
+        assert small_output_probability(s, eps=eps, width=width, depth=depth) == pytest.approx(
             expected, rel=1e-12
         )
-    probabilities = [small_output_probability(eps, s, width=64, depth=100) for s in (2.0, 1.5, 1.0, 0.5)]
+    probabilities = [small_output_probability(s, eps=eps, width=64, depth=100) for s in (2.0, 1.5, 1.0, 0.5)]
     assert np.all(np.diff(probabilities) < 0)
 
 
 @pytest.mark.parametrize("eps", [0, -1.0, math.nan, "0.1"])
 def test_small_output_probability_rejects_bad_eps(eps):
     with pytest.raises(ValueError, match="Argument `eps`"):
-        small_output_probability(eps, 1.0, width=8, depth=3)
+        small_output_probability(1.0, eps=eps, width=8, depth=3)
 
 
 @pytest.mark.parametrize("depth", [0, 2.5])
@@ -152,11 +152,12 @@ def test_depth_must_be_positive_integer(depth):
 )
 @pytest.mark.parametrize("s", [0.5, 1.0, 1.7])
 def test_norm_factor_has_unit_s_moment_and_tail_index_s(activation, kwargs, s):
+    spec = activation_lib.ActivationSpec(activation, **kwargs)
     for width in (2, 16, 256):
-        assert norm_factor_moment(s, s, activation, width=width, **kwargs) == pytest.approx(1.0, rel=1e-12)
-        assert norm_factor_moment(2.0, s, activation, width=width, **kwargs) > 1.0
-        gain = moment_gain(s, activation, width=width, **kwargs)
-        assert kesten_tail_index(gain, activation, width=width, **kwargs) == pytest.approx(s, abs=1e-9)
+        assert norm_factor_moment(s, s, spec, width=width) == pytest.approx(1.0, rel=1e-12)
+        assert norm_factor_moment(2.0, s, spec, width=width) > 1.0
+        gain = moment_gain(s, spec, width=width)
+        assert kesten_tail_index(gain, spec, width=width) == pytest.approx(s, abs=1e-9)
 
 
 def test_he_factor_has_unit_second_moment():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import references
 
+from keras_fracinit.theory import ActivationSpec
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import fractional_moment
 from keras_fracinit.theory import moment_gain
@@ -53,7 +54,9 @@ def test_stored_references_cover_every_family():
 
 @pytest.mark.parametrize("record", _stored_references())
 def test_gain_matches_stored_high_precision_reference(record):
-    value = moment_gain(record["s"], record["activation"], width=record["width"], **record["kwargs"])
+    value = moment_gain(
+        record["s"], ActivationSpec(record["activation"], **record["kwargs"]), width=record["width"]
+    )
     assert _relative_error(value, float(record["gain"])) < RELATIVE_TOLERANCE
 
 
@@ -77,7 +80,10 @@ def test_gain_matches_stored_high_precision_reference(record):
 )
 def test_gain_matches_a_live_reference(activation, kwargs, width, s, moment):
     reference = references.gain_from_moment(width, s / 2, moment(width, s / 2))
-    assert _relative_error(moment_gain(s, activation, width=width, **kwargs), reference) < RELATIVE_TOLERANCE
+    assert (
+        _relative_error(moment_gain(s, ActivationSpec(activation, **kwargs), width=width), reference)
+        < RELATIVE_TOLERANCE
+    )
     stored = [
         r
         for r in json.loads(REFERENCE_FILE.read_text())["records"]
@@ -101,7 +107,7 @@ def test_dropout_matches_binomial_thinning(activation, keep):
         * fractional_moment(s, activation, width=k)
         for k in range(1, width + 1)
     )
-    value = fractional_moment(s, activation, width=width, dropout=1 - keep)
+    value = fractional_moment(s, ActivationSpec(activation, dropout=1 - keep), width=width)
     assert _relative_error(value, float(thinned)) < RELATIVE_TOLERANCE
 
 
@@ -120,9 +126,11 @@ def test_dropout_matches_binomial_thinning(activation, keep):
 @pytest.mark.parametrize("width", [1, 5, 64, 10**6])
 def test_s2_is_the_classical_gain(activation, kwargs, expected, width):
     # E[X_m] = m (1 + E[A^2]) / (2 q) gives g_2 = 2 q / (1 + E[A^2]) exactly.
-    assert moment_gain(2.0, activation, width=width, **kwargs) == pytest.approx(expected, rel=1e-15)
+    assert moment_gain(2.0, ActivationSpec(activation, **kwargs), width=width) == pytest.approx(
+        expected, rel=1e-15
+    )
     # ... and s -> 2 is continuous.
-    near = moment_gain(2.0 - 1e-7, activation, width=width, **kwargs)
+    near = moment_gain(2.0 - 1e-7, ActivationSpec(activation, **kwargs), width=width)
     assert near == pytest.approx(expected, rel=1e-6)
     assert near >= expected
 
@@ -157,7 +165,10 @@ def test_small_relu_width_counts_the_dead_mass():
 )
 def test_gain_decreases_in_s_towards_g2(activation, kwargs):
     for width in [1, 4, 64, 4096]:
-        gains = [moment_gain(s, activation, width=width, **kwargs) for s in np.linspace(0.05, 2.0, 40)]
+        gains = [
+            moment_gain(s, ActivationSpec(activation, **kwargs), width=width)
+            for s in np.linspace(0.05, 2.0, 40)
+        ]
         assert np.all(np.diff(gains) < 0)
 
 
@@ -187,11 +198,11 @@ def _large_width_coefficient(s, law):
 )
 @pytest.mark.parametrize("s", [0.5, 1.0, 1.7])
 def test_first_order_large_width_expansion(activation, kwargs, s):
-    law = activation_lib.activation_law(activation, **kwargs)
+    law = activation_lib.ActivationSpec(activation, **kwargs).law
     coefficient = _large_width_coefficient(s, law)
     errors = []
     for width in [1000, 10000, 100000]:
-        gain = moment_gain(s, activation, width=width, **kwargs)
+        gain = moment_gain(s, ActivationSpec(activation, **kwargs), width=width)
         errors.append(abs(width * (gain - law.second_moment_gain) - coefficient))
     # The remainder is O(1/m): ten times wider, about ten times smaller.
     assert errors[1] < 0.15 * errors[0]
@@ -201,7 +212,7 @@ def test_first_order_large_width_expansion(activation, kwargs, s):
 
 def test_fractional_moment_at_s2_is_the_mean():
     assert fractional_moment(2, "relu", width=10) == pytest.approx(5.0, rel=1e-15)
-    assert fractional_moment(2, "leaky_relu", width=4, dropout=0.5) == (
+    assert fractional_moment(2, ActivationSpec("leaky_relu", dropout=0.5), width=4) == (
         pytest.approx(4 * 1.04 / 2 / 0.5, rel=1e-15)
     )
 
@@ -216,7 +227,7 @@ def test_fractional_moment_of_one_linear_unit_is_abs_normal_moment():
 
 def test_laplace_factor_is_accurate_near_zero():
     # psi(t) - 1 = -E[Y] t + O(t^2): relative precision is kept for tiny t.
-    law = activation_lib.activation_law("rrelu")
+    law = activation_lib.ActivationSpec("rrelu").law
     t = np.array([1e-300, 1e-200, 1e-20])
     values = moments.laplace_factor_minus_one(t, law)
     expected = -(1 + law.mean_square_slope) / 2 * t
@@ -227,7 +238,7 @@ def test_gain_is_cached_per_law_and_width():
     moments.log_gain_for_law.cache_clear()
     moment_gain(0.9, "relu", width=123)
     moment_gain(0.9, "relu", width=123)
-    moment_gain(0.9, "relu", width=123, dropout=0.0)
+    moment_gain(0.9, ActivationSpec("relu", dropout=0.0), width=123)
     info = moments.log_gain_for_law.cache_info()
     assert info.misses == 1 and info.hits == 2
 

@@ -2,8 +2,9 @@
 
 - `moment_gain`: the exact s-moment gain `g_s(m)` of a layer of width `m`.
 - `fractional_moment`: the exact `E[X_m^(s/2)]` behind it.
-- `activation_law`: the activation class (ReLU, Leaky ReLU, randomized Leaky
-  ReLU, linear; with inverted dropout) as one hashable law.
+- `ActivationSpec`: one activation of the paper's class (ReLU, Leaky ReLU,
+  randomized Leaky ReLU, linear; with inverted dropout), validated once and
+  carrying its `ActivationLaw`; every function takes it or a plain name.
 - `log_norm_limit`, `small_output_probability`: the log-normal depth limit
   of the output norm and the probability of small outputs.
 - `norm_factor_moment`, `kesten_tail_index`: the per-layer norm factor, whose
@@ -14,7 +15,7 @@
 
 from keras_fracinit.theory.activation import SUPPORTED_ACTIVATIONS
 from keras_fracinit.theory.activation import ActivationLaw
-from keras_fracinit.theory.activation import activation_law
+from keras_fracinit.theory.activation import ActivationSpec
 from keras_fracinit.theory.approximations import large_width_gain
 from keras_fracinit.theory.depth import LogNormLimit
 from keras_fracinit.theory.depth import kesten_tail_index
@@ -27,8 +28,8 @@ from keras_fracinit.theory.moments import moment_gain
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
     "ActivationLaw",
+    "ActivationSpec",
     "LogNormLimit",
-    "activation_law",
     "fractional_moment",
     "kesten_tail_index",
     "large_width_gain",

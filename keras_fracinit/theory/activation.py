@@ -18,6 +18,7 @@ Reference:
 import dataclasses
 import math
 import numbers
+import typing
 from typing import Any
 
 SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "rrelu", "linear")
@@ -131,32 +132,8 @@ def canonical_activation(activation: str | None) -> str:
         ) from None
 
 
-def resolve_activation(
-    activation: str | None = "relu",
-    *,
-    negative_slope: float | None = None,
-    lower: float | None = None,
-    upper: float | None = None,
-    dropout: float = 0.0,
-) -> dict[str, Any]:
-    """Validates activation arguments and fills in their defaults.
-
-    Args:
-        activation: One of `"relu"`, `"leaky_relu"`, `"rrelu"`, `"linear"`.
-        negative_slope: Slope of `"leaky_relu"` on the negative side
-            (default 0.2, as in Keras 3). Only for `"leaky_relu"`.
-        lower: Lower bound of the `"rrelu"` slope (default 1/8).
-        upper: Upper bound of the `"rrelu"` slope (default 1/3).
-        dropout: Inverted-dropout rate on the layer output, in [0, 1).
-
-    Returns:
-        A dict with the canonical `activation` name, `negative_slope`,
-        `lower`, `upper` (each `None` where the activation has no such
-        parameter) and `dropout`: a JSON-ready description.
-
-    Raises:
-        ValueError: naming the offending argument and the value received.
-    """
+def _resolve(activation, negative_slope, lower, upper, dropout):
+    """Validated, defaulted activation fields, or a ValueError in Keras' style."""
     activation = canonical_activation(activation)
     if activation != "leaky_relu" and negative_slope is not None:
         raise ValueError(
@@ -184,58 +161,84 @@ def resolve_activation(
                 "Arguments `lower` and `upper` must satisfy lower <= upper. "
                 f"Received: lower={lower}, upper={upper}"
             )
-    return {
-        "activation": activation,
-        "negative_slope": negative_slope,
-        "lower": lower,
-        "upper": upper,
-        "dropout": check_dropout(dropout),
-    }
+    return activation, negative_slope, lower, upper, check_dropout(dropout)
 
 
-def activation_law(
-    activation: str | None = "relu",
-    *,
-    negative_slope: float | None = None,
-    lower: float | None = None,
-    upper: float | None = None,
-    dropout: float = 0.0,
-) -> ActivationLaw:
-    """Returns the `ActivationLaw` of a validated activation description.
+@dataclasses.dataclass(frozen=True)
+class ActivationSpec:
+    """One activation of the paper's class, validated once, carrying its law.
 
-    Takes the same arguments as `resolve_activation`.
+    Every function of `keras_fracinit.theory`, the initializers and
+    `simulate` take an activation as a name (with its defaults) or as this
+    value; it is checked when it is made, in Keras' error style, and then
+    only passed along.
+
+    Args:
+        name: `"relu"`, `"leaky_relu"`, `"rrelu"` (randomized Leaky ReLU) or
+            `"linear"` (aliases such as `"identity"` are accepted).
+        negative_slope: Leaky ReLU slope (default 0.2, Keras 3's); only for
+            `"leaky_relu"`.
+        lower: Randomized Leaky ReLU lower slope bound (default 1/8).
+        upper: Randomized Leaky ReLU upper slope bound (default 1/3).
+        dropout: Inverted-dropout rate on the layer output, in [0, 1).
 
     Example:
 
-    >>> activation_law("leaky_relu", negative_slope=0.1)
+    >>> spec = ActivationSpec("leaky_relu", negative_slope=0.1)
+    >>> spec.law
     ActivationLaw(lower=0.1, upper=0.1, keep=1.0)
+    >>> ActivationSpec("rrelu").config()["upper"]
+    0.3333333333333333
     """
-    spec = resolve_activation(
-        activation,
-        negative_slope=negative_slope,
-        lower=lower,
-        upper=upper,
-        dropout=dropout,
-    )
-    keep = 1.0 - spec["dropout"]
-    name = spec["activation"]
-    if name == "relu":
-        return ActivationLaw(0.0, 0.0, keep)
-    if name == "linear":
-        return ActivationLaw(1.0, 1.0, keep)
-    if name == "leaky_relu":
-        slope = spec["negative_slope"]
-        return ActivationLaw(slope, slope, keep)
-    return ActivationLaw(spec["lower"], spec["upper"], keep)
+
+    name: str | None = "relu"
+    negative_slope: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        fields = _resolve(self.name, self.negative_slope, self.lower, self.upper, self.dropout)
+        for field, value in zip(("name", "negative_slope", "lower", "upper", "dropout"), fields):
+            object.__setattr__(self, field, value)
+
+    @property
+    def law(self) -> ActivationLaw:
+        """The `ActivationLaw` (slope law and keep probability) behind every formula."""
+        keep = 1.0 - self.dropout
+        if self.name == "relu":
+            return ActivationLaw(0.0, 0.0, keep)
+        if self.name == "linear":
+            return ActivationLaw(1.0, 1.0, keep)
+        # __post_init__ filled in the slopes of the activations that have them.
+        if self.name == "leaky_relu":
+            slope = typing.cast(float, self.negative_slope)
+            return ActivationLaw(slope, slope, keep)
+        return ActivationLaw(typing.cast(float, self.lower), typing.cast(float, self.upper), keep)
+
+    def config(self) -> dict[str, Any]:
+        """The JSON-ready fields, under the initializers' argument names."""
+        return {
+            "activation": self.name,
+            "negative_slope": self.negative_slope,
+            "lower": self.lower,
+            "upper": self.upper,
+            "dropout": self.dropout,
+        }
+
+
+def as_spec(activation: str | ActivationSpec | None) -> ActivationSpec:
+    """`activation` as an `ActivationSpec` (a name gets its defaults)."""
+    return activation if isinstance(activation, ActivationSpec) else ActivationSpec(activation)
 
 
 def validate(
-    s: float, activation: str | None, width: int, **activation_params: Any
-) -> tuple[float, int, ActivationLaw]:
-    """Checks `s`, `width` and the activation arguments in one go.
+    s: float, activation: str | ActivationSpec | None, width: int
+) -> tuple[float, int, ActivationSpec]:
+    """Checks `s`, `width` and the activation in one go.
 
     Returns:
-        `(s, width, law)`: `s` as a float, `width` as an int and the
-        `ActivationLaw` of the activation arguments.
+        `(s, width, spec)`: `s` as a float, `width` as an int and the
+        `ActivationSpec`.
     """
-    return check_s(s), check_width(width), activation_law(activation, **activation_params)
+    return check_s(s), check_width(width), as_spec(activation)

@@ -17,11 +17,13 @@ Reference:
     M. Gurbuzbalaban and Y. Hu, AISTATS 2021, and the authors' code.
 """
 
+import typing
+
 from keras_fracinit.theory import activation as activation_lib
 
 
 def large_width_gain(
-    s: float, activation: str = "relu", *, width: int, negative_slope: float | None = None
+    s: float, activation: str | activation_lib.ActivationSpec = "relu", *, width: int
 ) -> float:
     """The authors' approximate gain `d * sigma^2` for a square layer of width `d`.
 
@@ -30,10 +32,10 @@ def large_width_gain(
 
     Args:
         s: Moment order, in (0, 2].
-        activation: `"relu"`, `"leaky_relu"` or `"linear"` (the authors give
+        activation: `"relu"`, `"leaky_relu"` or `"linear"`, or an
+            `ActivationSpec` of one of them without dropout (the authors give
             no expansion for randomized Leaky ReLU or dropout).
         width: The layer width `d` (fan-in equals fan-out).
-        negative_slope: Leaky ReLU slope (default 0.2).
 
     Returns:
         The approximate gain, a float.
@@ -48,14 +50,18 @@ def large_width_gain(
     """
     s = activation_lib.check_s(s)
     d = activation_lib.check_width(width)
-    spec = activation_lib.resolve_activation(activation, negative_slope=negative_slope)
-    name = spec["activation"]
+    spec = activation_lib.as_spec(activation)
+    name = spec.name
+    if spec.dropout:
+        raise ValueError(
+            f"The authors give no large-width expansion with dropout. Received: activation={spec!r}"
+        )
     if name == "relu":
         return 2.0 + 5.0 * (2.0 - s) / (2.0 * d)
     if name == "linear":
         return 1.0 + (2.0 - s) / (2.0 * d)
     if name == "leaky_relu":
-        a2 = spec["negative_slope"] ** 2
+        a2 = typing.cast(float, spec.negative_slope) ** 2
         first = 2.0 / (1.0 + a2)
         second = (2.0 - s) * ((5.0 * s - 24.0) * a2 + 10.0) / (2.0 * (s + 2.0) * a2 + 4.0)
         return first + second / d

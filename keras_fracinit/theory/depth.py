@@ -35,7 +35,6 @@ Reference:
 import dataclasses
 import math
 import numbers
-from typing import Any
 
 from scipy import optimize
 from scipy import special
@@ -78,7 +77,7 @@ class LogNormLimit:
 
 
 def log_norm_limit(
-    s: float, activation: str | None = "relu", *, width: int, depth: int, **activation_params: Any
+    s: float, activation: str | activation_lib.ActivationSpec | None = "relu", *, width: int, depth: int
 ) -> LogNormLimit:
     """Mean and variance of `log(||x_L|| / ||x_0||)` under the s-moment scheme.
 
@@ -96,11 +95,10 @@ def log_norm_limit(
 
     Args:
         s: Moment order of the scheme, in (0, 2].
-        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"` with its
+            defaults, or an `ActivationSpec`.
         width: Layer width `m`.
         depth: Number of layers `L` (a positive integer).
-        **activation_params: `negative_slope`, `lower`, `upper`, `dropout`
-            as for `FractionalMomentNormal`.
 
     Returns:
         A `LogNormLimit`.
@@ -115,7 +113,8 @@ def log_norm_limit(
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021 (log-normal limit theorem).
     """
-    s, width, law = activation_lib.validate(s, activation, width, **activation_params)
+    s, width, spec = activation_lib.validate(s, activation, width)
+    law = spec.law
     gain = moments.gain_for_law(s, law, width)
     depth = activation_lib.check_width(depth, "depth")
     mean_log, var_log = moments.log_cumulants(law, width)
@@ -133,13 +132,12 @@ def log_norm_limit(
 
 
 def small_output_probability(
-    eps: float,
     s: float,
-    activation: str | None = "relu",
+    activation: str | activation_lib.ActivationSpec | None = "relu",
     *,
+    eps: float,
     width: int,
     depth: int,
-    **activation_params: Any,
 ) -> float:
     """Predicted `P(||x_L|| <= eps ||x_0||)` under the s-moment scheme.
 
@@ -154,20 +152,20 @@ def small_output_probability(
     larger (the paper's claim).
 
     Args:
-        eps: Threshold on `||x_L|| / ||x_0||`, positive.
         s: Moment order of the scheme, in (0, 2].
-        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"` with its
+            defaults, or an `ActivationSpec`.
+        eps: Threshold on `||x_L|| / ||x_0||`, positive.
         width: Layer width `m`.
         depth: Number of layers `L`.
-        **activation_params: as for `log_norm_limit`.
 
     Returns:
         A probability (float).
 
     Example:
 
-    >>> p_he = small_output_probability(0.1, 2.0, width=64, depth=100)
-    >>> p_frac = small_output_probability(0.1, 1.0, width=64, depth=100)
+    >>> p_he = small_output_probability(2.0, eps=0.1, width=64, depth=100)
+    >>> p_frac = small_output_probability(1.0, eps=0.1, width=64, depth=100)
     >>> p_frac < p_he
     True
 
@@ -176,12 +174,12 @@ def small_output_probability(
     """
     if isinstance(eps, bool) or not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0):
         raise ValueError(f"Argument `eps` must be a positive finite number. Received: eps={eps!r}")
-    limit = log_norm_limit(s, activation, width=width, depth=depth, **activation_params)
+    limit = log_norm_limit(s, activation, width=width, depth=depth)
     return float((1.0 - limit.survival) + limit.survival * limit.cdf(math.log(eps)))
 
 
 def norm_factor_moment(
-    q: float, s: float, activation: str | None = "relu", *, width: int, **activation_params: Any
+    q: float, s: float, activation: str | activation_lib.ActivationSpec | None = "relu", *, width: int
 ) -> float:
     """`E[M^q]` for the per-layer norm factor `M = ||x_k|| / ||x_{k-1}||`.
 
@@ -193,9 +191,9 @@ def norm_factor_moment(
     Args:
         q: Moment order, in (0, 2].
         s: Moment order of the scheme, in (0, 2].
-        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"` with its
+            defaults, or an `ActivationSpec`.
         width: Layer width `m`.
-        **activation_params: as for `log_norm_limit`.
 
     Returns:
         A float.
@@ -208,19 +206,20 @@ def norm_factor_moment(
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021.
     """
-    return math.exp(_log_norm_factor_moment(q, s, activation, width, activation_params))
+    return math.exp(_log_norm_factor_moment(q, s, activation, width))
 
 
-def _log_norm_factor_moment(q, s, activation, width, activation_params):
+def _log_norm_factor_moment(q, s, activation, width):
     # (q/2) (log g_s - log g_q): in logs, since g_q overflows for tiny q when
     # the dead-unit mass of ReLU enters as (1 - 2^-m)^(-2/q).
-    s, width, law = activation_lib.validate(s, activation, width, **activation_params)
+    s, width, spec = activation_lib.validate(s, activation, width)
+    law = spec.law
     q = activation_lib.check_s(q)
     return 0.5 * q * (moments.log_gain_for_law(s, law, width) - moments.log_gain_for_law(q, law, width))
 
 
 def kesten_tail_index(
-    gain: float, activation: str | None = "relu", *, width: int, **activation_params: Any
+    gain: float, activation: str | activation_lib.ActivationSpec | None = "relu", *, width: int
 ) -> float:
     """The tail index `kappa` of the depth limit with biases, for any Gaussian gain.
 
@@ -237,9 +236,9 @@ def kesten_tail_index(
 
     Args:
         gain: The weight variance times the width, `sigma^2 m` (positive).
-        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"` with its
+            defaults, or an `ActivationSpec`.
         width: Layer width `m`.
-        **activation_params: as for `log_norm_limit`.
 
     Returns:
         `kappa` in (0, 2], a float.
@@ -260,7 +259,8 @@ def kesten_tail_index(
     """
     if isinstance(gain, bool) or not isinstance(gain, numbers.Real) or not (0.0 < gain < math.inf):
         raise ValueError(f"Argument `gain` must be a positive finite number. Received: gain={gain!r}")
-    _, width, law = activation_lib.validate(1.0, activation, width, **activation_params)
+    _, width, spec = activation_lib.validate(1.0, activation, width)
+    law = spec.law
     log_gain = math.log(gain)
 
     def log_moment(q):

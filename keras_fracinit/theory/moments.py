@@ -190,13 +190,9 @@ def log_gain_for_law(s, law, width):
 
 def fractional_moment(
     s: float,
-    activation: str | None = "relu",
+    activation: str | activation_lib.ActivationSpec | None = "relu",
     *,
     width: int,
-    negative_slope: float | None = None,
-    lower: float | None = None,
-    upper: float | None = None,
-    dropout: float = 0.0,
 ) -> float:
     """Exact `E[X_m^(s/2)]`, the s/2-th moment of one layer's squared output.
 
@@ -206,12 +202,9 @@ def fractional_moment(
 
     Args:
         s: Moment order, in (0, 2].
-        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"` with its
+            defaults, or an `ActivationSpec` (slopes, dropout).
         width: Number of units `m` of the layer (a positive integer).
-        negative_slope: Leaky ReLU slope (default 0.2).
-        lower: Randomized Leaky ReLU lower slope bound (default 1/8).
-        upper: Randomized Leaky ReLU upper slope bound (default 1/3).
-        dropout: Inverted-dropout rate on the layer output, in [0, 1).
 
     Returns:
         A float.
@@ -224,15 +217,8 @@ def fractional_moment(
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021, Section 3.
     """
-    s, width, law = activation_lib.validate(
-        s,
-        activation,
-        width,
-        negative_slope=negative_slope,
-        lower=lower,
-        upper=upper,
-        dropout=dropout,
-    )
+    s, width, spec = activation_lib.validate(s, activation, width)
+    law = spec.law
     # g = m E[X^p]^(-1/p)  <=>  E[X^p] = (m / g)^p
     return math.exp(0.5 * s * (math.log(width) - log_gain_for_law(s, law, width)))
 
@@ -261,13 +247,9 @@ def gain_for_law(s: float, law: activation_lib.ActivationLaw, width: int) -> flo
 
 def moment_gain(
     s: float,
-    activation: str | None = "relu",
+    activation: str | activation_lib.ActivationSpec | None = "relu",
     *,
     width: int,
-    negative_slope: float | None = None,
-    lower: float | None = None,
-    upper: float | None = None,
-    dropout: float = 0.0,
 ) -> float:
     """The exact s-moment gain `g_s(m) = m * E[X_m^(s/2)]^(-2/s)`.
 
@@ -285,12 +267,9 @@ def moment_gain(
 
     Args:
         s: Moment order, in (0, 2].
-        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"`.
+        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"` with its
+            defaults, or an `ActivationSpec` (slopes, dropout).
         width: Number of units `m` of the layer (a positive integer).
-        negative_slope: Leaky ReLU slope (default 0.2).
-        lower: Randomized Leaky ReLU lower slope bound (default 1/8).
-        upper: Randomized Leaky ReLU upper slope bound (default 1/3).
-        dropout: Inverted-dropout rate on the layer output, in [0, 1).
 
     Returns:
         The gain, a float. Cached per (s, activation law, width): a repeated
@@ -300,19 +279,13 @@ def moment_gain(
 
     >>> round(moment_gain(1.0, "relu", width=64), 5)
     2.03982
-    >>> moment_gain(2.0, "leaky_relu", width=64, negative_slope=0.5)
+    >>> from keras_fracinit.theory import ActivationSpec
+    >>> moment_gain(2.0, ActivationSpec("leaky_relu", negative_slope=0.5), width=64)
     1.6
 
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021, Sections 2-3.
     """
-    s, width, law = activation_lib.validate(
-        s,
-        activation,
-        width,
-        negative_slope=negative_slope,
-        lower=lower,
-        upper=upper,
-        dropout=dropout,
-    )
+    s, width, spec = activation_lib.validate(s, activation, width)
+    law = spec.law
     return gain_for_law(s, law, width)
