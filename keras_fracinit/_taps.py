@@ -10,6 +10,8 @@ same pass. Subclassed models have no graph to walk: their inner layers cannot
 be tapped, and `tap_model` reports them instead of failing.
 """
 
+import contextlib
+
 import keras
 
 from keras_fracinit import _keras_private
@@ -86,17 +88,20 @@ def tap_model(model, layers, reduction):
         inputs = args[0] if args else kwargs.pop("inputs")
         return _keras_private.run_through_graph(graph_model, inputs, call)
 
-    # A Sequential model has one input; a functional one keeps its structure.
-    structure = model.inputs[0] if isinstance(model, keras.Sequential) else model.input
-    fresh_inputs = keras.tree.map_structure(
-        lambda x: keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x.name),
-        structure,
-    )
-    _run(model, (fresh_inputs,), {})
+    # Built where the model lives (a tf.distribute strategy, if any).
+    strategy = getattr(model, "distribute_strategy", None)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        # A Sequential model has one input; a functional one keeps its structure.
+        structure = model.inputs[0] if isinstance(model, keras.Sequential) else model.input
+        fresh_inputs = keras.tree.map_structure(
+            lambda x: keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x.name),
+            structure,
+        )
+        _run(model, (fresh_inputs,), {})
+        tap = keras.Model(fresh_inputs, {key: taps[key] for key in sorted(taps)})
     tapped = [path for path in layers if path + "/output" in taps]
     untapped = [path for path in layers if path + "/output" not in taps]
-    outputs = {key: taps[key] for key in sorted(taps)}
-    return TapResult(keras.Model(fresh_inputs, outputs), tapped, untapped)
+    return TapResult(tap, tapped, untapped)
 
 
 def _is_symbolic(value):

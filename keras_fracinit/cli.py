@@ -123,24 +123,18 @@ def build_parser():
         default=",".join(f"{s:g}" for s in DEFAULT_ORDERS),
         help="comma-separated moment orders, each in (0, 2]",
     )
-    table.add_argument(
-        "--negative-slope",
-        type=_flag_value(functools.partial(activation_lib.check_slope, name="negative_slope")),
-        default=activation_lib.DEFAULT_NEGATIVE_SLOPE,
-        help="negative-side slope of the leaky_relu column",
-    )
-    table.add_argument(
-        "--lower",
-        type=_flag_value(functools.partial(activation_lib.check_slope, name="lower")),
-        default=activation_lib.DEFAULT_RRELU_LOWER,
-        help="lower slope bound of the rrelu column",
-    )
-    table.add_argument(
-        "--upper",
-        type=_flag_value(functools.partial(activation_lib.check_slope, name="upper")),
-        default=activation_lib.DEFAULT_RRELU_UPPER,
-        help="upper slope bound of the rrelu column",
-    )
+    slopes = [
+        (
+            "negative_slope",
+            activation_lib.DEFAULT_NEGATIVE_SLOPE,
+            "negative-side slope of the leaky_relu column",
+        ),
+        ("lower", activation_lib.DEFAULT_RRELU_LOWER, "lower slope bound of the rrelu column"),
+        ("upper", activation_lib.DEFAULT_RRELU_UPPER, "upper slope bound of the rrelu column"),
+    ]
+    for name, default, text in slopes:
+        check = functools.partial(activation_lib.check_slope, name=name)
+        table.add_argument("--" + name.replace("_", "-"), type=_flag_value(check), default=default, help=text)
     table.add_argument(
         "--dropout",
         type=_flag_value(activation_lib.check_dropout),

@@ -1,6 +1,5 @@
 """The `FractionalMomentMonitor` callback: its Keras lifecycle and its measurements."""
 
-import contextlib
 import functools
 import math
 import os
@@ -296,10 +295,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._layers = self._select_layers(model)
         self._tap = None
         if taps.is_tappable(model):
-            with _strategy_scope(model):
-                self._tap = taps.tap_model(
-                    model, self._layers, functools.partial(statistics_lib.per_sample_moment, s=self.s)
-                )
+            reduction = functools.partial(statistics_lib.per_sample_moment, s=self.s)
+            self._tap = taps.tap_model(model, self._layers, reduction)
             if self._tap.untapped:
                 self._warn_once(
                     "untapped",
@@ -395,8 +392,3 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
 def _weights_exist(model):
     return all(layer.built for _, layer in _layers.named_layers(model))
-
-
-def _strategy_scope(model):
-    strategy = getattr(model, "distribute_strategy", None)
-    return strategy.scope() if strategy is not None else contextlib.nullcontext()

@@ -200,11 +200,7 @@ def fractional_moment(
     width and `xi_i ~ Bernoulli(q)` the inverted-dropout mask (q = 1 - dropout).
     For `s = 2` this is `m (1 + E[A^2]) / (2 q)`.
 
-    Args:
-        s: Moment order, in (0, 2].
-        activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"` with its
-            defaults, or an `ActivationSpec` (slopes, dropout).
-        width: Number of units `m` of the layer (a positive integer).
+    Takes the arguments of `moment_gain`.
 
     Returns:
         A float.
