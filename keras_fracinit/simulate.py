@@ -230,6 +230,7 @@ def propagate(
     apply_activation = _activation(law)
     rng = np.random.default_rng(seed)
 
+    networks = activation_lib.check_width(networks, "networks")
     x = rng.standard_normal(widths[0]) if inputs is None else np.asarray(inputs, np.float64)
     if x.shape not in ((widths[0],), (networks, widths[0])):
         raise ValueError(

@@ -26,6 +26,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from keras_fracinit.theory.activation import check_width
+
 
 def _samples(samples, minimum):
     values = np.asarray(samples, dtype=np.float64).ravel()
@@ -75,7 +77,7 @@ def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> f
         raise ValueError(
             "Argument `samples` must not be all zeros (no tail to estimate). Received: all zeros"
         )
-    m = round(math.sqrt(values.size)) if block_size is None else int(block_size)
+    m = round(math.sqrt(values.size)) if block_size is None else check_width(block_size, "block_size")
     if m < 2 or m > values.size // 2:
         raise ValueError(
             "Argument `block_size` must be in [2, N/2] for the N nonzero samples. "
@@ -115,7 +117,7 @@ def hill_tail_index(samples: ArrayLike, k: int | None = None) -> float:
         Hill (1975).
     """
     values = np.abs(_samples(samples, 3))
-    k = round(math.sqrt(values.size)) if k is None else int(k)
+    k = round(math.sqrt(values.size)) if k is None else check_width(k, "k")
     if not 1 <= k < values.size:
         raise ValueError(
             f"Argument `k` must be in [1, N) for N samples. Received: k={k} with N={values.size}"

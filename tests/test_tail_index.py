@@ -66,6 +66,11 @@ def test_zeros_are_ignored_by_the_block_estimator():
         (lambda: block_sum_tail_index(np.ones(100), block_size=1), "block_size"),
         (lambda: block_sum_tail_index(np.zeros(100)), "all zeros"),
         (lambda: hill_tail_index(np.ones(10), k=10), "Argument `k`"),
+        (lambda: hill_tail_index(np.ones(10), k=2.5), "Argument `k` must be a positive integer"),
+        (
+            lambda: block_sum_tail_index(np.ones(100), block_size=True),
+            "Argument `block_size` must be a positive integer",
+        ),
         (lambda: hill_tail_index(np.zeros(10), k=3), "nonzero"),
     ],
 )
