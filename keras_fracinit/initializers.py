@@ -1,6 +1,7 @@
 """Keras initializers that preserve the s-th moment of the signal norm."""
 
 import math
+import numbers
 import random as python_random
 import warnings
 from collections.abc import Sequence
@@ -15,14 +16,22 @@ _MODES = ("fan_in", "fan_out")
 _PACKAGE = "keras_fracinit"
 
 
-def kernel_fans(shape: Sequence[int]) -> tuple[int, int]:
+def _axes_product(shape, axes):
+    return int(math.prod(shape[axis] for axis in axes))
+
+
+def kernel_fans(shape: Sequence[int], input_axes=None, output_axes=None) -> tuple[int, int]:
     """Keras' fan rule: `(fan_in, fan_out)` of a kernel shape.
 
+    With `input_axes` and `output_axes` (as `EinsumDense` and
+    `MultiHeadAttention` give them), the products of those axes. Otherwise
     Dense `(n_in, n_out)` gives `(n_in, n_out)`; a ConvND kernel
     `(*k, c_in, c_out)` gives `(r c_in, r c_out)` with `r = prod(k)`; a rank-1
     shape `(n,)` gives `(n, n)` and a scalar `(1, 1)`.
     """
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return _axes_product(shape, input_axes), _axes_product(shape, output_axes)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -31,14 +40,18 @@ def kernel_fans(shape: Sequence[int]) -> tuple[int, int]:
     return int(receptive_field * shape[-2]), int(receptive_field * shape[-1])
 
 
-def layer_widths(shape: Sequence[int]) -> tuple[int, int]:
+def layer_widths(shape: Sequence[int], input_axes=None, output_axes=None) -> tuple[int, int]:
     """`(n_in, n_out)` per location: the widths the moment condition sees.
 
-    For rank >= 2 these are `shape[-2]` and `shape[-1]` (input and output units
-    of a Dense layer, or channels of a ConvND layer at one location). A rank-1
-    or scalar shape has no such structure and uses its Keras fans.
+    With `input_axes` and `output_axes`, the products of those axes (e.g.
+    `heads * key_dim` output units of an attention projection). Otherwise,
+    for rank >= 2, `shape[-2]` and `shape[-1]` (input and output units of a
+    Dense layer, or channels of a ConvND layer at one location); a rank-1 or
+    scalar shape has no such structure and uses its Keras fans.
     """
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return _axes_product(shape, input_axes), _axes_product(shape, output_axes)
     if len(shape) >= 2:
         return int(shape[-2]), int(shape[-1])
     return kernel_fans(shape)
@@ -70,8 +83,26 @@ def _check_float_dtype(dtype):
     return dtype
 
 
-class _FractionalMomentInitializer(keras.initializers.Initializer):
-    """Shared arguments, validation, standard deviation and config."""
+def _check_axes(axes, name):
+    if axes is None:
+        return None
+    if isinstance(axes, (str, bytes)) or not all(
+        isinstance(axis, numbers.Integral) and not isinstance(axis, bool) for axis in axes
+    ):
+        raise ValueError(f"Argument `{name}` must be a list of integers or None. Received: {name}={axes!r}")
+    return [int(axis) for axis in axes]
+
+
+class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
+    """Shared arguments, validation, standard deviation and config.
+
+    A `VarianceScaling` subclass, so that `EinsumDense` and
+    `MultiHeadAttention` hand it their kernels' `input_axes` and
+    `output_axes` as they do to Keras' own initializers. `scale` holds the
+    classical (s = 2) gain; the s-moment gain depends on the width (`gain`).
+    """
+
+    _DISTRIBUTION = "untruncated_normal"
 
     def __init__(
         self,
@@ -84,6 +115,8 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
         dropout: float = 0.0,
         mode: str = "fan_in",
         seed: int | keras.random.SeedGenerator | dict | None = None,
+        input_axes: Sequence[int] | None = None,
+        output_axes: Sequence[int] | None = None,
     ) -> None:
         self.s = activation_lib.check_s(s)
         if isinstance(activation, activation_lib.ActivationSpec):
@@ -103,9 +136,16 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
             raise ValueError(
                 f"Argument `mode` must be one of {', '.join(map(repr, _MODES))}. Received: mode={mode!r}"
             )
-        self.mode = mode
+        super().__init__(
+            scale=self.spec.law.second_moment_gain,
+            mode=mode,
+            distribution=self._DISTRIBUTION,
+            seed=_check_seed(seed),
+            input_axes=_check_axes(input_axes, "input_axes"),
+            output_axes=_check_axes(output_axes, "output_axes"),
+        )
+        # What the user passed: an unseeded instance serializes as unseeded.
         self._init_seed = seed
-        self.seed = _check_seed(seed)
         self._calls = 0
 
     # The activation's fields, as Keras-style attributes (the spec holds them).
@@ -135,7 +175,7 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
 
     def gain(self, shape: Sequence[int]) -> float:
         """The exact s-moment gain `g_s(m)` used for a kernel of `shape`."""
-        n_in, n_out = layer_widths(shape)
+        n_in, n_out = layer_widths(shape, self.input_axes, self.output_axes)
         width = n_out if self.mode == "fan_in" else n_in
         return moments.gain_for_law(self.s, self.spec.law, max(1, width))
 
@@ -151,7 +191,7 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
         Returns:
             A Python float.
         """
-        fan_in, fan_out = kernel_fans(shape)
+        fan_in, fan_out = kernel_fans(shape, self.input_axes, self.output_axes)
         fan = fan_in if self.mode == "fan_in" else fan_out
         # Same expression as Keras' VarianceScaling, so s = 2 matches it bit
         # for bit.
@@ -163,6 +203,8 @@ class _FractionalMomentInitializer(keras.initializers.Initializer):
             **self.spec.config(),
             "mode": self.mode,
             "seed": keras.saving.serialize_keras_object(self._init_seed),
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
         }
 
     def __repr__(self):
@@ -275,6 +317,8 @@ class FractionalMomentUniform(_FractionalMomentInitializer):
     Reference:
         M. Gurbuzbalaban and Y. Hu, AISTATS 2021.
     """
+
+    _DISTRIBUTION = "uniform"
 
     def __call__(self, shape, dtype=None):
         dtype = _check_float_dtype(dtype)

@@ -411,3 +411,50 @@ def test_seed_generator_and_separate_instances_do_not_warn():
         for seed in range(3):
             FractionalMomentNormal(1.0, seed=seed)((4, 4))
     assert not _seed_warnings(record)
+
+
+# --- kernels with several output axes (EinsumDense, MultiHeadAttention) ----
+
+
+def _einsum_kernel(initializer):
+    layer = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 8, 64), kernel_initializer=initializer)
+    layer.build((None, 10, 256))
+    return keras.ops.convert_to_numpy(layer.kernel)
+
+
+def test_einsum_dense_hands_its_axes_to_the_initializer():
+    # s = 2: bit for bit Keras' VarianceScaling with the same axes.
+    ours = _einsum_kernel(FractionalMomentNormal(2.0, seed=1))
+    keras_own = _einsum_kernel(keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=1))
+    np.testing.assert_array_equal(ours, keras_own)
+    # s < 2: fan_in = 256 over the input axis, width m = 8 * 64 output units.
+    init = FractionalMomentNormal(0.8, seed=2)
+    kernel = _einsum_kernel(init)
+    expected = math.sqrt(moment_gain(0.8, width=512) / 256)
+    assert init.stddev((256, 8, 64)) != pytest.approx(expected)  # without axes: m = 64, fan = 2048
+    assert abs(kernel.std() / expected - 1) < 4 / math.sqrt(2 * kernel.size)
+
+
+def test_multi_head_attention_projections_get_their_axes():
+    attention = keras.layers.MultiHeadAttention(
+        num_heads=8, key_dim=16, kernel_initializer=FractionalMomentNormal(1.0, "linear", seed=3)
+    )
+    x = np.zeros((2, 5, 32), dtype="float32")
+    attention(x, x)
+    query = keras.ops.convert_to_numpy(attention.query_dense.kernel)  # (32, 8, 16)
+    output = keras.ops.convert_to_numpy(attention.output_dense.kernel)  # (8, 16, 32)
+    for kernel, fan_in, width in ((query, 32, 128), (output, 128, 32)):
+        expected = math.sqrt(moment_gain(1.0, "linear", width=width) / fan_in)
+        assert abs(kernel.std() / expected - 1) < 4 / math.sqrt(2 * kernel.size)
+
+
+def test_axes_round_trip_and_are_checked():
+    init = FractionalMomentUniform(0.5, seed=4, input_axes=[0], output_axes=[1, 2])
+    again = FractionalMomentUniform.from_config(init.get_config())
+    assert (again.input_axes, again.output_axes) == ([0], [1, 2])
+    assert again.stddev((16, 4, 8)) == init.stddev((16, 4, 8)) == pytest.approx(
+        math.sqrt(moment_gain(0.5, width=32) / 16)
+    )
+    assert isinstance(init, keras.initializers.VarianceScaling)
+    with pytest.raises(ValueError, match="Argument `input_axes` must be a list of integers"):
+        FractionalMomentNormal(1.0, input_axes="0", output_axes=[1])
