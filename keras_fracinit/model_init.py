@@ -9,6 +9,7 @@ linear one, and a `Dropout` right after that) and draws the kernel with
 
 import dataclasses
 import warnings
+from typing import Any
 
 import keras
 
@@ -24,6 +25,21 @@ _KERNEL_LAYERS = (
     keras.layers.Conv3D,
 )
 _ON_UNSUPPORTED = ("raise", "warn")
+# Between a linear layer and its activation: identity-like at initialization
+# (normalization with unit scale, dropout), so the activation is read beyond.
+_LOOK_THROUGH = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.RMSNormalization,
+    keras.layers.UnitNormalization,
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+)
+# An output layer with one of these is a classifier head: its kernel makes logits.
+_HEAD_ACTIVATIONS = ("softmax", "sigmoid")
 
 
 class UnsupportedActivationError(ValueError):
@@ -47,6 +63,7 @@ class LayerReport:
         fan_out: Keras' fan-out of the kernel.
         stddev: Standard deviation drawn with (`None` if skipped).
         status: `"initialized"` or `"skipped"`.
+        reason: Why a layer was skipped (empty otherwise).
     """
 
     layer: str
@@ -59,6 +76,7 @@ class LayerReport:
     fan_out: int
     stddev: float | None
     status: str
+    reason: str = ""
 
 
 class InitializationReport(list):
@@ -77,7 +95,7 @@ class InitializationReport(list):
                 str(r.fan_in),
                 str(r.fan_out),
                 "-" if r.stddev is None else f"{r.stddev:.6f}",
-                r.status,
+                r.status + (f": {r.reason}" if r.reason else ""),
             )
             for r in self
         ]
@@ -123,6 +141,16 @@ def _from_layer(layer):
         return "leaky_relu", float(layer.negative_slope)
     if isinstance(layer, keras.layers.Activation):
         return _from_function(layer.activation)
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax", None
+    if isinstance(layer, keras.layers.PReLU) and layer.built:
+        # A PReLU whose slopes are all equal (a constant initializer) is a
+        # Leaky ReLU with that slope, ReLU at 0; learned, unequal slopes are not.
+        alpha = keras.ops.convert_to_numpy(layer.alpha)
+        if alpha.size and (alpha == alpha.flat[0]).all():
+            slope = float(alpha.flat[0])
+            return ("relu", None) if slope == 0 else ("leaky_relu", slope)
+        return "prelu(unequal slopes)", None
     return None
 
 
@@ -133,24 +161,28 @@ def _single_consumer(layer):
 
 
 def _fed_activation(layer):
-    """`(activation, negative_slope, dropout, found_in)` the kernel feeds."""
+    """`(activation, negative_slope, dropout, found_in)` the kernel feeds.
+
+    `found_in` is `"layer"` or the path of layers read (`"bn > relu"`); a
+    softmax or sigmoid output head is reported as linear logits.
+    """
     activation, slope = _from_function(layer.activation)
-    found_in = "layer"
-    after = _single_consumer(layer)
-    if activation == "linear" and after is not None:
-        from_next = _from_layer(after)
+    path, source, after = [], layer, _single_consumer(layer)
+    if activation == "linear":
+        walked, candidate = [], after
+        while isinstance(candidate, _LOOK_THROUGH):
+            walked.append(candidate.name)
+            candidate = _single_consumer(candidate)
+        from_next = None if candidate is None else _from_layer(candidate)
         if from_next is not None:
             activation, slope = from_next
-            found_in = after.name
-            after = _single_consumer(after)
-    dropout = 0.0
-    if isinstance(after, keras.layers.Dropout):
-        dropout = float(after.rate)
+            path, source = walked + [candidate.name], candidate
+            after = _single_consumer(candidate)
+    found_in = " > ".join(path) if path else "layer"
+    if activation in _HEAD_ACTIVATIONS and _keras_private.consumers(source) == []:
+        return "linear", None, 0.0, f"{found_in} ({activation} head: logits)"
+    dropout = float(after.rate) if isinstance(after, keras.layers.Dropout) else 0.0
     return activation, slope, dropout, found_in
-
-
-def _kernel_layers(model):
-    return [(path, layer) for path, layer in _layers.named_layers(model) if isinstance(layer, _KERNEL_LAYERS)]
 
 
 def initialize(
@@ -219,8 +251,33 @@ def initialize(
     if not isinstance(seed, keras.random.SeedGenerator):
         seed = keras.random.SeedGenerator(seed)
 
-    plans = []
-    for name, layer in _kernel_layers(model):
+    # Plan every layer first (activation, fans, gain): any error leaves the
+    # model untouched, since no kernel is drawn before the plan is complete.
+    plans: list[tuple[LayerReport, Any, fracinit.FractionalMomentNormal | None]] = []
+    unsupported_types: dict[str, list[str]] = {}
+    for name, layer in _layers.named_layers(model):
+        kernels = [weight for weight in layer.weights if weight.name.endswith("kernel")]
+        if not kernels:
+            continue
+        shape = tuple(kernels[0].shape)
+        fan_in, fan_out = fracinit.kernel_fans(shape)
+        common = {"layer": name, "layer_type": type(layer).__name__, "fan_in": fan_in, "fan_out": fan_out}
+        if not isinstance(layer, _KERNEL_LAYERS):
+            names = ", ".join(sorted({weight.name for weight in kernels}))
+            unsupported_types.setdefault(type(layer).__name__, []).append(name)
+            reason = f"{type(layer).__name__} kernels ({names}) are not drawn by initialize"
+            entry = LayerReport(
+                activation="-",
+                negative_slope=None,
+                dropout=0.0,
+                found_in="-",
+                stddev=None,
+                status="skipped",
+                reason=reason,
+                **common,
+            )
+            plans.append((entry, layer, None))
+            continue
         activation, slope, dropout, found_in = _fed_activation(layer)
         try:
             init = fracinit.FractionalMomentNormal(
@@ -240,28 +297,28 @@ def initialize(
                 f"unsupported activation '{activation}'.",
                 stacklevel=2,
             )
-        plans.append((name, layer, activation, slope, dropout, found_in, init))
+        entry = LayerReport(
+            activation=activation,
+            negative_slope=slope,
+            dropout=dropout,
+            found_in=found_in,
+            # The gain is computed here: an overflow raises before anything is drawn.
+            stddev=None if init is None else init.stddev(shape),
+            status="skipped" if init is None else "initialized",
+            reason="" if init is not None else f"activation '{activation}' is outside the paper's class",
+            **common,
+        )
+        plans.append((entry, layer, init))
+    if unsupported_types:
+        warnings.warn(
+            "keras_fracinit.initialize: left these layers' kernels as they were "
+            f"(layer types it does not draw yet): {unsupported_types}.",
+            stacklevel=2,
+        )
 
     report = InitializationReport()
-    for name, layer, activation, slope, dropout, found_in, init in plans:
-        shape = tuple(layer.kernel.shape)
-        fan_in, fan_out = fracinit.kernel_fans(shape)
-        stddev = None
+    for entry, layer, init in plans:
         if init is not None:
-            stddev = init.stddev(shape)
-            layer.kernel.assign(init(shape, dtype=layer.kernel.dtype))
-        report.append(
-            LayerReport(
-                layer=name,
-                layer_type=type(layer).__name__,
-                activation=activation,
-                negative_slope=slope,
-                dropout=dropout,
-                found_in=found_in,
-                fan_in=fan_in,
-                fan_out=fan_out,
-                stddev=stddev,
-                status="skipped" if init is None else "initialized",
-            )
-        )
+            layer.kernel.assign(init(tuple(layer.kernel.shape), dtype=layer.kernel.dtype))
+        report.append(entry)
     return report

@@ -417,7 +417,9 @@ def test_seed_generator_and_separate_instances_do_not_warn():
 
 
 def _einsum_kernel(initializer):
-    layer = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 8, 64), kernel_initializer=initializer)
+    layer = keras.layers.EinsumDense(
+        "abc,cde->abde", output_shape=(None, 8, 64), kernel_initializer=initializer
+    )
     layer.build((None, 10, 256))
     return keras.ops.convert_to_numpy(layer.kernel)
 
@@ -425,7 +427,9 @@ def _einsum_kernel(initializer):
 def test_einsum_dense_hands_its_axes_to_the_initializer():
     # s = 2: bit for bit Keras' VarianceScaling with the same axes.
     ours = _einsum_kernel(FractionalMomentNormal(2.0, seed=1))
-    keras_own = _einsum_kernel(keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=1))
+    keras_own = _einsum_kernel(
+        keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=1)
+    )
     np.testing.assert_array_equal(ours, keras_own)
     # s < 2: fan_in = 256 over the input axis, width m = 8 * 64 output units.
     init = FractionalMomentNormal(0.8, seed=2)
@@ -452,8 +456,10 @@ def test_axes_round_trip_and_are_checked():
     init = FractionalMomentUniform(0.5, seed=4, input_axes=[0], output_axes=[1, 2])
     again = FractionalMomentUniform.from_config(init.get_config())
     assert (again.input_axes, again.output_axes) == ([0], [1, 2])
-    assert again.stddev((16, 4, 8)) == init.stddev((16, 4, 8)) == pytest.approx(
-        math.sqrt(moment_gain(0.5, width=32) / 16)
+    assert (
+        again.stddev((16, 4, 8))
+        == init.stddev((16, 4, 8))
+        == pytest.approx(math.sqrt(moment_gain(0.5, width=32) / 16))
     )
     assert isinstance(init, keras.initializers.VarianceScaling)
     with pytest.raises(ValueError, match="Argument `input_axes` must be a list of integers"):

@@ -156,3 +156,75 @@ def test_bad_arguments():
     unbuilt = keras.Sequential([keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="must be built"):
         keras_fracinit.initialize(unbuilt, s=1.0)
+
+
+def test_looks_through_normalization_and_dropout_to_the_activation():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(16, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU(name="relu")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(32, name="dense")(x)
+    x = keras.layers.LayerNormalization(name="ln")(x)
+    x = keras.layers.Dropout(0.1, name="drop")(x)
+    x = keras.layers.LeakyReLU(negative_slope=0.3, name="leaky")(x)
+    x = keras.layers.Dense(16, name="to_prelu")(x)
+    x = keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), name="prelu")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="head")(x)
+    model = keras.Model(inputs, outputs)
+    found = {
+        r.layer: (r.activation, r.negative_slope, r.found_in) for r in keras_fracinit.initialize(model, 1.0)
+    }
+    assert found["conv"] == ("relu", None, "bn > relu")
+    assert found["dense"] == ("leaky_relu", pytest.approx(0.3), "ln > drop > leaky")
+    assert found["to_prelu"] == ("leaky_relu", pytest.approx(0.25), "prelu")
+    assert found["head"] == ("linear", None, "layer (softmax head: logits)")
+
+
+def test_sigmoid_head_through_an_activation_layer_is_logits():
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(1, name="head"),
+            keras.layers.Activation("sigmoid", name="sig"),
+        ]
+    )
+    (entry,) = keras_fracinit.initialize(model, 1.0)
+    assert (entry.activation, entry.found_in) == ("linear", "sig (sigmoid head: logits)")
+    assert entry.stddev == pytest.approx(FractionalMomentNormal(1.0, "linear").stddev((4, 1)))
+
+
+def test_every_kernel_layer_is_reported_and_unsupported_types_are_named():
+    inputs = keras.Input((8, 8, 4))
+    x = keras.layers.DepthwiseConv2D(3, name="depthwise")(inputs)
+    x = keras.layers.Conv2D(8, 1, activation="relu", name="pointwise")(x)
+    x = keras.layers.Reshape((36, 8))(x)
+    x = keras.layers.MultiHeadAttention(2, 4, name="attention")(x, x)
+    model = keras.Model(inputs, x)
+    before = {w.path: keras.ops.convert_to_numpy(w).copy() for w in model.weights}
+    with pytest.warns(UserWarning, match="DepthwiseConv2D.*MultiHeadAttention"):
+        report = keras_fracinit.initialize(model, 1.0, seed=0)
+    status = {r.layer: (r.status, r.reason) for r in report}
+    assert status["pointwise"] == ("initialized", "")
+    assert status["depthwise"][0] == status["attention"][0] == "skipped"
+    assert "DepthwiseConv2D kernels (kernel)" in status["depthwise"][1]
+    assert "MultiHeadAttention" in status["attention"][1]
+    assert "skipped: DepthwiseConv2D" in str(report)
+    for weight in model.weights:  # only the supported kernel changed
+        changed = not np.array_equal(keras.ops.convert_to_numpy(weight), before[weight.path])
+        assert changed == (weight.path == model.get_layer("pointwise").kernel.path)
+
+
+def test_a_gain_overflow_changes_no_kernel():
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(1, activation="relu"),
+        ]
+    )
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.weights]
+    with pytest.raises(ValueError, match="exceeds the float64 range"):
+        keras_fracinit.initialize(model, s=0.001)
+    for weight, old in zip(model.weights, before):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), old)
