@@ -177,6 +177,25 @@ def test_tail_index_equals_the_block_sum_estimate_of_closed_form_gradients():
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
+def test_an_infinite_tail_index_warns_once(monkeypatch):
+    from keras_fracinit.monitor import callback
+
+    # The block-sum estimate is inf where block sums grow no faster than single
+    # samples (light-tailed noise of a small layer); forced here.
+    monkeypatch.setattr(callback.gradient_noise, "noise_tail_index", lambda noise: math.inf)
+    x, y = _data(n=64)
+    model = _dense_stack()
+    model.compile("sgd", "mse")
+    monitor = FractionalMomentMonitor(probe=(x, y), tail_index=True)
+    monitor.set_model(model)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        first = monitor.measure()
+        monitor.measure()
+    assert first["tail_index/head"] == math.inf
+    assert len([w for w in record if "no finite tail index" in str(w.message)]) == 1
+
+
 def _probe_source(kind, x, y, batch_size):
     if kind == "arrays":
         return {"x": x, "y": y, "batch_size": batch_size, "shuffle": False}

@@ -254,6 +254,15 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                     if np.all(np.isfinite(layer_noise))
                     else math.nan
                 )
+            unbounded = [path for path in self._layers if not math.isfinite(values["tail_index/" + path])]
+            if unbounded:
+                self._warn_once(
+                    "tail_index",
+                    "FractionalMomentMonitor: no finite tail index in layers "
+                    f"{unbounded} (inf: their gradient noise shows no heavy tail at "
+                    "all, as for small layers such as a classifier head; nan: a "
+                    "non-finite gradient). Logged as such; training continues.",
+                )
         # Statistic by statistic, layers in model order (dense_2 before dense_10).
         order = {path: index for index, path in enumerate(self._layers)}
         return {
