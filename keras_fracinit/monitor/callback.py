@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-import numpy as np
 
 from keras_fracinit import _data
 from keras_fracinit import _gradient_noise as gradient_noise
@@ -248,12 +247,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             )
         if self.tail_index:
             noise = self._gradients.noise(self._gradient_batches)
-            for path, layer_noise in zip(self._layers, noise):
-                values["tail_index/" + path] = (
-                    gradient_noise.noise_tail_index(layer_noise)
-                    if np.all(np.isfinite(layer_noise))
-                    else math.nan
-                )
+            values.update(statistics_lib.tail_indices(self._layers, noise))
             unbounded = [path for path in self._layers if not math.isfinite(values["tail_index/" + path])]
             if unbounded:
                 self._warn_once(

@@ -5,6 +5,8 @@ import math
 import keras
 import numpy as np
 
+from keras_fracinit import _gradient_noise
+
 # The logged statistics, in the order of tables and plots.
 STATISTICS = ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index")
 
@@ -24,6 +26,16 @@ def kernel_moment(kernel, s):
     # (measured 2-8x on TF, JAX and torch for the paper's stack).
     magnitude = np.abs(np.asarray(keras.ops.convert_to_numpy(kernel), dtype=np.float32))
     return float(np.mean(np.power(magnitude, np.float32(s)), dtype=np.float64))
+
+
+def tail_indices(paths, noise):
+    """`{"tail_index/<path>": index}` of each layer's gradient noise (nan if not finite)."""
+    return {
+        "tail_index/" + path: (
+            _gradient_noise.noise_tail_index(layer_noise) if np.all(np.isfinite(layer_noise)) else math.nan
+        )
+        for path, layer_noise in zip(paths, noise)
+    }
 
 
 def ratio(numerator, denominator):
