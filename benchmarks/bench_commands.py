@@ -1,11 +1,12 @@
 """Wall time of the README's two commands, without their installs (prints figures).
 
-    python benchmarks/bench_commands.py [--only tests|main_job|monitor_example] [--write]
+    python benchmarks/bench_commands.py [--only tests|main_job|monitor_example] [--repeats 2] [--write]
 
 `tests` is the README's test command (`python -m pytest`), `main_job` the
 README's Fashion-MNIST example and `monitor_example` the worked example of
 docs/monitoring.md (both need Debian's `dataset-fashion-mnist`).
-Each runs once, in a fresh process, from the repository root. `--write`
+Each runs `--repeats` times in a fresh process from the repository root;
+the time is given as the range over the runs. `--write`
 puts the times into README.md and docs/benchmarks.md (see report.py).
 """
 
@@ -47,6 +48,11 @@ DESCRIPTIONS = {
 }
 
 
+def _minutes(seconds):
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60} s"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -55,24 +61,27 @@ def main():
         action="append",
         help="time only this command (repeatable; default: both)",
     )
+    parser.add_argument("--repeats", type=int, default=2, help="runs per command (a range is reported)")
     parser.add_argument("--write", action="store_true", help="update README.md and docs/benchmarks.md")
     args = parser.parse_args()
     where = report.machine()
     for name in args.only or COMMANDS:
-        start = time.perf_counter()
-        result = subprocess.run(COMMANDS[name], cwd=report.ROOT, capture_output=True, text=True)
-        seconds = time.perf_counter() - start
-        if result.returncode != 0:
-            sys.exit(f"{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        tail = result.stdout.strip().splitlines()[-1]  # pytest's closing line
-        minutes = f"{int(seconds // 60)} min {seconds % 60:.0f} s"
-        command = f"python benchmarks/bench_commands.py --only {name}"
-        text = f"{DESCRIPTIONS[name]} took {minutes} ({where}; `{command}`)."
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            result = subprocess.run(COMMANDS[name], cwd=report.ROOT, capture_output=True, text=True)
+            times.append(time.perf_counter() - start)
+            if result.returncode != 0:
+                sys.exit(f"{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        tail = result.stdout.strip().splitlines()[-1]  # pytest's closing line (last run)
+        span = " to ".join(dict.fromkeys(_minutes(seconds) for seconds in (min(times), max(times))))
+        command = f"python benchmarks/bench_commands.py --only {name} --repeats {args.repeats}"
+        text = f"{DESCRIPTIONS[name]} took {span} in {args.repeats} runs ({where}; `{command}`)."
         if name == "tests":
-            text = text[:-1] + f": {tail.strip('= ')}."
+            text = text[:-1] + f"; the last printed {tail.strip('= ')}."
         else:  # what the run printed last: its summary
             summary = result.stdout.strip().splitlines()[-8 if name == "main_job" else -7 :]
-            text += " It printed, last:\n\n```text\n" + "\n".join(summary) + "\n```"
+            text += " The last run printed, at its end:\n\n```text\n" + "\n".join(summary) + "\n```"
         report.publish(
             f"time_{name}",
             text,
