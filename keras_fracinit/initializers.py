@@ -51,7 +51,8 @@ def layer_widths(shape: Sequence[int], input_axes=None, output_axes=None) -> tup
     """
     shape = tuple(shape)
     if input_axes is not None and output_axes is not None:
-        return _axes_product(shape, input_axes), _axes_product(shape, output_axes)
+        # Per axis there is no receptive field: the widths are the fans.
+        return kernel_fans(shape, input_axes, output_axes)
     if len(shape) >= 2:
         return int(shape[-2]), int(shape[-1])
     return kernel_fans(shape)
