@@ -70,6 +70,12 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="fashion_mnist")
     protocol.add_common_flags(parser, epochs=3, seeds=2, batch_size=128, lr=0.01)
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="train every init and seed at once in one compiled JAX program (needs jax; resumable; "
+        "no monitor): see side_by_side.py",
+    )
     return parser
 
 
@@ -98,13 +104,14 @@ def main(argv=None):
             metrics=["accuracy"],
         )
 
-    rows = protocol.run_all(
-        args,
-        build_model,
-        compile_model,
-        ((x_train, y_train), (x_test, y_test)),
-        dataset=args.dataset,
-    )
+    data = ((x_train, y_train), (x_test, y_test))
+    if args.side_by_side:
+        import side_by_side
+
+        args.monitor = False
+        rows = side_by_side.run_side_by_side(args, data, dataset=args.dataset)
+    else:
+        rows = protocol.run_all(args, build_model, compile_model, data, dataset=args.dataset)
     title = (
         f"{args.dataset}: {args.depth} Dense layers of {args.width}, {args.activation}, "
         f"SGD lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs"

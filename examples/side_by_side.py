@@ -1,0 +1,96 @@
+"""The paper's protocol with every init and seed trained side by side (`--side-by-side`).
+
+Same stack, same kernels (each network's kernels are drawn by the same Keras
+initializers from the same `SeedGenerator(seed)` as `paper_protocol.dense_stack`),
+same SGD; one compiled JAX program trains all `inits x seeds` networks at
+once (`stacked_dense.py`). Differences from the Keras path: network (init,
+seed) sees seed's own shuffled order, shared by every init; the last partial
+batch of each epoch is dropped; the monitor is not attached. Resumable: a
+checkpoint is written after every epoch (`<out>/checkpoint.npz`) and the same
+command goes on from it.
+"""
+
+import pathlib
+import time
+
+import numpy as np
+import paper_protocol as protocol
+import stacked_dense
+from quiet_keras import keras
+
+
+def kernel_drawer(args, s, depth):
+    def draw_kernel(init, seed):
+        generator = keras.random.SeedGenerator(seed)
+
+        def draw(k, fan_in, fan_out):
+            last = k == depth - 1
+            activation = args.activation if (not last or args.logit_activation) else "linear"
+            initializer = protocol.kernel_initializer(init, activation, s, fan_in, generator)
+            return keras.ops.convert_to_numpy(initializer((fan_in, fan_out)))
+
+        return draw
+
+    return draw_kernel
+
+
+def run_side_by_side(args, data, *, dataset):
+    """Trains every init x seed side by side; returns the rows of `protocol.run_all`."""
+    (x_train, _), _ = data
+    if args.logit_activation and args.activation != "linear":
+        protocol.fail("--side-by-side trains linear logits only; drop --logit-activation")
+    classes = int(max(data[0][1].max(), data[1][1].max())) + 1
+    seeds = list(range(args.seeds))
+    dims = stacked_dense.layer_dims(x_train.shape[1], args.width, args.depth, classes)
+    checkpoint = pathlib.Path(args.out) / "checkpoint.npz"
+    state = stacked_dense.load_checkpoint(checkpoint)
+    if state is not None and list(state["inits"]) != list(args.inits):
+        protocol.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
+    if state is None:
+        drawer = kernel_drawer(args, protocol.moment_order(args), args.depth)
+        params = stacked_dense.init_params(drawer, schemes=args.inits, seeds=seeds, dims=dims)
+        state = {"params": params, "history": [], "seconds": np.zeros(0), "inits": np.array(args.inits)}
+        stacked_dense.save_checkpoint(checkpoint, state)
+    print(
+        f"== {dataset}: {len(args.inits)} inits x {len(seeds)} seeds side by side (JAX), "
+        f"from epoch {len(state['history']) + 1} of {args.epochs}",
+        flush=True,
+    )
+    last = time.perf_counter()
+
+    def on_epoch(epoch, params, metrics):
+        nonlocal last
+        now = time.perf_counter()
+        seconds, last = now - last, now
+        state["params"], state["seconds"] = params, np.append(state["seconds"], seconds)
+        state["history"].append(metrics)
+        stacked_dense.save_checkpoint(checkpoint, state)
+        if args.verbose:
+            accuracy = metrics["test_accuracy"].mean(axis=1)
+            means = ", ".join(f"{init} {a:.4f}" for init, a in zip(args.inits, accuracy))
+            print(f"epoch {epoch}/{args.epochs} ({seconds:.0f} s): mean test accuracy {means}", flush=True)
+
+    stacked_dense.train(
+        state["params"],
+        data,
+        seeds=seeds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        activation=args.activation,
+        on_epoch=on_epoch,
+        first_epoch=len(state["history"]),
+    )
+    return [
+        {
+            "init": init,
+            "seed": seed,
+            "epoch": e + 1,
+            **{metric: float(epoch[metric][g, j]) for metric in protocol.METRICS},
+            # the whole group's epoch: the networks train together
+            "seconds": float(state["seconds"][e]),
+        }
+        for g, init in enumerate(args.inits)
+        for j, seed in enumerate(seeds)
+        for e, epoch in enumerate(state["history"])
+    ]
