@@ -1,0 +1,110 @@
+"""Which activation a kernel feeds, read from a model's graph.
+
+An initializer cannot see its layer's activation. This module reads it: the
+layer's own activation, or, for a linear layer, the activation layer reached
+through layers that are identity-like at initialization (normalization,
+dropout). A softmax or sigmoid output head is a logit layer.
+"""
+
+import keras
+
+from keras_fracinit import _keras_private
+from keras_fracinit.theory import activation as activation_lib
+
+# Between a linear layer and its activation: identity-like at initialization
+# (normalization with unit scale, dropout), so the activation is read beyond.
+LOOK_THROUGH = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.RMSNormalization,
+    keras.layers.UnitNormalization,
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+)
+# An output layer with one of these is a classifier head: its kernel makes logits.
+HEAD_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def _activation_name(function):
+    try:
+        name = keras.activations.serialize(function)
+    except Exception:  # a lambda or other function Keras cannot name
+        return getattr(function, "__name__", repr(function))
+    return name if isinstance(name, str) else repr(name)
+
+
+def _from_function(function):
+    """`(activation, negative_slope)` of a Keras activation function."""
+    if isinstance(function, keras.layers.Layer):
+        # An activation layer passed as `activation=`, e.g. LeakyReLU(0.01).
+        found = _from_layer(function)
+        if found is not None:
+            return found
+    name = _activation_name(function)
+    if name == "relu":
+        return "relu", None
+    if name == "leaky_relu":
+        # keras.activations.leaky_relu called with its default slope
+        return "leaky_relu", activation_lib.DEFAULT_NEGATIVE_SLOPE
+    if name == "linear":
+        return "linear", None
+    return name, None
+
+
+def _from_layer(layer):
+    """`(activation, negative_slope)` of an activation layer, or `None`."""
+    if isinstance(layer, keras.layers.ReLU):
+        if layer.max_value is not None or layer.threshold != 0:
+            return "relu(max_value, threshold)", None
+        if layer.negative_slope == 0:
+            return "relu", None
+        return "leaky_relu", float(layer.negative_slope)
+    if isinstance(layer, keras.layers.LeakyReLU):
+        return "leaky_relu", float(layer.negative_slope)
+    if isinstance(layer, keras.layers.Activation):
+        return _from_function(layer.activation)
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax", None
+    if isinstance(layer, keras.layers.PReLU) and layer.built:
+        # A PReLU whose slopes are all equal (a constant initializer) is a
+        # Leaky ReLU with that slope, ReLU at 0; learned, unequal slopes are not.
+        alpha = keras.ops.convert_to_numpy(layer.alpha)
+        if alpha.size and (alpha == alpha.flat[0]).all():
+            slope = float(alpha.flat[0])
+            return ("relu", None) if slope == 0 else ("leaky_relu", slope)
+        return "prelu(unequal slopes)", None
+    return None
+
+
+def _single_consumer(layer):
+    """The only layer that consumes `layer`'s output, or `None`."""
+    found = _keras_private.consumers(layer)
+    return found[0] if found is not None and len(found) == 1 else None
+
+
+def fed_activation(layer):
+    """`(activation, negative_slope, dropout, found_in)` the kernel feeds.
+
+    `found_in` is `"layer"` or the path of layers read (`"bn > relu"`); a
+    softmax or sigmoid output head is reported as linear logits.
+    """
+    activation, slope = _from_function(layer.activation)
+    path, source, after = [], layer, _single_consumer(layer)
+    if activation == "linear":
+        walked, candidate = [], after
+        while isinstance(candidate, LOOK_THROUGH):
+            walked.append(candidate.name)
+            candidate = _single_consumer(candidate)
+        from_next = None if candidate is None else _from_layer(candidate)
+        if from_next is not None:
+            activation, slope = from_next
+            path, source = walked + [candidate.name], candidate
+            after = _single_consumer(candidate)
+    found_in = " > ".join(path) if path else "layer"
+    if activation in HEAD_ACTIVATIONS and _keras_private.consumers(source) == []:
+        return "linear", None, 0.0, f"{found_in} ({activation} head: logits)"
+    dropout = float(after.rate) if isinstance(after, keras.layers.Dropout) else 0.0
+    return activation, slope, dropout, found_in
