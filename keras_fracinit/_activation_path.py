@@ -6,14 +6,22 @@ through layers that are identity-like at initialization (normalization,
 dropout). A softmax or sigmoid output head is a logit layer.
 """
 
+import dataclasses
+from typing import Any
+
 import keras
 
 from keras_fracinit import _keras_private
 from keras_fracinit.theory import activation as activation_lib
 
 # Between a linear layer and its activation: identity-like at initialization
-# (normalization with unit scale, dropout), so the activation is read beyond.
+# (normalization with unit scale, dropout), or a merge that passes the kernel's
+# output on to the activation (a residual Add, a Concatenate), so the
+# activation is read beyond.
 LOOK_THROUGH = (
+    keras.layers.Add,
+    keras.layers.Average,
+    keras.layers.Concatenate,
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
     keras.layers.GroupNormalization,
@@ -23,6 +31,13 @@ LOOK_THROUGH = (
     keras.layers.SpatialDropout1D,
     keras.layers.SpatialDropout2D,
     keras.layers.SpatialDropout3D,
+)
+# Normalizations that rescale every sample to a fixed norm.
+SAMPLE_NORMALIZATION = (
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.RMSNormalization,
+    keras.layers.UnitNormalization,
 )
 # An output layer with one of these is a classifier head: its kernel makes logits.
 HEAD_ACTIVATIONS = ("softmax", "sigmoid")
@@ -85,26 +100,52 @@ def _single_consumer(layer):
     return found[0] if found is not None and len(found) == 1 else None
 
 
-def fed_activation(layer):
-    """`(activation, negative_slope, dropout, found_in)` the kernel feeds.
+@dataclasses.dataclass(frozen=True)
+class ActivationPath:
+    """The activation one kernel feeds and where it was read.
 
-    `found_in` is `"layer"` or the path of layers read (`"bn > relu"`); a
+    Attributes:
+        activation: `relu`, `leaky_relu`, `linear`, or an unsupported name.
+        negative_slope: The Leaky ReLU slope, if any.
+        dropout: Rate of a `Dropout` layer right after the activation.
+        found_in: `"layer"` or the path of layers read (`"bn > add > relu"`).
+        end: The layer whose output is the activation's output.
+        normalized: Whether a normalization that rescales every sample
+            (LayerNormalization, GroupNormalization, ...) lies on the path,
+            which makes the signal after it blind to the kernel's scale.
+    """
+
+    activation: str
+    negative_slope: float | None
+    dropout: float
+    found_in: str
+    end: Any
+    normalized: bool = False
+
+
+def fed_activation(layer):
+    """The `ActivationPath` of `layer`'s kernel.
+
+    A layer without an `activation` (MultiHeadAttention) starts linear; a
     softmax or sigmoid output head is reported as linear logits.
     """
-    activation, slope = _from_function(layer.activation)
+    own = getattr(layer, "activation", None)
+    activation, slope = ("linear", None) if own is None else _from_function(own)
     path, source, after = [], layer, _single_consumer(layer)
+    normalized = False
     if activation == "linear":
         walked, candidate = [], after
         while isinstance(candidate, LOOK_THROUGH):
-            walked.append(candidate.name)
+            walked.append(candidate)
             candidate = _single_consumer(candidate)
         from_next = None if candidate is None else _from_layer(candidate)
         if from_next is not None:
             activation, slope = from_next
-            path, source = walked + [candidate.name], candidate
+            path, source = [w.name for w in walked] + [candidate.name], candidate
             after = _single_consumer(candidate)
+            normalized = any(isinstance(w, SAMPLE_NORMALIZATION) for w in walked)
     found_in = " > ".join(path) if path else "layer"
     if activation in HEAD_ACTIVATIONS and _keras_private.consumers(source) == []:
-        return "linear", None, 0.0, f"{found_in} ({activation} head: logits)"
+        return ActivationPath("linear", None, 0.0, f"{found_in} ({activation} head: logits)", layer)
     dropout = float(after.rate) if isinstance(after, keras.layers.Dropout) else 0.0
-    return activation, slope, dropout, found_in
+    return ActivationPath(activation, slope, dropout, found_in, source, normalized)

@@ -11,6 +11,7 @@ against the installed Keras, so an upgrade that moves them fails a named
 test rather than a user.
 """
 
+import contextlib
 import inspect
 import warnings
 
@@ -123,3 +124,38 @@ def progress_logger(fit_locals):
     """The `ProgbarLogger` of the running `fit`: None at verbose=0."""
     callbacks = getattr((fit_locals or {}).get("callbacks"), "callbacks", [])
     return next((c for c in callbacks if isinstance(c, keras.callbacks.ProgbarLogger)), None)
+
+
+@contextlib.contextmanager
+def recording_calls(layers):
+    """Records the first input and output of each layer's `call` while active.
+
+    Yields `{id(layer): (first positional input, output)}`, filled as the
+    layers run (eagerly). Keras' `Layer.__call__` dispatches to `self.call`,
+    so an instance attribute shadows the class method for the duration; it
+    is removed afterwards.
+    """
+    records = {}
+
+    def recorder(original, key):
+        def recorded(*args, **kwargs):
+            outputs = original(*args, **kwargs)
+            if key not in records:
+                records[key] = (args[0] if args else next(iter(kwargs.values())), outputs)
+            return outputs
+
+        return recorded
+
+    for layer in dict.fromkeys(layers):
+        object.__setattr__(layer, "call", recorder(layer.call, id(layer)))
+    try:
+        yield records
+    finally:
+        for layer in dict.fromkeys(layers):
+            object.__delattr__(layer, "call")
+    missing = [layer.name for layer in layers if id(layer) not in records]
+    if missing:
+        raise RuntimeError(
+            f"keras_fracinit: layers {missing} were not called while the model ran on the "
+            "calibration batch (is Layer.__call__ still dispatching to `call`?)"
+        )

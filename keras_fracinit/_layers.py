@@ -29,3 +29,21 @@ def named_layers(model, prefix=""):
             yield from named_layers(layer, prefix + layer.name + PATH_SEPARATOR)
         else:
             yield prefix + layer.name, layer
+
+
+def hidden_graphs(model, prefix=""):
+    """`(models, paths)`: the subclassed models in `model` (itself included)
+    and the paths of the layers they hold directly, whose connections no
+    graph shows."""
+    from keras_fracinit import _keras_private
+
+    models, paths = [], set()
+    if not _keras_private.is_graph_model(model):
+        models.append(prefix + model.name)
+        paths.update(prefix + layer.name for layer in model.layers if not isinstance(layer, keras.Model))
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            inner_models, inner_paths = hidden_graphs(layer, prefix + layer.name + PATH_SEPARATOR)
+            models += inner_models
+            paths |= inner_paths
+    return models, paths

@@ -122,3 +122,24 @@ def test_warnings_come_once():
         for _ in range(3):
             _keras_private.consumers(object())
     assert len(record) == 1
+
+
+def test_recording_calls_sees_each_layers_first_input_and_output_then_restores_call():
+    model = _functional()
+    dense, relu = model.get_layer("dense"), model.get_layer("relu")
+    x = np.arange(8, dtype="float32").reshape(2, 4)
+    with _keras_private.recording_calls([dense, relu]) as calls:
+        result = model(x, training=False)
+    (seen_input, seen_output), (_, relu_output) = calls[id(dense)], calls[id(relu)]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(seen_input), x)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(seen_output), keras.ops.convert_to_numpy(dense(x)))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(relu_output), keras.ops.convert_to_numpy(result))
+    assert "call" not in vars(dense) and "call" not in vars(relu)  # the class method is back
+
+
+def test_recording_calls_says_when_a_layer_never_ran():
+    model = _functional()
+    idle = keras.layers.Dense(1, name="idle")
+    with pytest.raises(RuntimeError, match=r"\['idle'\] were not called"):
+        with _keras_private.recording_calls([model.get_layer("dense"), idle]):
+            model(np.zeros((1, 4), "float32"))

@@ -194,27 +194,6 @@ def test_sigmoid_head_through_an_activation_layer_is_logits():
     assert entry.stddev == pytest.approx(FractionalMomentNormal(1.0, "linear").stddev((4, 1)))
 
 
-def test_every_kernel_layer_is_reported_and_unsupported_types_are_named():
-    inputs = keras.Input((8, 8, 4))
-    x = keras.layers.DepthwiseConv2D(3, name="depthwise")(inputs)
-    x = keras.layers.Conv2D(8, 1, activation="relu", name="pointwise")(x)
-    x = keras.layers.Reshape((36, 8))(x)
-    x = keras.layers.MultiHeadAttention(2, 4, name="attention")(x, x)
-    model = keras.Model(inputs, x)
-    before = {w.path: keras.ops.convert_to_numpy(w).copy() for w in model.weights}
-    with pytest.warns(UserWarning, match="DepthwiseConv2D.*MultiHeadAttention"):
-        report = keras_fracinit.initialize(model, 1.0, seed=0)
-    status = {r.layer: (r.status, r.reason) for r in report}
-    assert status["pointwise"] == ("initialized", "")
-    assert status["depthwise"][0] == status["attention"][0] == "skipped"
-    assert "DepthwiseConv2D kernels (kernel)" in status["depthwise"][1]
-    assert "MultiHeadAttention" in status["attention"][1]
-    assert "skipped: DepthwiseConv2D" in str(report)
-    for weight in model.weights:  # only the supported kernel changed
-        changed = not np.array_equal(keras.ops.convert_to_numpy(weight), before[weight.path])
-        assert changed == (weight.path == model.get_layer("pointwise").kernel.path)
-
-
 def test_a_gain_overflow_changes_no_kernel():
     model = keras.Sequential(
         [

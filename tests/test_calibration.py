@@ -1,0 +1,121 @@
+"""`initialize(..., calibrate_with=x)`: the layers outside the paper's class."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_fracinit
+
+
+def _numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _ratio(model, x, start, end, s):
+    """s-moment ratio from `start`'s input to `end`'s output, by a sub-model
+    (independent of the calibration's own measurement)."""
+    probe = keras.Model(
+        model.inputs, [start.input if not isinstance(start.input, list) else start.input[0], end.output]
+    )
+    inputs, outputs = (_numpy(t).reshape(len(x), -1) for t in probe(x))
+    return np.mean(np.linalg.norm(outputs, axis=1) ** s) / np.mean(np.linalg.norm(inputs, axis=1) ** s)
+
+
+def transformer_block(d=32, length=10):
+    inputs = keras.Input((length, d))
+    x = keras.layers.MultiHeadAttention(4, 8, name="attention")(inputs, inputs)
+    x = keras.layers.Add()([inputs, x])
+    x = keras.layers.LayerNormalization(name="norm_1")(x)
+    h = keras.layers.Dense(4 * d, activation="gelu", name="mlp_in")(x)
+    h = keras.layers.Dense(d, name="mlp_out")(h)
+    x = keras.layers.Add()([x, h])
+    outputs = keras.layers.LayerNormalization(name="norm_2")(x)
+    return keras.Model(inputs, outputs)
+
+
+def resnet_block(channels=8):
+    inputs = keras.Input((12, 12, channels))
+    x = keras.layers.Conv2D(channels, 3, padding="same", activation="elu", name="conv_1")(inputs)
+    x = keras.layers.Conv2D(channels, 3, padding="same", name="conv_2")(x)
+    x = keras.layers.Add(name="add")([inputs, x])
+    x = keras.layers.Activation("swish", name="swish")(x)
+    x = keras.layers.Conv2D(channels, 1, activation="gelu", name="conv_3")(x)
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.parametrize("s", [1.0, 0.5])
+def test_transformer_block_calibrates_the_gelu_layer_and_keeps_exact_gains(s):
+    model = transformer_block()
+    x = np.random.default_rng(0).normal(size=(64, 10, 32)).astype("float32")
+    report = keras_fracinit.initialize(model, s, seed=0, calibrate_with=x)
+    entries = {r.layer: r for r in report}
+    assert entries["mlp_in"].status == "calibrated" and entries["mlp_in"].activation == "gelu"
+    assert abs(entries["mlp_in"].ratio - 1) <= 0.02
+    assert abs(_ratio(model, x, model.get_layer("mlp_in"), model.get_layer("mlp_in"), s) - 1) <= 0.02
+    exact = [r for r in report if r.layer != "mlp_in"]
+    assert {r.status for r in exact} == {"initialized"} and all(r.ratio is None for r in exact)
+    # the exact layers keep their exact stddev: calibration leaves them alone
+    expected = keras_fracinit.FractionalMomentNormal(s, "linear").stddev((128, 32))
+    assert entries["mlp_out"].stddev == pytest.approx(expected, rel=1e-12) and entries["mlp_out"].scale == 1.0
+    kernel = _numpy(model.get_layer("mlp_out").kernel)
+    assert kernel.std() == pytest.approx(expected, rel=4 / np.sqrt(2 * kernel.size))
+    assert "calibrated (ratio" in str(report)
+
+
+def test_resnet_block_calibrates_elu_swish_and_gelu_in_forward_order():
+    model = resnet_block()
+    x = np.random.default_rng(1).normal(size=(32, 12, 12, 8)).astype("float32")
+    report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
+    entries = {r.layer: r for r in report}
+    assert [r.layer for r in report if r.status == "calibrated"] == ["conv_1", "conv_2", "conv_3"]
+    assert entries["conv_2"].found_in == "add > swish"
+    for name, end in (("conv_1", "conv_1"), ("conv_2", "swish"), ("conv_3", "conv_3")):
+        assert abs(entries[name].ratio - 1) <= 0.02, name
+        measured = _ratio(model, x, model.get_layer(name), model.get_layer(end), 1.0)
+        assert abs(measured - 1) <= 0.02, name
+        assert 1 <= entries[name].iterations <= 10
+
+
+def test_a_ratio_the_kernel_cannot_move_warns_and_says_so():
+    inputs = keras.Input((16,))
+    x = keras.layers.Dense(16, activation="tanh", name="tanh")(inputs)
+    model = keras.Model(inputs, x)
+    # tanh saturates: its output norm can never reach a large input norm
+    x = 50.0 * np.random.default_rng(0).normal(size=(64, 16)).astype("float32")
+    with pytest.warns(UserWarning, match="calibrating 'tanh' stopped"):
+        (entry,) = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x, max_iterations=3)
+    assert entry.iterations == 3 and "did not reach" in entry.reason and entry.ratio < 0.98
+
+
+def test_bad_calibration_arguments_change_nothing():
+    model = resnet_block()
+    before = [_numpy(w).copy() for w in model.weights]
+    with pytest.raises(ValueError, match="Argument `tolerance` must be in"):
+        keras_fracinit.initialize(model, 1.0, calibrate_with=np.zeros((2, 12, 12, 8)), tolerance=0)
+    with pytest.raises(ValueError, match="Argument `max_iterations` must be a positive integer"):
+        keras_fracinit.initialize(model, 1.0, calibrate_with=np.zeros((2, 12, 12, 8)), max_iterations=0)
+    for weight, old in zip(model.weights, before):
+        np.testing.assert_array_equal(_numpy(weight), old)
+
+
+def test_subclassed_linear_layers_are_calibrated_on_their_own_output():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.hidden = keras.layers.Dense(32, name="hidden")
+            self.out = keras.layers.Dense(4, activation="relu", name="out")
+
+        def call(self, x):
+            return self.out(keras.ops.relu(self.hidden(x)))
+
+    model = Net()
+    x = np.random.default_rng(2).normal(size=(128, 16)).astype("float32")
+    model(x)
+    with pytest.warns(UserWarning, match="subclassed"):
+        report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
+    hidden, out = report
+    assert hidden.status == "calibrated" and "subclassed" in hidden.reason and abs(hidden.ratio - 1) <= 0.02
+    assert out.status == "initialized"  # its own ReLU is seen
+    h = _numpy(model.hidden(x))
+    ratio = np.mean(np.linalg.norm(h, axis=1)) / np.mean(np.linalg.norm(x, axis=1))
+    assert abs(ratio - 1) <= 0.02
