@@ -110,6 +110,8 @@ class ActivationPath:
         dropout: Rate of a `Dropout` layer right after the activation.
         found_in: `"layer"` or the path of layers read (`"bn > add > relu"`).
         end: The layer whose output is the activation's output.
+        head: Whether the kernel makes the logits of a softmax or sigmoid
+            output head.
         normalized: Whether a normalization that rescales every sample
             (LayerNormalization, GroupNormalization, ...) lies on the path,
             which makes the signal after it blind to the kernel's scale.
@@ -121,6 +123,7 @@ class ActivationPath:
     found_in: str
     end: Any
     normalized: bool = False
+    head: bool = False
 
 
 def fed_activation(layer):
@@ -146,6 +149,20 @@ def fed_activation(layer):
             normalized = any(isinstance(w, SAMPLE_NORMALIZATION) for w in walked)
     found_in = " > ".join(path) if path else "layer"
     if activation in HEAD_ACTIVATIONS and _keras_private.consumers(source) == []:
-        return ActivationPath("linear", None, 0.0, f"{found_in} ({activation} head: logits)", layer)
+        return ActivationPath(
+            "linear", None, 0.0, f"{found_in} ({activation} head: logits)", layer, head=True
+        )
     dropout = float(after.rate) if isinstance(after, keras.layers.Dropout) else 0.0
     return ActivationPath(activation, slope, dropout, found_in, source, normalized)
+
+
+def own_activation_heads(layers):
+    """Paths of `{path: layer}` that are output heads with their own softmax or
+    sigmoid activation (whose logits lie inside the layer)."""
+    return [
+        path
+        for path, layer in layers.items()
+        if getattr(layer, "activation", None) is not None
+        and _from_function(layer.activation)[0] in HEAD_ACTIVATIONS
+        and fed_activation(layer).head
+    ]

@@ -22,6 +22,10 @@ from keras_fracinit import _data
 from keras_fracinit import _layers
 from keras_fracinit import tail_index as tail_index_lib
 
+# Entries per kernel the monitor keeps for a tail index: a fixed random subset
+# of larger kernels, so that memory stays a few bytes per parameter.
+NOISE_ENTRIES = 2**16
+
 
 def resolve_loss(loss):
     """Returns a callable `loss(y_true, y_pred) -> scalar` for `loss`.
@@ -51,10 +55,17 @@ class KernelGradients:
     `tf.GradientTape`, `jax.jit(jax.grad(...))` over `model.stateless_call`,
     or `torch.autograd.grad`.
 
+    Gradients come back in each variable's own float dtype (float32 for a
+    float32 or mixed-precision model, float64 for a float64 one). With
+    `max_entries`, a variable with more entries is represented by a fixed
+    random subset of that many entries, gathered before leaving the device,
+    so that the memory held stays small for large models.
+
     Args:
         model: A built Keras model.
         variables: The variables (for instance kernels) to differentiate.
         loss: Anything `resolve_loss` accepts.
+        max_entries: Most entries kept per variable (`None`: all).
 
     Example:
 
@@ -66,19 +77,54 @@ class KernelGradients:
     (3, 2)
     """
 
-    def __init__(self, model, variables, loss):
+    def __init__(self, model, variables, loss, max_entries=None):
         self.model = model
         self.variables = list(variables)
         self.loss = resolve_loss(loss)
+        rng = np.random.default_rng(0)
+        self.entries = [
+            None
+            if max_entries is None or math.prod(v.shape) <= max_entries
+            else np.sort(rng.choice(math.prod(v.shape), size=max_entries, replace=False))
+            for v in self.variables
+        ]
+        self._dtypes = [
+            np.float64 if keras.backend.standardize_dtype(v.dtype) == "float64" else np.float32
+            for v in self.variables
+        ]
         self._function = getattr(self, "_build_" + keras.backend.backend())()
 
     def __call__(self, x, y):
-        """Returns the gradients for one batch as float64 numpy arrays."""
+        """Returns the gradients for one batch as numpy arrays in the variables' dtypes
+        (flat arrays of the kept entries where `max_entries` applies)."""
         x, y = keras.tree.map_structure(keras.ops.convert_to_tensor, (x, y))
-        return [np.asarray(keras.ops.convert_to_numpy(g), dtype=np.float64) for g in self._function(x, y)]
+        return [
+            np.asarray(keras.ops.convert_to_numpy(g), dtype=dtype)
+            for g, dtype in zip(self._function(x, y), self._dtypes)
+        ]
+
+    def _kept(self, gradients):
+        """The kept entries of each gradient (inside the compiled function)."""
+        return [
+            g if entries is None else keras.ops.take(keras.ops.reshape(g, (-1,)), entries)
+            for g, entries in zip(gradients, self.entries)
+        ]
 
     def _scalar_loss(self, y, y_pred):
-        y_pred = keras.tree.map_structure(lambda t: keras.ops.cast(t, "float32"), y_pred)
+        # float32 where the model computes in half precision (its squares
+        # overflow); otherwise the model's own float dtype
+        def widen(t):
+            return (
+                keras.ops.cast(t, "float32")
+                if keras.backend.standardize_dtype(t.dtype)
+                in (
+                    "float16",
+                    "bfloat16",
+                )
+                else t
+            )
+
+        y_pred = keras.tree.map_structure(widen, y_pred)
         return keras.ops.mean(self.loss(y, y_pred))
 
     def _build_tensorflow(self):
@@ -88,7 +134,7 @@ class KernelGradients:
         def gradients(x, y):
             with tf.GradientTape() as tape:
                 loss = self._scalar_loss(y, self.model(x, training=False))
-            return tape.gradient(loss, self.variables)
+            return self._kept(tape.gradient(loss, self.variables))
 
         return gradients
 
@@ -109,16 +155,19 @@ class KernelGradients:
             y_pred, _ = self.model.stateless_call(trainable_values, non_trainable_values, x, training=False)
             return self._scalar_loss(y, y_pred)
 
-        gradient = jax.jit(jax.grad(loss))
+        def selected(trainable_values, non_trainable_values, x, y):
+            values = jax.grad(loss)(trainable_values, non_trainable_values, x, y)
+            return self._kept([values[i] for i in positions])
+
+        function = jax.jit(selected)
 
         def gradients(x, y):
-            values = gradient(
+            return function(
                 [v.value for v in self.model.trainable_variables],
                 [v.value for v in self.model.non_trainable_variables],
                 x,
                 y,
             )
-            return [values[i] for i in positions]
 
         return gradients
 
@@ -127,7 +176,9 @@ class KernelGradients:
 
         def gradients(x, y):
             loss = self._scalar_loss(y, self.model(x, training=False))
-            return torch.autograd.grad(loss, [v.value for v in self.variables])
+            values = torch.autograd.grad(loss, [v.value for v in self.variables])
+            with torch.no_grad():
+                return self._kept(list(values))
 
         return gradients
 

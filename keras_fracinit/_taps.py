@@ -42,7 +42,27 @@ class TapResult:
         self.untapped = untapped
 
 
-def tap_model(model, layers, reduction):
+class PreActivation(keras.layers.Layer):
+    """The output of `layer` without its own activation (a head's logits).
+
+    Calls the layer with `activation` set to linear for the duration of the
+    call, at every run, so the layer's weights are shared and current.
+    """
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def call(self, inputs):
+        activation = self.layer.activation
+        self.layer.activation = keras.activations.linear
+        try:
+            return self.layer.call(inputs)
+        finally:
+            self.layer.activation = activation
+
+
+def tap_model(model, layers, reduction, logits=()):
     """Builds one functional model that reduces the inputs and outputs of `layers`.
 
     Args:
@@ -51,6 +71,8 @@ def tap_model(model, layers, reduction):
         reduction: Callable mapping a symbolic tensor of shape `(batch, ...)`
             to a symbolic per-sample tensor of shape `(batch,)`, built from
             `keras.ops`.
+        logits: Paths whose output is tapped before the layer's own
+            activation (softmax and sigmoid heads: their logits).
 
     Returns:
         A `TapResult`.
@@ -75,7 +97,9 @@ def tap_model(model, layers, reduction):
         if path is not None and path + "/output" not in taps:
             if args and _is_symbolic(args[0]):
                 taps[path + "/input"] = reduction(args[0])
-            if _is_symbolic(outputs):
+            if path in logits and args and _is_symbolic(args[0]):
+                taps[path + "/output"] = reduction(PreActivation(layer)(args[0]))
+            elif _is_symbolic(outputs):
                 taps[path + "/output"] = reduction(outputs)
         return outputs
 

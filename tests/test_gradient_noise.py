@@ -56,8 +56,13 @@ def test_noise_is_centred_and_measuring_leaves_the_model_unchanged():
     ]
     noise = gradients.noise(batches)
     assert [n.shape for n in noise] == [(4, 5, 4), (4, 4, 1)]
-    for n in noise:
-        np.testing.assert_allclose(n.sum(axis=0), 0.0, atol=1e-9)
+    raw = [gradients(x, y) for x, y in batches]
+    for k, n in enumerate(noise):
+        assert n.dtype == np.float32  # the model's float dtype
+        # centred in float32: rounding of a few ulps of the largest gradient per batch
+        largest = max(np.abs(g[k]).max() for g in raw)
+        bound = 4 * len(n) * np.finfo(np.float32).eps * largest
+        np.testing.assert_allclose(n.sum(axis=0), 0.0, atol=bound)
         assert np.abs(n).max() > 0
     # Inference mode: deterministic (no dropout) and no batch-norm updates.
     np.testing.assert_array_equal(gradients(*batches[0])[0], gradients(*batches[0])[0])
@@ -148,3 +153,25 @@ def test_bad_arguments_fail_clearly():
     model.get_layer("linear").trainable = False
     with pytest.raises(ValueError, match="Argument `model` must have a layer with a trainable kernel"):
         keras_fracinit.suggest_s(model, (x, y), "mse")
+
+
+def test_large_kernels_keep_a_fixed_subset_in_their_own_dtype():
+    rng = np.random.default_rng(3)
+    model = keras.Sequential(
+        [
+            keras.Input((40,), dtype="float64"),
+            keras.layers.Dense(30, name="big", dtype="float64"),
+            keras.layers.Dense(1, name="small", dtype="float64"),
+        ]
+    )
+    kernels = [model.get_layer("big").kernel, model.get_layer("small").kernel]
+    full = gradient_noise.KernelGradients(model, kernels, "mse")
+    kept = gradient_noise.KernelGradients(model, kernels, "mse", max_entries=100)
+    x, y = rng.standard_normal((8, 40)), rng.standard_normal((8, 1))
+    (big, small), (big_kept, small_kept) = full(x, y), kept(x, y)
+    assert big.dtype == big_kept.dtype == np.float64
+    assert big_kept.shape == (100,) and small_kept.shape == small.shape == (30, 1)
+    assert len(set(kept.entries[0])) == 100 and kept.entries[1] is None
+    np.testing.assert_array_equal(big_kept, big.reshape(-1)[kept.entries[0]])
+    again = gradient_noise.KernelGradients(model, kernels, "mse", max_entries=100)
+    np.testing.assert_array_equal(again.entries[0], kept.entries[0])  # a fixed subset

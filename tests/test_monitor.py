@@ -117,6 +117,32 @@ def test_logged_values_equal_an_independent_recomputation(build, inputs, tmp_pat
     assert monitor.epochs == [0, 1, 2]
 
 
+@pytest.mark.parametrize("head", ["softmax", "sigmoid"])
+def test_a_classifier_head_is_measured_on_its_logits(head):
+    rng = np.random.default_rng(0)
+    model = keras.Sequential(
+        [
+            keras.Input((12,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(5, activation=head),
+        ]
+    )
+    x = rng.standard_normal((64, 12)).astype("float32")
+    s = 1.0
+    monitor = FractionalMomentMonitor(s, probe=x)
+    monitor.set_model(model)
+    values = monitor.measure()
+    hidden, out = model.layers
+    h = _numpy(hidden(x))
+    logits = h @ _numpy(out.kernel) + _numpy(out.bias)
+    path = out.name
+    assert values[f"s_moment/{path}"] == pytest.approx(_s_moment(logits, s), rel=1e-4)
+    assert values[f"s_moment_ratio/{path}"] == pytest.approx(_s_moment(logits, s) / _s_moment(h, s), rel=1e-4)
+    # the model itself still ends in the head's activation
+    probabilities = _numpy(model(x))
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
 def test_functional_model_with_a_nested_functional_block():
     block_in = keras.Input((12,))
     block = keras.Model(

@@ -9,6 +9,7 @@ from typing import Any
 
 import keras
 
+from keras_fracinit import _activation_path
 from keras_fracinit import _data
 from keras_fracinit import _gradient_noise as gradient_noise
 from keras_fracinit import _keras_private
@@ -72,7 +73,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         kernels: Whether to log `kernel_s_moment`.
         tail_index: Whether to log `tail_index`: the probe is split into
             `gradient_batches` mini-batches, and per-batch kernel gradients
-            minus their mean give the noise samples.
+            minus their mean give the noise samples (at most 65,536 fixed
+            random entries per kernel, in the kernel's float dtype).
         log_dir: Directory for the monitor's own TensorBoard scalars
             (`None`: none).
         loss: Loss for `tail_index` (default: the model's compiled loss).
@@ -257,15 +259,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                     "all, as for small layers such as a classifier head; nan: a "
                     "non-finite gradient). Logged as such; training continues.",
                 )
-        # Statistic by statistic, layers in model order (dense_2 before dense_10).
-        order = {path: index for index, path in enumerate(self._layers)}
-        return {
-            key: float(values[key])
-            for key in sorted(
-                values,
-                key=lambda key: (STATISTICS.index(key.split("/", 1)[0]), order[key.split("/", 1)[1]]),
-            )
-        }
+        return statistics_lib.ordered(values, list(self._layers))
 
     # Set-up.
 
@@ -299,7 +293,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._tap = None
         if taps.is_tappable(model):
             reduction = functools.partial(statistics_lib.per_sample_moment, s=self.s)
-            self._tap = taps.tap_model(model, self._layers, reduction)
+            # a softmax or sigmoid head is measured on its logits
+            heads = _activation_path.own_activation_heads(self._layers)
+            self._tap = taps.tap_model(model, self._layers, reduction, logits=heads)
             if self._tap.untapped:
                 self._warn_once(
                     "untapped",
@@ -324,8 +320,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                     "the model with one or pass `loss=` to FractionalMomentMonitor. "
                     f"The model's loss: {loss!r}"
                 ) from error
+            kernels = [layer.kernel for layer in self._layers.values()]
             self._gradients = gradient_noise.KernelGradients(
-                model, [layer.kernel for layer in self._layers.values()], loss
+                model, kernels, loss, gradient_noise.NOISE_ENTRIES
             )
             # Equal mini-batches (a remainder is left out): equal noise scales.
             self._gradient_batches = _data.take_batches(

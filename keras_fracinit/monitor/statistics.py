@@ -58,3 +58,15 @@ def append_row(table, values, rows):
         column = table.setdefault(key, [])
         column.extend([math.nan] * (rows - 1 - len(column)))
         column.append(value)
+
+
+def ordered(values, paths):
+    """`values` as floats, statistic by statistic, layers in the order of `paths`
+    (model order: dense_2 before dense_10)."""
+    order = {path: index for index, path in enumerate(paths)}
+    return {
+        key: float(values[key])
+        for key in sorted(
+            values, key=lambda key: (STATISTICS.index(key.split("/", 1)[0]), order[key.split("/", 1)[1]])
+        )
+    }
