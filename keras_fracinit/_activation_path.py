@@ -32,8 +32,10 @@ LOOK_THROUGH = (
     keras.layers.SpatialDropout2D,
     keras.layers.SpatialDropout3D,
 )
-# Normalizations that rescale every sample to a fixed norm.
-SAMPLE_NORMALIZATION = (
+# Normalizations: in training they, not the kernel's scale, set the scale of
+# the signal the activation sees.
+NORMALIZATION = (
+    keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
     keras.layers.GroupNormalization,
     keras.layers.RMSNormalization,
@@ -73,7 +75,9 @@ def _from_layer(layer):
     """`(activation, negative_slope)` of an activation layer, or `None`."""
     if isinstance(layer, keras.layers.ReLU):
         if layer.max_value is not None or layer.threshold != 0:
-            return "relu(max_value, threshold)", None
+            capped = f"max_value={float(layer.max_value):g}" if layer.max_value is not None else ""
+            shifted = f"threshold={float(layer.threshold):g}" if layer.threshold != 0 else ""
+            return f"relu({', '.join(part for part in (capped, shifted) if part)})", None
         if layer.negative_slope == 0:
             return "relu", None
         return "leaky_relu", float(layer.negative_slope)
@@ -112,9 +116,9 @@ class ActivationPath:
         end: The layer whose output is the activation's output.
         head: Whether the kernel makes the logits of a softmax or sigmoid
             output head.
-        normalized: Whether a normalization that rescales every sample
-            (LayerNormalization, GroupNormalization, ...) lies on the path,
-            which makes the signal after it blind to the kernel's scale.
+        normalized: Whether a normalization layer (BatchNormalization,
+            LayerNormalization, ...) lies on the path: in training it, not the
+            kernel's scale, sets the scale of the signal the activation sees.
     """
 
     activation: str
@@ -146,7 +150,7 @@ def fed_activation(layer):
             activation, slope = from_next
             path, source = [w.name for w in walked] + [candidate.name], candidate
             after = _single_consumer(candidate)
-            normalized = any(isinstance(w, SAMPLE_NORMALIZATION) for w in walked)
+            normalized = any(isinstance(w, NORMALIZATION) for w in walked)
     found_in = " > ".join(path) if path else "layer"
     if activation in HEAD_ACTIVATIONS and _keras_private.consumers(source) == []:
         return ActivationPath(

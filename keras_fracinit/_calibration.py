@@ -3,7 +3,8 @@
 After LSUV (Mishkin and Matas, ICLR 2016), for the s-th moment instead of the
 variance: in forward order, each kernel is rescaled until the empirical
 s-moment of the per-sample output norm equals that of the input norm on a
-batch, `mean ||y||^s / mean ||x||^s = 1` within a tolerance. One rescaling by
+batch, `mean ||y||^s / mean ||x||^s = 1` within a tolerance, with norms per
+unit (`||y|| / sqrt(n)` for `n` units, as the monitor measures them). One rescaling by
 `ratio^(-1/s)` is exact for a positively homogeneous activation without bias;
 GELU, swish, tanh or a bias need a few.
 """
@@ -15,38 +16,80 @@ import keras
 import numpy as np
 
 from keras_fracinit import _keras_private
+from keras_fracinit import _taps as taps
 
 
 def per_sample_norms(tensor):
-    """Euclidean norm of each sample of a `(batch, ...)` tensor, as float64."""
+    """`||y_i|| / sqrt(n)` of each sample of a `(batch, ...)` tensor of `n` units, as float64."""
     values = np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
-    return np.linalg.norm(values.reshape(len(values), -1), axis=1)
+    values = values.reshape(len(values), -1)
+    return np.linalg.norm(values, axis=1) / np.sqrt(values.shape[1])
 
 
-def moment_ratio(model, data, layer, end, s):
-    """`mean ||end's output||^s / mean ||layer's input||^s` on `data`."""
-    with _keras_private.recording_calls([layer, end]) as calls:
-        model(data, training=False)
-    inputs, _ = calls[id(layer)]
-    _, outputs = calls[id(end)]
-    denominator = np.mean(per_sample_norms(inputs) ** s)
-    return float(np.mean(per_sample_norms(outputs) ** s) / denominator) if denominator > 0 else float("nan")
+def _mean_square(tensor):
+    tensor = keras.ops.cast(tensor, "float32")
+    return keras.ops.mean(keras.ops.square(tensor), axis=tuple(range(1, len(tensor.shape))))
+
+
+class MomentRatio:
+    """`mean ||y||^s / mean ||x||^s` on a batch, norms per unit (`||.|| / sqrt(n)`).
+
+    `x` is `layer`'s input and `y` is `end`'s output. Per unit, so that a
+    layer that changes the width is held to what the exact gains hold the
+    layers of the class to (and to what the monitor's ratio shows).
+
+    On a Sequential or functional model, one compiled pass of a tap model
+    (`_taps`) measures every target; on a subclassed model the layers' calls
+    are recorded during an eager pass.
+    """
+
+    def __init__(self, model, targets, data, s):
+        self.model, self.data, self.s = model, data, s
+        self.tap = None
+        if taps.is_tappable(model):
+            wanted = {str(id(layer)): layer for target in targets for layer in target}
+            result = taps.tap_model(model, wanted, _mean_square)
+            if not result.untapped:
+                self.tap = result.model
+
+    def __call__(self, layer, end):
+        if self.tap is not None:
+            reductions = self.tap.predict_on_batch(self.data)
+            inputs = np.sqrt(np.asarray(reductions[f"{id(layer)}/input"], dtype=np.float64))
+            outputs = np.sqrt(np.asarray(reductions[f"{id(end)}/output"], dtype=np.float64))
+        else:
+            with _keras_private.recording_calls([layer, end]) as calls:
+                self.model(self.data, training=False)
+            inputs, outputs = per_sample_norms(calls[id(layer)][0]), per_sample_norms(calls[id(end)][1])
+        denominator = np.mean(inputs**self.s)
+        return float(np.mean(outputs**self.s) / denominator) if denominator > 0 else float("nan")
 
 
 def calibrate(model, report, plans, data, s, tolerance, max_iterations):
     """Rescales every planned kernel with a calibration target; returns the updated report."""
+    targets = [plan[3] for plan in plans if plan[3] is not None]
+    if not targets:
+        return report
     updated = list(report)
+    moment_ratio = MomentRatio(model, targets, data, s)
     for index, (entry, kernel, _, target) in enumerate(plans):
         if target is None:
             continue
         layer, end = target
         scale, steps = 1.0, 0
-        ratio = moment_ratio(model, data, layer, end, s)
+        ratio = moment_ratio(layer, end)
+        best = (abs(ratio - 1.0), scale, ratio)
         while abs(ratio - 1.0) > tolerance and steps < max_iterations and np.isfinite(ratio) and ratio > 0:
             factor = ratio ** (-1.0 / s)
             kernel.variable.assign(kernel.variable * keras.ops.cast(factor, kernel.variable.dtype))
             scale, steps = scale * factor, steps + 1
-            ratio = moment_ratio(model, data, layer, end, s)
+            ratio = moment_ratio(layer, end)
+            if abs(ratio - 1.0) < best[0]:
+                best = (abs(ratio - 1.0), scale, ratio)
+        if best[1] != scale:  # a saturating activation: keep the best scale seen
+            back = best[1] / scale
+            kernel.variable.assign(kernel.variable * keras.ops.cast(back, kernel.variable.dtype))
+            scale, ratio = best[1], best[2]
         reason = entry.reason
         if not abs(ratio - 1.0) <= tolerance:
             reason += f"; did not reach |ratio - 1| <= {tolerance:g} in {steps} steps"

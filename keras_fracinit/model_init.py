@@ -144,9 +144,13 @@ def initialize(
     and Matas, ICLR 2016) for the s-th moment: each kernel outside the class,
     and each linear-read kernel of a subclassed model, is drawn as linear,
     then rescaled in forward order until `mean ||y||^s / mean ||x||^s` is
-    within `tolerance` of 1 on the batch, where `x` is the layer's input and
-    `y` the activation's output (the layer's own output when a per-sample
-    normalization lies between them, or when the graph cannot be seen).
+    within `tolerance` of 1 on the batch (norms per unit, `||y|| / sqrt(n)`
+    for `n` units, as the exact gains hold them), where `x` is the layer's input and
+    `y` the activation's output (the layer's own output when a normalization
+    layer lies between them, since in training the normalization sets the
+    scale the activation sees, or when the graph cannot be seen). If the
+    ratio cannot reach 1 (a saturating activation), the best scale found is
+    kept and a warning says so.
     Kernels inside the class keep their exact gain.
 
     Planning (activations, fans, gains) happens before any kernel is drawn:
@@ -246,17 +250,32 @@ def initialize(
             stacklevel=2,
         )
 
-    report = InitializationReport()
-    for entry, kernel, init, _ in plans:
-        if init is not None:
-            shape = tuple(kernel.variable.shape)
-            kernel.variable.assign(
-                keras.random.normal(shape, stddev=entry.stddev, dtype=kernel.variable.dtype, seed=seed)
-            )
-        report.append(entry)
+    _draw([(kernel.variable, entry.stddev) for entry, kernel, init, _ in plans if init is not None], seed)
+    report = InitializationReport(entry for entry, *_ in plans)
     if calibrate_with is not None:
         report = _calibration.calibrate(model, report, plans, calibrate_with, s, tolerance, max_iterations)
     return report
+
+
+def _draw(kernels, seed):
+    """Assigns `N(0, stddev^2)` draws to `[(variable, stddev)]`.
+
+    One standard-normal draw for all kernels, cut in model order: one
+    compiled random op whatever the number of kernel shapes (on JAX, a draw
+    per shape compiles per shape).
+    """
+    if not kernels:
+        return
+    sizes = [math.prod(variable.shape) for variable, _ in kernels]
+    wide = any(keras.backend.standardize_dtype(variable.dtype) == "float64" for variable, _ in kernels)
+    normal = keras.ops.convert_to_numpy(
+        keras.random.normal((sum(sizes),), dtype="float64" if wide else "float32", seed=seed)
+    )
+    start = 0
+    for (variable, stddev), size in zip(kernels, sizes):
+        values = normal[start : start + size].reshape(tuple(variable.shape)) * normal.dtype.type(stddev)
+        variable.assign(values)
+        start += size
 
 
 def _stddev(init, kernel, mode):

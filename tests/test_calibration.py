@@ -18,7 +18,10 @@ def _ratio(model, x, start, end, s):
         model.inputs, [start.input if not isinstance(start.input, list) else start.input[0], end.output]
     )
     inputs, outputs = (_numpy(t).reshape(len(x), -1) for t in probe(x))
-    return np.mean(np.linalg.norm(outputs, axis=1) ** s) / np.mean(np.linalg.norm(inputs, axis=1) ** s)
+    # per-unit norms ||.|| / sqrt(n)
+    return np.mean(np.sqrt(np.mean(outputs**2, axis=1)) ** s) / np.mean(
+        np.sqrt(np.mean(inputs**2, axis=1)) ** s
+    )
 
 
 def transformer_block(d=32, length=10):
@@ -117,5 +120,13 @@ def test_subclassed_linear_layers_are_calibrated_on_their_own_output():
     assert hidden.status == "calibrated" and "subclassed" in hidden.reason and abs(hidden.ratio - 1) <= 0.02
     assert out.status == "initialized"  # its own ReLU is seen
     h = _numpy(model.hidden(x))
-    ratio = np.mean(np.linalg.norm(h, axis=1)) / np.mean(np.linalg.norm(x, axis=1))
+    ratio = np.mean(np.linalg.norm(h, axis=1) / np.sqrt(32)) / np.mean(
+        np.linalg.norm(x, axis=1) / np.sqrt(16)
+    )
     assert abs(ratio - 1) <= 0.02
+
+
+def test_nothing_to_calibrate_leaves_the_exact_draws():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu")])
+    report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.ones((4, 6), "float32"))
+    assert report.counts() == {"initialized": 1, "calibrated": 0, "skipped": 0}
