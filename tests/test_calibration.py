@@ -76,7 +76,7 @@ def test_resnet_block_calibrates_elu_swish_and_gelu_in_forward_order():
         assert abs(entries[name].ratio - 1) <= 0.02, name
         measured = _ratio(model, x, model.get_layer(name), model.get_layer(end), 1.0)
         assert abs(measured - 1) <= 0.02, name
-        assert 1 <= entries[name].iterations <= 10
+        assert 0 <= entries[name].iterations <= 10
 
 
 def test_a_ratio_the_kernel_cannot_move_warns_and_says_so():

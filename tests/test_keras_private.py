@@ -96,6 +96,7 @@ def test_jax_trainer_syncs_its_state_mid_epoch():
     x = np.ones((8, 4), dtype="float32")
     y = np.full((8, 3), 5.0, dtype="float32")
     kernel = model.get_layer("dense").kernel
+    kernel.assign(np.full((4, 3), 0.1, dtype="float32"))  # live ReLUs: the step moves the kernel
     before = keras.ops.convert_to_numpy(kernel).copy()
     seen = {}
 
