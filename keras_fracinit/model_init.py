@@ -250,11 +250,21 @@ def initialize(
             stacklevel=2,
         )
 
-    _draw([(kernel.variable, entry.stddev) for entry, kernel, init, _ in plans if init is not None], seed)
+    drawn = [(kernel.variable, entry.stddev) for entry, kernel, init, _ in plans if init is not None]
     report = InitializationReport(entry for entry, *_ in plans)
-    if calibrate_with is not None:
-        report = _calibration.calibrate(model, report, plans, calibrate_with, s, tolerance, max_iterations)
-    return report
+    if calibrate_with is None:
+        _draw(drawn, seed)
+        return report
+    # Calibration runs the model on the data, which can still fail (a batch
+    # of the wrong shape): the kernels are then put back as they were.
+    saved = [keras.ops.convert_to_numpy(variable) for variable, _ in drawn]
+    try:
+        _draw(drawn, seed)
+        return _calibration.calibrate(model, report, plans, calibrate_with, s, tolerance, max_iterations)
+    except Exception:
+        for (variable, _), value in zip(drawn, saved):
+            variable.assign(value)
+        raise
 
 
 def _draw(kernels, seed):

@@ -130,3 +130,12 @@ def test_nothing_to_calibrate_leaves_the_exact_draws():
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu")])
     report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.ones((4, 6), "float32"))
     assert report.counts() == {"initialized": 1, "calibrated": 0, "skipped": 0}
+
+
+def test_a_batch_the_model_cannot_take_leaves_every_kernel_as_it_was():
+    model = resnet_block()
+    before = [_numpy(w).copy() for w in model.weights]
+    with pytest.raises(Exception):  # noqa: B017 - whatever the backend raises for the wrong shape
+        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.zeros((2, 5, 5, 3), "float32"))
+    for weight, old in zip(model.weights, before):
+        np.testing.assert_array_equal(_numpy(weight), old)
