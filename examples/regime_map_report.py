@@ -1,9 +1,11 @@
 """Statistics, figures and the summary of a regime-map sweep (`regime_map.py`).
 
-    python examples/regime_map_report.py runs/regime_map_mnist
+    python examples/regime_map_report.py runs/regime_map_mnist [docs/results.md]
 
 rewrites `heatmaps.png`, `log_norm.png` and `summary.md` from the folder's
-`regime_map.json` (also partial: only the finished cells).
+`regime_map.json` (also partial: only the finished cells); with a page, also
+writes the compact table between its `regime_map_<dataset>` markers and
+copies the figures to `docs/results/regime_map_<dataset>/`.
 
 Definitions used in every table:
 
@@ -130,7 +132,8 @@ def plot_heatmaps(table, config, path):
                     text = f"{grid[i, j]:+.2f}" + ("*" if marks[i, j] else "")
                     axis.text(j, i, text, ha="center", va="center", fontsize=7)
         axis.set(xticks=range(len(depths)), xticklabels=depths, yticks=range(len(widths)), yticklabels=widths)
-        axis.set(xlabel="depth (Dense layers)", ylabel="width", title=f"{scheme} − He")
+        axis.set(xlabel="depth (Dense layers)", title=f"{scheme} − He")
+    axes[0][0].set_ylabel("width")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="final test accuracy difference")
     fig.suptitle(
         f"{config['dataset']}: fractional − He, final test accuracy (mean of paired seeds; * p < 0.01), "
@@ -224,6 +227,79 @@ def write_report(results, out):
     print(f"wrote {out}/: regime_map.json, heatmaps.png, log_norm.png, summary.md")
 
 
+def docs_markdown(results):
+    """The compact per-cell table and the significant cells, for the results page."""
+    config = results["config"]
+    table = by_cell(results)
+    schemes = ["he"] + [f"s={s:g}" for s in config["s"]]
+    lines = [
+        "| width | depth | batch | " + " | ".join(schemes) + " |",
+        "|---:|---:|---:|" + "---:|" * len(schemes),
+    ]
+    for cell in sorted(table, key=lambda c: (c[2] != config["batch_size"], c[0], c[1], c[3])):
+        per_scheme = table[cell]
+        entries = []
+        for scheme in schemes:
+            if scheme not in per_scheme:
+                entries.append("")
+                continue
+            acc = final_accuracy(per_scheme[scheme])
+            text = f"{acc.mean():.3f} ({np.mean(acc >= 0.1 + TRAIN_MARGIN) * len(acc):.0f}/{len(acc)})"
+            if scheme != "he" and "he" in per_scheme:
+                mean, _, p, _ = paired(per_scheme["he"], per_scheme[scheme])
+                difference = f"{mean:+.3f}"
+                text += f" **{difference}**" if p < SIGNIFICANCE else f" {difference}"
+            entries.append(text)
+        lines.append(f"| {cell[0]} | {cell[1]} | {cell[2]} | " + " | ".join(entries) + " |")
+    found = significant_cells(table)
+    lines += [
+        "",
+        f"Cells where fractional − He differs at p < {SIGNIFICANCE:g} (paired t-test over seeds):",
+        "",
+    ]
+    if not found:
+        lines.append("None.")
+    else:
+        lines += [
+            "| width | depth | batch | scheme | difference (mean ± sd) | p | d |",
+            "|---:|---:|---:|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {c[0]} | {c[1]} | {c[2]} | {scheme} | {mean:+.3f} ± {sd:.3f} | {p:.2g} | {d:+.1f} |"
+            for c, scheme, mean, sd, p, d in found
+        ]
+    seconds = sum(cell["seconds"] for cell in results["cells"].values())
+    backends = ", ".join(sorted({cell["backend"] for cell in results["cells"].values()}))
+    lines += [
+        "",
+        f"{len(results['cells'])} cells, {config['seeds']} seeds, {config['epochs']} epochs; "
+        f"{seconds / 60:.0f} min of training on 2 CPU cores (side by side, {backends}).",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(results, folder, page):
+    """Puts `docs_markdown` between the page's `regime_map_<dataset>` markers and
+    copies the figures next to it (`docs/results/regime_map_<dataset>/`)."""
+    import re
+    import shutil
+
+    name = f"regime_map_{results['config']['dataset']}"
+    figures = pathlib.Path(page).parent / "results" / name
+    figures.mkdir(parents=True, exist_ok=True)
+    for figure in ("heatmaps.png", "log_norm.png", "summary.md"):
+        shutil.copy(pathlib.Path(folder) / figure, figures / figure)
+    content = pathlib.Path(page).read_text()
+    pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
+    if not pattern.search(content):
+        raise SystemExit(f"{page} has no markers for {name}")
+    text = docs_markdown(results)
+    pathlib.Path(page).write_text(pattern.sub(lambda m: m[1] + text + "\n" + m[2], content))
+
+
 if __name__ == "__main__":
     folder = pathlib.Path(sys.argv[1])
-    write_report(json.loads((folder / "regime_map.json").read_text()), folder)
+    results = json.loads((folder / "regime_map.json").read_text())
+    write_report(results, folder)
+    if len(sys.argv) > 2:  # a documentation page to write the tables into
+        write_docs(results, folder, sys.argv[2])
