@@ -87,6 +87,11 @@ def _from_layer(layer):
         return _from_function(layer.activation)
     if isinstance(layer, keras.layers.Softmax):
         return "softmax", None
+    if isinstance(layer, keras.layers.ELU):
+        return "elu", None
+    if isinstance(layer, keras.layers.Lambda):
+        # an arbitrary function: never read as linear
+        return f"lambda ({getattr(layer.function, '__name__', 'function')})", None
     if isinstance(layer, keras.layers.PReLU) and layer.built:
         # A PReLU whose slopes are all equal (a constant initializer) is a
         # Leaky ReLU with that slope, ReLU at 0; learned, unequal slopes are not.
@@ -98,9 +103,23 @@ def _from_layer(layer):
     return None
 
 
-def _single_consumer(layer):
-    """The only layer that consumes `layer`'s output, or `None`."""
+def _consumers(layer, parents):
+    """The layers that consume `layer`'s output, or None if Keras hides them.
+
+    The output layer of a nested model has no consumer inside it: its output
+    is the nested model's, so the model's consumers in the outer graph are
+    read (`parents` maps a layer to the nested model holding it).
+    """
     found = _keras_private.consumers(layer)
+    while found == [] and id(layer) in parents:
+        layer = parents[id(layer)]
+        found = _keras_private.consumers(layer)
+    return found
+
+
+def _single_consumer(layer, parents):
+    """The only layer that consumes `layer`'s output, or `None`."""
+    found = _consumers(layer, parents)
     return found[0] if found is not None and len(found) == 1 else None
 
 
@@ -130,29 +149,31 @@ class ActivationPath:
     head: bool = False
 
 
-def fed_activation(layer):
+def fed_activation(layer, parents=None):
     """The `ActivationPath` of `layer`'s kernel.
 
     A layer without an `activation` (MultiHeadAttention) starts linear; a
-    softmax or sigmoid output head is reported as linear logits.
+    softmax or sigmoid output head is reported as linear logits. `parents`
+    (`_layers.parents(model)`) lets the path leave a nested model.
     """
+    parents = parents or {}
     own = getattr(layer, "activation", None)
     activation, slope = ("linear", None) if own is None else _from_function(own)
-    path, source, after = [], layer, _single_consumer(layer)
+    path, source, after = [], layer, _single_consumer(layer, parents)
     normalized = False
     if activation == "linear":
         walked, candidate = [], after
         while isinstance(candidate, LOOK_THROUGH):
             walked.append(candidate)
-            candidate = _single_consumer(candidate)
+            candidate = _single_consumer(candidate, parents)
         from_next = None if candidate is None else _from_layer(candidate)
         if from_next is not None:
             activation, slope = from_next
             path, source = [w.name for w in walked] + [candidate.name], candidate
-            after = _single_consumer(candidate)
+            after = _single_consumer(candidate, parents)
             normalized = any(isinstance(w, NORMALIZATION) for w in walked)
     found_in = " > ".join(path) if path else "layer"
-    if activation in HEAD_ACTIVATIONS and _keras_private.consumers(source) == []:
+    if activation in HEAD_ACTIVATIONS and _consumers(source, parents) == []:
         return ActivationPath(
             "linear", None, 0.0, f"{found_in} ({activation} head: logits)", layer, head=True
         )

@@ -47,3 +47,13 @@ def hidden_graphs(model, prefix=""):
             models += inner_models
             paths |= inner_paths
     return models, paths
+
+
+def parents(model):
+    """`{id(layer): nested model}` for every layer (and model) inside a nested model of `model`."""
+    found = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found.update({id(inner): layer for inner in layer.layers})
+            found.update(parents(layer))
+    return found

@@ -1,6 +1,7 @@
 """`keras_fracinit.initialize(model, s)` on real Keras models."""
 
 import math
+import re
 import warnings
 
 import keras
@@ -207,3 +208,30 @@ def test_a_gain_overflow_changes_no_kernel():
         keras_fracinit.initialize(model, s=0.001)
     for weight, old in zip(model.weights, before):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), old)
+
+
+@pytest.mark.parametrize(
+    "after, name",
+    [
+        (lambda: keras.layers.ELU(), "elu"),
+        (lambda: keras.layers.Softmax(), "softmax"),
+        (lambda: keras.layers.Lambda(keras.ops.tanh), "lambda (tanh)"),
+    ],
+)
+def test_an_activation_layer_outside_the_class_is_never_read_as_linear(after, name):
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8), after(), keras.layers.Dense(3, activation="relu")]
+    )
+    with pytest.raises(keras_fracinit.UnsupportedActivationError, match=re.escape(f"'{name}'")):
+        keras_fracinit.initialize(model, 1.0, seed=0)
+
+
+def test_a_relu_after_a_nested_models_last_layer_is_read():
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="last")], name="inner")
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(2, name="out")(keras.layers.ReLU(name="relu")(inner(inputs)))
+    report = keras_fracinit.initialize(keras.Model(inputs, outputs), 1.0, seed=0)
+    assert [(r.layer, r.activation, r.found_in) for r in report] == [
+        ("inner/last", "relu", "relu"),
+        ("out", "linear", "layer"),
+    ]
