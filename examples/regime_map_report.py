@@ -289,6 +289,7 @@ def write_docs(results, folder, page):
     figures.mkdir(parents=True, exist_ok=True)
     for figure in ("heatmaps.png", "log_norm.png", "summary.md"):
         shutil.copy(pathlib.Path(folder) / figure, figures / figure)
+    (figures / "regime_map.json").write_text(json.dumps(results, separators=(",", ":")))
     content = pathlib.Path(page).read_text()
     pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
     if not pattern.search(content):
