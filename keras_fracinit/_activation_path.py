@@ -110,10 +110,11 @@ def _consumers(layer, parents):
     is the nested model's, so the model's consumers in the outer graph are
     read (`parents` maps a layer to the nested model holding it).
     """
-    found = _keras_private.consumers(layer)
+    node_keys = parents.get("node_keys")
+    found = _keras_private.consumers(layer, node_keys)
     while found == [] and id(layer) in parents:
         layer = parents[id(layer)]
-        found = _keras_private.consumers(layer)
+        found = _keras_private.consumers(layer, node_keys)
     return found
 
 
@@ -181,7 +182,7 @@ def fed_activation(layer, parents=None):
     return ActivationPath(activation, slope, dropout, found_in, source, normalized)
 
 
-def own_activation_heads(layers):
+def own_activation_heads(layers, parents=None):
     """Paths of `{path: layer}` that are output heads with their own softmax or
     sigmoid activation (whose logits lie inside the layer)."""
     return [
@@ -189,5 +190,5 @@ def own_activation_heads(layers):
         for path, layer in layers.items()
         if getattr(layer, "activation", None) is not None
         and _from_function(layer.activation)[0] in HEAD_ACTIVATIONS
-        and fed_activation(layer).head
+        and fed_activation(layer, parents).head
     ]

@@ -56,8 +56,49 @@ def run_through_graph(model, inputs, call_fn):
     return model._run_through_graph(inputs, operation_fn=lambda operation: operation, call_fn=call_fn)
 
 
-def consumers(layer):
-    """The distinct layers that consume `layer`'s output, or None if Keras hides them."""
+def graph_node_keys(model):
+    """Keys of every node of `model`'s graph and of the graph models nested in it.
+
+    Calling a model's layers again on new inputs (as the monitor's and the
+    calibration's tap models do) adds nodes to those layers; only the keys
+    returned here belong to the model itself. None where Keras hides them
+    (or for a subclassed model, which has no graph).
+    """
+    keys = set()
+    for graph_model in [model] + [layer for layer in _nested_models(model)]:
+        if not is_graph_model(graph_model):
+            continue
+        graph = (
+            getattr(graph_model, "_functional", None)
+            if isinstance(graph_model, keras.Sequential)
+            else graph_model
+        )
+        found = getattr(graph, "_nodes", None)
+        if found is None:
+            return None
+        keys.update(found)
+    return keys
+
+
+def _nested_models(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield layer
+            yield from _nested_models(layer)
+
+
+def _node_key(node):
+    """Keras' key for a node: its operation's id and its index among that operation's calls."""
+    operation = node.operation
+    return f"{id(operation)}_ib-{operation._inbound_nodes.index(node)}"
+
+
+def consumers(layer, node_keys=None):
+    """The distinct layers that consume `layer`'s output, or None if Keras hides them.
+
+    With `node_keys` (`graph_node_keys(model)`), only the calls that belong
+    to that model's graph count.
+    """
     nodes = getattr(layer, "_outbound_nodes", None)
     if nodes is None:
         _warn_once(
@@ -67,6 +108,8 @@ def consumers(layer):
             "layer itself and cannot see a following activation or dropout layer.",
         )
         return None
+    if node_keys is not None:
+        nodes = [node for node in nodes if _node_key(node) in node_keys]
     return list({id(node.operation): node.operation for node in nodes}.values())
 
 

@@ -49,11 +49,18 @@ def hidden_graphs(model, prefix=""):
     return models, paths
 
 
-def parents(model):
-    """`{id(layer): nested model}` for every layer (and model) inside a nested model of `model`."""
-    found = {}
+def parents(model, top=True):
+    """`{id(layer): nested model}` for every layer (and model) inside a nested model of `model`.
+
+    At the top, also `"node_keys"`: the keys of the nodes of the model's own
+    graph (other calls of its layers, such as a monitor's tap model, are not
+    part of it).
+    """
+    from keras_fracinit import _keras_private
+
+    found = {"node_keys": _keras_private.graph_node_keys(model)} if top else {}
     for layer in model.layers:
         if isinstance(layer, keras.Model):
             found.update({id(inner): layer for inner in layer.layers})
-            found.update(parents(layer))
+            found.update(parents(layer, top=False))
     return found

@@ -139,3 +139,18 @@ def test_a_batch_the_model_cannot_take_leaves_every_kernel_as_it_was():
         keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.zeros((2, 5, 5, 3), "float32"))
     for weight, old in zip(model.weights, before):
         np.testing.assert_array_equal(_numpy(weight), old)
+
+
+def test_paths_read_the_same_after_a_tap_model_called_the_layers_again():
+    """Tap models (calibration, the monitor) call the model's layers on new inputs,
+    which adds consumers to them; initialize reads the model's own graph only."""
+    model = resnet_block()
+    x = np.random.default_rng(3).normal(size=(16, 12, 12, 8)).astype("float32")
+    first = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
+    monitor = keras_fracinit.FractionalMomentMonitor(1.0, probe=x)
+    monitor.set_model(model)
+    monitor.measure()
+    again = keras_fracinit.initialize(model, 0.5, seed=0, calibrate_with=x)
+    assert [(r.layer, r.found_in, r.status) for r in again] == [
+        (r.layer, r.found_in, r.status) for r in first
+    ]

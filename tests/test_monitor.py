@@ -138,6 +138,10 @@ def test_a_classifier_head_is_measured_on_its_logits(head):
     path = out.name
     assert values[f"s_moment/{path}"] == pytest.approx(_s_moment(logits, s), rel=1e-4)
     assert values[f"s_moment_ratio/{path}"] == pytest.approx(_s_moment(logits, s) / _s_moment(h, s), rel=1e-4)
+    # a second monitor (the first one's tap model now also calls the head) sees the same
+    again = FractionalMomentMonitor(s, probe=x)
+    again.set_model(model)
+    assert again.measure()[f"s_moment/{path}"] == pytest.approx(values[f"s_moment/{path}"], rel=1e-6)
     # the model itself still ends in the head's activation
     probabilities = _numpy(model(x))
     assert np.all((probabilities >= 0) & (probabilities <= 1))
