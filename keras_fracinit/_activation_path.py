@@ -12,6 +12,7 @@ from typing import Any
 import keras
 
 from keras_fracinit import _keras_private
+from keras_fracinit import _layers
 from keras_fracinit.theory import activation as activation_lib
 
 # Between a linear layer and its activation: identity-like at initialization
@@ -103,24 +104,47 @@ def _from_layer(layer):
     return None
 
 
-def _consumers(layer, parents):
+@dataclasses.dataclass(frozen=True)
+class Graph:
+    """How a model's layers connect, beyond each layer's own nodes.
+
+    Attributes:
+        parents: `{id(layer): nested model}` for the layers inside nested
+            models (`_layers.parents`).
+        node_keys: The keys of the model's own graph nodes (other calls of
+            its layers, such as a monitor's tap model, are not part of it),
+            or None where Keras hides them.
+    """
+
+    parents: dict
+    node_keys: set | None
+
+    @classmethod
+    def of(cls, model):
+        graph_models = [model, *_layers.nested_models(model)]
+        return cls(_layers.parents(model), _keras_private.graph_node_keys(graph_models))
+
+
+_NO_GRAPH = Graph({}, None)
+
+
+def _consumers(layer, graph):
     """The layers that consume `layer`'s output, or None if Keras hides them.
 
     The output layer of a nested model has no consumer inside it: its output
     is the nested model's, so the model's consumers in the outer graph are
-    read (`parents` maps a layer to the nested model holding it).
+    read.
     """
-    node_keys = parents.get("node_keys")
-    found = _keras_private.consumers(layer, node_keys)
-    while found == [] and id(layer) in parents:
-        layer = parents[id(layer)]
-        found = _keras_private.consumers(layer, node_keys)
+    found = _keras_private.consumers(layer, graph.node_keys)
+    while found == [] and id(layer) in graph.parents:
+        layer = graph.parents[id(layer)]
+        found = _keras_private.consumers(layer, graph.node_keys)
     return found
 
 
-def _single_consumer(layer, parents):
+def _single_consumer(layer, graph):
     """The only layer that consumes `layer`'s output, or `None`."""
-    found = _consumers(layer, parents)
+    found = _consumers(layer, graph)
     return found[0] if found is not None and len(found) == 1 else None
 
 
@@ -150,31 +174,32 @@ class ActivationPath:
     head: bool = False
 
 
-def fed_activation(layer, parents=None):
+def fed_activation(layer, graph=None):
     """The `ActivationPath` of `layer`'s kernel.
 
     A layer without an `activation` (MultiHeadAttention) starts linear; a
-    softmax or sigmoid output head is reported as linear logits. `parents`
-    (`_layers.parents(model)`) lets the path leave a nested model.
+    softmax or sigmoid output head is reported as linear logits. `graph`
+    (`Graph.of(model)`) lets the path leave a nested model and keeps it in
+    the model's own graph.
     """
-    parents = parents or {}
+    graph = graph or _NO_GRAPH
     own = getattr(layer, "activation", None)
     activation, slope = ("linear", None) if own is None else _from_function(own)
-    path, source, after = [], layer, _single_consumer(layer, parents)
+    path, source, after = [], layer, _single_consumer(layer, graph)
     normalized = False
     if activation == "linear":
         walked, candidate = [], after
         while isinstance(candidate, LOOK_THROUGH):
             walked.append(candidate)
-            candidate = _single_consumer(candidate, parents)
+            candidate = _single_consumer(candidate, graph)
         from_next = None if candidate is None else _from_layer(candidate)
         if from_next is not None:
             activation, slope = from_next
             path, source = [w.name for w in walked] + [candidate.name], candidate
-            after = _single_consumer(candidate, parents)
+            after = _single_consumer(candidate, graph)
             normalized = any(isinstance(w, NORMALIZATION) for w in walked)
     found_in = " > ".join(path) if path else "layer"
-    if activation in HEAD_ACTIVATIONS and _consumers(source, parents) == []:
+    if activation in HEAD_ACTIVATIONS and _consumers(source, graph) == []:
         return ActivationPath(
             "linear", None, 0.0, f"{found_in} ({activation} head: logits)", layer, head=True
         )
@@ -182,7 +207,7 @@ def fed_activation(layer, parents=None):
     return ActivationPath(activation, slope, dropout, found_in, source, normalized)
 
 
-def own_activation_heads(layers, parents=None):
+def own_activation_heads(layers, graph=None):
     """Paths of `{path: layer}` that are output heads with their own softmax or
     sigmoid activation (whose logits lie inside the layer)."""
     return [
@@ -190,5 +215,5 @@ def own_activation_heads(layers, parents=None):
         for path, layer in layers.items()
         if getattr(layer, "activation", None) is not None
         and _from_function(layer.activation)[0] in HEAD_ACTIVATIONS
-        and fed_activation(layer, parents).head
+        and fed_activation(layer, graph).head
     ]

@@ -56,35 +56,24 @@ def run_through_graph(model, inputs, call_fn):
     return model._run_through_graph(inputs, operation_fn=lambda operation: operation, call_fn=call_fn)
 
 
-def graph_node_keys(model):
-    """Keys of every node of `model`'s graph and of the graph models nested in it.
+def graph_node_keys(models):
+    """Keys of every node of the graphs of `models` (graph models; others are passed over).
 
     Calling a model's layers again on new inputs (as the monitor's and the
     calibration's tap models do) adds nodes to those layers; only the keys
-    returned here belong to the model itself. None where Keras hides them
-    (or for a subclassed model, which has no graph).
+    returned here belong to the models themselves. None where Keras hides
+    them.
     """
     keys = set()
-    for graph_model in [model] + [layer for layer in _nested_models(model)]:
-        if not is_graph_model(graph_model):
+    for model in models:
+        if not is_graph_model(model):
             continue
-        graph = (
-            getattr(graph_model, "_functional", None)
-            if isinstance(graph_model, keras.Sequential)
-            else graph_model
-        )
+        graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
         found = getattr(graph, "_nodes", None)
         if found is None:
             return None
         keys.update(found)
     return keys
-
-
-def _nested_models(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield layer
-            yield from _nested_models(layer)
 
 
 def _node_key(node):
@@ -96,8 +85,8 @@ def _node_key(node):
 def consumers(layer, node_keys=None):
     """The distinct layers that consume `layer`'s output, or None if Keras hides them.
 
-    With `node_keys` (`graph_node_keys(model)`), only the calls that belong
-    to that model's graph count.
+    With `node_keys` (from `graph_node_keys`), only the calls that belong
+    to those graphs count.
     """
     nodes = getattr(layer, "_outbound_nodes", None)
     if nodes is None:

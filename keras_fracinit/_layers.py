@@ -31,6 +31,14 @@ def named_layers(model, prefix=""):
             yield prefix + layer.name, layer
 
 
+def nested_models(model):
+    """Every model nested in `model`, at any depth, outer ones first."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield layer
+            yield from nested_models(layer)
+
+
 def hidden_graphs(model, prefix=""):
     """`(models, paths)`: the subclassed models in `model` (itself included)
     and the paths of the layers they hold directly, whose connections no
@@ -49,18 +57,6 @@ def hidden_graphs(model, prefix=""):
     return models, paths
 
 
-def parents(model, top=True):
-    """`{id(layer): nested model}` for every layer (and model) inside a nested model of `model`.
-
-    At the top, also `"node_keys"`: the keys of the nodes of the model's own
-    graph (other calls of its layers, such as a monitor's tap model, are not
-    part of it).
-    """
-    from keras_fracinit import _keras_private
-
-    found = {"node_keys": _keras_private.graph_node_keys(model)} if top else {}
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found.update({id(inner): layer for inner in layer.layers})
-            found.update(parents(layer, top=False))
-    return found
+def parents(model):
+    """`{id(layer): nested model}` for every layer (and model) inside a nested model of `model`."""
+    return {id(inner): nested for nested in nested_models(model) for inner in nested.layers}

@@ -225,7 +225,7 @@ def initialize(
     # Plan every kernel first (activation, fans, gain): any error leaves the
     # model untouched, since no kernel is drawn before the plan is complete.
     plans = []
-    nesting = _layers.parents(model)
+    graph = _activation_path.Graph.of(model)
     skipped_types: dict[str, list[str]] = {}
     for name, layer in _layers.named_layers(model):
         if not any(weight.name.endswith("kernel") for weight in layer.weights):
@@ -235,7 +235,7 @@ def initialize(
             skipped_types.setdefault(type(layer).__name__, []).append(name)
             plans.extend(_skipped(name, layer, reason))
             continue
-        path = _activation_path.fed_activation(layer, nesting)
+        path = _activation_path.fed_activation(layer, graph)
         seen = name not in unseen
         for kernel in kernels:
             plans.append(

@@ -149,7 +149,7 @@ def test_recording_calls_says_when_a_layer_never_ran():
 def test_graph_node_keys_leave_out_calls_from_other_graphs():
     model = _functional()
     dense = model.get_layer("dense")
-    keys = _keras_private.graph_node_keys(model)
+    keys = _keras_private.graph_node_keys([model])
     assert [layer.name for layer in _keras_private.consumers(dense, keys)] == ["relu"]
     keras.ops.square(dense(keras.Input((4,))))  # another graph calls the layer again
     assert len(_keras_private.consumers(dense)) == 2
@@ -157,5 +157,5 @@ def test_graph_node_keys_leave_out_calls_from_other_graphs():
     sequential = keras.Sequential(
         [keras.Input((4,)), keras.layers.Dense(3, name="d"), keras.layers.ReLU(name="r")]
     )
-    keys = _keras_private.graph_node_keys(sequential)
+    keys = _keras_private.graph_node_keys([sequential])
     assert [layer.name for layer in _keras_private.consumers(sequential.get_layer("d"), keys)] == ["r"]

@@ -294,7 +294,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if taps.is_tappable(model):
             reduction = functools.partial(statistics_lib.per_sample_moment, s=self.s)
             # a softmax or sigmoid head is measured on its logits
-            heads = _activation_path.own_activation_heads(self._layers, _layers.parents(model))
+            heads = _activation_path.own_activation_heads(self._layers, _activation_path.Graph.of(model))
             self._tap = taps.tap_model(model, self._layers, reduction, logits=heads)
             if self._tap.untapped:
                 self._warn_once(
