@@ -10,6 +10,7 @@ GELU, swish, tanh or a bias need a few.
 """
 
 import dataclasses
+import functools
 import warnings
 
 import keras
@@ -17,6 +18,7 @@ import numpy as np
 
 from keras_fracinit import _keras_private
 from keras_fracinit import _taps as taps
+from keras_fracinit.monitor import statistics
 
 
 def per_sample_norms(tensor):
@@ -24,11 +26,6 @@ def per_sample_norms(tensor):
     values = np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
     values = values.reshape(len(values), -1)
     return np.linalg.norm(values, axis=1) / np.sqrt(values.shape[1])
-
-
-def _mean_square(tensor):
-    tensor = keras.ops.cast(tensor, "float32")
-    return keras.ops.mean(keras.ops.square(tensor), axis=tuple(range(1, len(tensor.shape))))
 
 
 class MomentRatio:
@@ -48,21 +45,24 @@ class MomentRatio:
         self.tap = None
         if taps.is_tappable(model):
             wanted = {str(id(layer)): layer for target in targets for layer in target}
-            result = taps.tap_model(model, wanted, _mean_square)
+            # the monitor's reduction: (||y|| / sqrt(n))^s per sample
+            reduction = functools.partial(statistics.per_sample_moment, s=s)
+            result = taps.tap_model(model, wanted, reduction)
             if not result.untapped:
                 self.tap = result.model
 
     def __call__(self, layer, end):
         if self.tap is not None:
             reductions = self.tap.predict_on_batch(self.data)
-            inputs = np.sqrt(np.asarray(reductions[f"{id(layer)}/input"], dtype=np.float64))
-            outputs = np.sqrt(np.asarray(reductions[f"{id(end)}/output"], dtype=np.float64))
+            inputs = np.asarray(reductions[f"{id(layer)}/input"], dtype=np.float64)
+            outputs = np.asarray(reductions[f"{id(end)}/output"], dtype=np.float64)
         else:
             with _keras_private.recording_calls([layer, end]) as calls:
                 self.model(self.data, training=False)
-            inputs, outputs = per_sample_norms(calls[id(layer)][0]), per_sample_norms(calls[id(end)][1])
-        denominator = np.mean(inputs**self.s)
-        return float(np.mean(outputs**self.s) / denominator) if denominator > 0 else float("nan")
+            inputs = per_sample_norms(calls[id(layer)][0]) ** self.s
+            outputs = per_sample_norms(calls[id(end)][1]) ** self.s
+        denominator = np.mean(inputs)
+        return float(np.mean(outputs) / denominator) if denominator > 0 else float("nan")
 
 
 def calibrate(model, report, plans, data, s, tolerance, max_iterations):
@@ -70,7 +70,6 @@ def calibrate(model, report, plans, data, s, tolerance, max_iterations):
     targets = [plan[3] for plan in plans if plan[3] is not None]
     if not targets:
         return report
-    updated = list(report)
     moment_ratio = MomentRatio(model, targets, data, s)
     for index, (entry, kernel, _, target) in enumerate(plans):
         if target is None:
@@ -99,6 +98,5 @@ def calibrate(model, report, plans, data, s, tolerance, max_iterations):
                 "kernel's scale there).",
                 stacklevel=3,
             )
-        updated[index] = dataclasses.replace(entry, ratio=ratio, iterations=steps, scale=scale, reason=reason)
-    report[:] = updated
+        report[index] = dataclasses.replace(entry, ratio=ratio, iterations=steps, scale=scale, reason=reason)
     return report
