@@ -176,7 +176,10 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
 
     def gain(self, shape: Sequence[int]) -> float:
         """The exact s-moment gain `g_s(m)` used for a kernel of `shape`."""
-        n_in, n_out = layer_widths(shape, self.input_axes, self.output_axes)
+        return self._gain_for_widths(layer_widths(shape, self.input_axes, self.output_axes))
+
+    def _gain_for_widths(self, widths: tuple[int, int]) -> float:
+        n_in, n_out = widths
         width = n_out if self.mode == "fan_in" else n_in
         return moments.gain_for_law(self.s, self.spec.law, max(1, width))
 
@@ -192,11 +195,29 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
         Returns:
             A Python float.
         """
-        fan_in, fan_out = kernel_fans(shape, self.input_axes, self.output_axes)
-        fan = fan_in if self.mode == "fan_in" else fan_out
+        return self.stddev_for(
+            kernel_fans(shape, self.input_axes, self.output_axes),
+            layer_widths(shape, self.input_axes, self.output_axes),
+        )
+
+    def stddev_for(self, fans: tuple[int, int], widths: tuple[int, int]) -> float:
+        """The standard deviation for fans and widths counted by the caller.
+
+        `stddev(shape)` counts them from the shape by Keras' rule;
+        `keras_fracinit.initialize` counts them per layer type (per channel
+        for a depthwise kernel, by overlap for a transposed convolution).
+
+        Args:
+            fans: `(fan_in, fan_out)`.
+            widths: `(n_in, n_out)` units at one location.
+
+        Returns:
+            A Python float.
+        """
+        fan = fans[0] if self.mode == "fan_in" else fans[1]
         # Same expression as Keras' VarianceScaling, so s = 2 matches it bit
         # for bit.
-        return math.sqrt(self.gain(shape) / max(1.0, fan))
+        return math.sqrt(self._gain_for_widths(widths) / max(1.0, fan))
 
     def get_config(self) -> dict[str, Any]:
         return {

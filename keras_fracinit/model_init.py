@@ -289,12 +289,6 @@ def _draw(kernels, seed):
         start += size
 
 
-def _stddev(init, kernel, mode):
-    """`sqrt(g_s(m) / fan)` with the kernel's own fans and widths (Keras' expression)."""
-    fan = kernel.fan_in if mode == "fan_in" else kernel.fan_out
-    return math.sqrt(init.gain(kernel.widths) / max(1.0, fan))
-
-
 def _skipped(name, layer, reason):
     entries = []
     for weight in layer.weights:
@@ -370,7 +364,7 @@ def _plan_kernel(name, layer, kernel, path, s, mode, seed, seen, on_unsupported,
         fan_in=kernel.fan_in,
         fan_out=kernel.fan_out,
         # The gain is computed here: an overflow raises before anything is drawn.
-        stddev=None if init is None else _stddev(init, kernel, mode),
+        stddev=None if init is None else init.stddev_for((kernel.fan_in, kernel.fan_out), kernel.widths),
         status=status,
         reason=reason,
         rule=kernel.rule,
