@@ -34,12 +34,12 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import numpy as np  # noqa: E402
 import paper_protocol as protocol  # noqa: E402
 import regime_map_report as report  # noqa: E402
+import side_by_side  # noqa: E402
 import stacked_dense  # noqa: E402
 from mnist_dense import load_data  # noqa: E402
 from mnist_dense import preprocess  # noqa: E402
 from quiet_keras import keras  # noqa: E402
 
-import keras_fracinit  # noqa: E402
 from keras_fracinit import theory  # noqa: E402
 
 PROBE_SIZE = 512
@@ -105,26 +105,6 @@ def schemes(args):
     return [("he", 2.0)] + [(f"s={s:g}", s) for s in args.s]
 
 
-def kernel_drawer(activation, s, depth):
-    """`draw_kernel(scheme, seed)` for `stacked_dense.init_params`: one seed
-    generator per network, as `paper_protocol.dense_stack` has it."""
-    slope = protocol.LEAKY_SLOPE if activation == "leaky_relu" else None
-
-    def draw_kernel(_scheme, seed):
-        generator = keras.random.SeedGenerator(seed)
-
-        def draw(k, fan_in, fan_out):
-            last = k == depth - 1
-            init = keras_fracinit.FractionalMomentNormal(
-                s, "linear" if last else activation, negative_slope=None if last else slope, seed=generator
-            )
-            return keras.ops.convert_to_numpy(init((fan_in, fan_out)))
-
-        return draw
-
-    return draw_kernel
-
-
 def predicted_log_norm(s, activation, width, depth):
     spec = theory.ActivationSpec(
         activation, negative_slope=protocol.LEAKY_SLOPE if activation == "leaky_relu" else None
@@ -132,7 +112,7 @@ def predicted_log_norm(s, activation, width, depth):
     return theory.log_norm_limit(s, spec, width=width, depth=depth - 2).mean
 
 
-def run_cell(cell, args, data, out):
+def run_cell(cell, args, data, out, progress):
     """Trains one cell, checkpointing after each epoch; returns its records."""
     width, depth, batch_size, lr = cell
     (x_train, _), _ = data
@@ -143,20 +123,13 @@ def run_cell(cell, args, data, out):
     state = stacked_dense.load_checkpoint(checkpoint)
     if state is None:
         drawing_start = time.perf_counter()
-        per_scheme = [
-            stacked_dense.init_params(
-                kernel_drawer(args.activation, s, depth), schemes=[name], seeds=seeds, dims=dims
-            )
-            for name, s in scheme_list
-        ]
-        # the scheme axis is the first, after the layer axis of the middle layers
-        params = {
-            key: tuple(
-                np.concatenate([np.asarray(p[key][i]) for p in per_scheme], axis=int(key == "middle"))
-                for i in (0, 1)
-            )
-            for key in per_scheme[0]
-        }
+        orders = dict(scheme_list)
+
+        def draw_kernel(scheme, seed):
+            # He is the scheme at s = 2: every scheme is `fractional` with its own s
+            return side_by_side.kernel_drawer(args.activation, orders[scheme], depth)("fractional", seed)
+
+        params = stacked_dense.init_params(draw_kernel, schemes=list(orders), seeds=seeds, dims=dims)
         median, mean, zero = stacked_dense.init_statistics(params, x_train[:PROBE_SIZE], args.activation)
         state = {"params": params, "median": median, "mean": mean, "zero": zero, "history": []}
         state["seconds"] = time.perf_counter() - drawing_start
@@ -240,11 +213,7 @@ class Progress:
         )
 
 
-progress = None
-
-
 def main(argv=None):
-    global progress
     args = build_parser().parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -266,7 +235,7 @@ def main(argv=None):
     progress = Progress(todo, args.epochs, done_weight)
     progress.show()
     for cell in todo:
-        records, seconds = run_cell(cell, args, data, out)
+        records, seconds = run_cell(cell, args, data, out, progress)
         results["cells"][cell_key(cell)] = {
             "records": records,
             "seconds": seconds,

@@ -19,14 +19,19 @@ import stacked_dense
 from quiet_keras import keras
 
 
-def kernel_drawer(args, s, depth):
+def kernel_drawer(activation, s, depth, logit_activation=False):
+    """`draw_kernel(init, seed)` for `stacked_dense.init_params`: one
+    `SeedGenerator(seed)` per network, the initializers of
+    `paper_protocol.dense_stack` layer by layer (the logits linear unless
+    `logit_activation`)."""
+
     def draw_kernel(init, seed):
         generator = keras.random.SeedGenerator(seed)
 
         def draw(k, fan_in, fan_out):
             last = k == depth - 1
-            activation = args.activation if (not last or args.logit_activation) else "linear"
-            initializer = protocol.kernel_initializer(init, activation, s, fan_in, generator)
+            fed = activation if (not last or logit_activation) else "linear"
+            initializer = protocol.kernel_initializer(init, fed, s, fan_in, generator)
             return keras.ops.convert_to_numpy(initializer((fan_in, fan_out)))
 
         return draw
@@ -47,7 +52,9 @@ def run_side_by_side(args, data, *, dataset):
     if state is not None and list(state["inits"]) != list(args.inits):
         protocol.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
     if state is None:
-        drawer = kernel_drawer(args, protocol.moment_order(args), args.depth)
+        drawer = kernel_drawer(
+            args.activation, protocol.moment_order(args), args.depth, args.logit_activation
+        )
         params = stacked_dense.init_params(drawer, schemes=args.inits, seeds=seeds, dims=dims)
         state = {"params": params, "history": [], "seconds": np.zeros(0), "inits": np.array(args.inits)}
         stacked_dense.save_checkpoint(checkpoint, state)

@@ -70,9 +70,15 @@ def init_params(draw_kernel, *, schemes, seeds, dims):
     middle = jnp.asarray(np.stack(stacked[1:-1], axis=0))
     return {
         "first": (jnp.asarray(stacked[0]), bias(stacked[0])),
-        "middle": (middle, jnp.zeros(middle.shape[:-2] + middle.shape[-1:], jnp.float32)),
+        "middle": (middle, bias(middle)),
         "last": (jnp.asarray(stacked[-1]), bias(stacked[-1])),
     }
+
+
+def _dense(h, weights, spec="gsbi,gsio->gsbo"):
+    """One Dense layer of every network: `h @ kernel + bias` per (scheme, seed)."""
+    kernel, bias = weights
+    return jnp.einsum(spec, h, kernel) + bias[:, :, None, :]
 
 
 def hidden_states(params, x, activation):
@@ -82,22 +88,14 @@ def hidden_states(params, x, activation):
     Outputs have shape `(schemes, seeds, batch, width)`.
     """
     act = activation_fn(activation)
-    kernel, bias = params["first"]
-    spec = "bi,gsio->gsbo" if x.ndim == 2 else "sbi,gsio->gsbo"
-    first = act(jnp.einsum(spec, x, kernel) + bias[:, :, None, :])
-
-    def layer(h, weights):
-        kernel, bias = weights
-        return act(jnp.einsum("gsbi,gsio->gsbo", h, kernel) + bias[:, :, None, :]), None
-
-    last_hidden, _ = jax.lax.scan(layer, first, params["middle"])
+    first = act(_dense(x, params["first"], "bi,gsio->gsbo" if x.ndim == 2 else "sbi,gsio->gsbo"))
+    last_hidden, _ = jax.lax.scan(lambda h, weights: (act(_dense(h, weights)), None), first, params["middle"])
     return first, last_hidden
 
 
 def logits(params, x, activation):
     _, h = hidden_states(params, x, activation)
-    kernel, bias = params["last"]
-    return jnp.einsum("gsbi,gsio->gsbo", h, kernel) + bias[:, :, None, :]
+    return _dense(h, params["last"])
 
 
 def _losses(params, x, y, activation):
@@ -151,8 +149,7 @@ def evaluate(params, x, y, activation, chunk=2000):
 def _init_statistics(params, x, activation):
     first, last_hidden = hidden_states(params, x, activation)
     log_ratio = jnp.log(jnp.linalg.norm(last_hidden, axis=-1)) - jnp.log(jnp.linalg.norm(first, axis=-1))
-    kernel, bias = params["last"]
-    z = jnp.einsum("gsbi,gsio->gsbo", last_hidden, kernel) + bias[:, :, None, :]
+    z = _dense(last_hidden, params["last"])
     return log_ratio, jnp.all(z == 0, axis=(-2, -1))
 
 

@@ -95,7 +95,7 @@ def test_one_step_matches_keras_sgd_on_the_same_batch():
     import side_by_side
 
     dims = stacked_dense.layer_dims(12, 6, 4, 10)
-    drawer = side_by_side.kernel_drawer(args, 0.8, 4)
+    drawer = side_by_side.kernel_drawer(args.activation, 0.8, 4)
     params = stacked_dense.init_params(drawer, schemes=["fractional"], seeds=[7], dims=dims)
 
     inputs = keras.Input((12,))
