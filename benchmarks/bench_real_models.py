@@ -103,15 +103,19 @@ def attention_table():
         "|---|---|---:|---:|---:|---:|",
     ]
 
-    def einsum(init):
-        layer = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 8, 64), kernel_initializer=init)
-        layer.build((None, 10, 256))
-        return layer.kernel
-
-    def attention(init):
-        layer = keras.layers.MultiHeadAttention(8, 64, kernel_initializer=init)
-        layer.build((None, 10, 512), (None, 10, 512))
-        return layer.query_dense.kernel, layer.output_dense.kernel
+    def kernels(init):
+        """The EinsumDense kernel and MHA's query and output kernels, drawn by `init`."""
+        einsum = keras.layers.EinsumDense(
+            "abc,cde->abde", output_shape=(None, 8, 64), kernel_initializer=init
+        )
+        einsum.build((None, 10, 256))
+        attention = keras.layers.MultiHeadAttention(8, 64, kernel_initializer=init)
+        attention.build((None, 10, 512), (None, 10, 512))
+        return {
+            "EinsumDense": einsum.kernel,
+            "MHA query": attention.query_dense.kernel,
+            "MHA output": attention.output_dense.kernel,
+        }
 
     inputs = keras.Input((10, 256))
     model = keras.Model(inputs, keras.layers.EinsumDense("abc,cde->abde", (None, 8, 64), name="e")(inputs))
@@ -119,33 +123,15 @@ def attention_table():
     inputs = keras.Input((10, 512))
     mha = keras.Model(inputs, keras.layers.MultiHeadAttention(8, 64, name="mha")(inputs, inputs))
     drawn.update({r.layer: r.stddev for r in keras_fracinit.initialize(mha, 2.0, seed=0)})
-    ours = {
-        "EinsumDense": einsum(keras_fracinit.FractionalMomentNormal(2.0, "linear", seed=1)),
-        "MHA query": attention(keras_fracinit.FractionalMomentNormal(2.0, "linear", seed=1))[0],
-        "MHA output": attention(keras_fracinit.FractionalMomentNormal(2.0, "linear", seed=1))[1],
-    }
-    theirs = {
-        "EinsumDense": einsum(
-            keras.initializers.VarianceScaling(1.0, "fan_in", "untruncated_normal", seed=1)
-        ),
-        "MHA query": attention(
-            keras.initializers.VarianceScaling(1.0, "fan_in", "untruncated_normal", seed=1)
-        )[0],
-        "MHA output": attention(
-            keras.initializers.VarianceScaling(1.0, "fan_in", "untruncated_normal", seed=1)
-        )[1],
-    }
-    fractional = {
-        "EinsumDense": einsum(keras_fracinit.FractionalMomentNormal(1.0, "linear", seed=1)),
-        "MHA query": attention(keras_fracinit.FractionalMomentNormal(1.0, "linear", seed=1))[0],
-        "MHA output": attention(keras_fracinit.FractionalMomentNormal(1.0, "linear", seed=1))[1],
-    }
     planned = {"EinsumDense": drawn["e"], "MHA query": drawn["mha/query"], "MHA output": drawn["mha/output"]}
-    for name, kernel in ours.items():
-        rows.append(
-            f"| {name} | {tuple(kernel.shape)} | {planned[name]:.5f} | {std(kernel):.5f} | "
-            f"{std(theirs[name]):.5f} | {std(fractional[name]):.5f} |"
-        )
+    columns = [
+        kernels(keras_fracinit.FractionalMomentNormal(2.0, "linear", seed=1)),
+        kernels(keras.initializers.VarianceScaling(1.0, "fan_in", "untruncated_normal", seed=1)),
+        kernels(keras_fracinit.FractionalMomentNormal(1.0, "linear", seed=1)),
+    ]
+    for name, kernel in columns[0].items():
+        stds = " | ".join(f"{std(column[name]):.5f}" for column in columns)
+        rows.append(f"| {name} | {tuple(kernel.shape)} | {planned[name]:.5f} | {stds} |")
     return "\n".join(rows)
 
 
