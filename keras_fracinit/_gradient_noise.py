@@ -48,6 +48,14 @@ def resolve_loss(loss):
     return loss
 
 
+def _widen_half_precision(tensor):
+    """float32 where the model computes in half precision (its squares
+    overflow); otherwise the model's own float dtype."""
+    if keras.backend.standardize_dtype(tensor.dtype) in ("float16", "bfloat16"):
+        return keras.ops.cast(tensor, "float32")
+    return tensor
+
+
 class KernelGradients:
     """Per-batch gradients of a loss with respect to chosen variables.
 
@@ -111,20 +119,7 @@ class KernelGradients:
         ]
 
     def _scalar_loss(self, y, y_pred):
-        # float32 where the model computes in half precision (its squares
-        # overflow); otherwise the model's own float dtype
-        def widen(t):
-            return (
-                keras.ops.cast(t, "float32")
-                if keras.backend.standardize_dtype(t.dtype)
-                in (
-                    "float16",
-                    "bfloat16",
-                )
-                else t
-            )
-
-        y_pred = keras.tree.map_structure(widen, y_pred)
+        y_pred = keras.tree.map_structure(_widen_half_precision, y_pred)
         return keras.ops.mean(self.loss(y, y_pred))
 
     def _build_tensorflow(self):
