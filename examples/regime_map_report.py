@@ -1,11 +1,12 @@
 """Statistics, figures and the summary of a regime-map sweep (`regime_map.py`).
 
-    python examples/regime_map_report.py runs/regime_map_mnist [docs/results.md]
+    python examples/regime_map_report.py runs/regime_map_mnist [docs/results.md] [--name NAME]
 
 rewrites `heatmaps.png`, `log_norm.png` and `summary.md` from the folder's
 `regime_map.json` (also partial: only the finished cells); with a page, also
-writes the compact table between its `regime_map_<dataset>` markers and
-copies the figures to `docs/results/regime_map_<dataset>/`.
+writes the compact table between its `regime_map_<dataset>` markers (or
+`--name`'s) and copies the figures to `docs/results/<name>/`. A sweep over
+several learning rates also gets a table of fractional - He at each.
 
 Definitions used in every table:
 
@@ -22,7 +23,6 @@ Definitions used in every table:
 import json
 import math
 import pathlib
-import sys
 
 import numpy as np
 from scipy import stats
@@ -227,14 +227,54 @@ def write_report(results, out):
     print(f"wrote {out}/: regime_map.json, heatmaps.png, log_norm.png, summary.md")
 
 
+def best_learning_rate(runs, scheme):
+    """`(lr, records)` of the learning rate with the best mean final test accuracy."""
+    lr = max(runs, key=lambda lr: final_accuracy(runs[lr][scheme]).mean())
+    return lr, runs[lr][scheme]
+
+
+def learning_rate_markdown(results):
+    """Per cell and fractional scheme: the paired difference to He at each
+    learning rate, and each scheme at its own best learning rate."""
+    config = results["config"]
+    table = by_cell(results)
+    lrs = sorted(config["lr"])
+    lines = [
+        "| width | depth | batch | scheme | "
+        + " | ".join(f"lr {lr:g}" for lr in lrs)
+        + " | He at its best lr | scheme at its best lr | best − best (p) |",
+        "|---:|---:|---:|---|" + "---:|" * (len(lrs) + 3),
+    ]
+    for width, depth, batch in sorted({cell[:3] for cell in table}):
+        runs = {lr: table.get((width, depth, batch, lr), {}) for lr in lrs}
+        if any("he" not in per_scheme for per_scheme in runs.values()):
+            continue
+        he_lr, he_best = best_learning_rate(runs, "he")
+        for scheme in [f"s={s:g}" for s in config["s"]]:
+            entries = []
+            for lr in lrs:
+                mean, _, p, _ = paired(runs[lr]["he"], runs[lr][scheme])
+                text = f"{mean:+.3f} (p {p:.2g})"
+                entries.append(f"**{text}**" if p < SIGNIFICANCE else text)
+            s_lr, s_best = best_learning_rate(runs, scheme)
+            mean, _, p, _ = paired(he_best, s_best)
+            lines.append(
+                f"| {width} | {depth} | {batch} | {scheme} | " + " | ".join(entries) + " | "
+                f"{final_accuracy(he_best).mean():.3f} ({he_lr:g}) | "
+                f"{final_accuracy(s_best).mean():.3f} ({s_lr:g}) | {mean:+.3f} (p {p:.2g}) |"
+            )
+    return "\n".join(lines)
+
+
 def docs_markdown(results):
     """The compact per-cell table and the significant cells, for the results page."""
     config = results["config"]
     table = by_cell(results)
     schemes = ["he"] + [f"s={s:g}" for s in config["s"]]
+    several_lrs = len(config["lr"]) > 1
     lines = [
-        "| width | depth | batch | " + " | ".join(schemes) + " |",
-        "|---:|---:|---:|" + "---:|" * len(schemes),
+        "| width | depth | batch | " + ("lr | " if several_lrs else "") + " | ".join(schemes) + " |",
+        "|---:|---:|---:|" + ("---:|" if several_lrs else "") + "---:|" * len(schemes),
     ]
     for cell in sorted(table, key=lambda c: (c[2] != config["batch_size"], c[0], c[1], c[3])):
         per_scheme = table[cell]
@@ -250,7 +290,8 @@ def docs_markdown(results):
                 difference = f"{mean:+.3f}"
                 text += f" **{difference}**" if p < SIGNIFICANCE else f" {difference}"
             entries.append(text)
-        lines.append(f"| {cell[0]} | {cell[1]} | {cell[2]} | " + " | ".join(entries) + " |")
+        lr = f"{cell[3]:g} | " if several_lrs else ""
+        lines.append(f"| {cell[0]} | {cell[1]} | {cell[2]} | {lr}" + " | ".join(entries) + " |")
     found = significant_cells(table)
     lines += [
         "",
@@ -261,13 +302,16 @@ def docs_markdown(results):
         lines.append("None.")
     else:
         lines += [
-            "| width | depth | batch | scheme | difference (mean ± sd) | p | d |",
-            "|---:|---:|---:|---|---:|---:|---:|",
+            "| width | depth | batch | lr | scheme | difference (mean ± sd) | p | d |",
+            "|---:|---:|---:|---:|---|---:|---:|---:|",
         ]
         lines += [
-            f"| {c[0]} | {c[1]} | {c[2]} | {scheme} | {mean:+.3f} ± {sd:.3f} | {p:.2g} | {d:+.1f} |"
+            f"| {c[0]} | {c[1]} | {c[2]} | {c[3]:g} | {scheme} | {mean:+.3f} ± {sd:.3f} | "
+            f"{p:.2g} | {d:+.1f} |"
             for c, scheme, mean, sd, p, d in found
         ]
+    if several_lrs:
+        lines += ["", learning_rate_markdown(results)]
     seconds = sum(cell["seconds"] for cell in results["cells"].values())
     backends = ", ".join(sorted({cell["backend"] for cell in results["cells"].values()}))
     lines += [
@@ -278,13 +322,14 @@ def docs_markdown(results):
     return "\n".join(lines)
 
 
-def write_docs(results, folder, page):
-    """Puts `docs_markdown` between the page's `regime_map_<dataset>` markers and
-    copies the figures next to it (`docs/results/regime_map_<dataset>/`)."""
+def write_docs(results, folder, page, name=None):
+    """Puts `docs_markdown` between the page's `<name>` markers (default
+    `regime_map_<dataset>`) and copies the figures next to it
+    (`docs/results/<name>/`)."""
     import re
     import shutil
 
-    name = f"regime_map_{results['config']['dataset']}"
+    name = name or f"regime_map_{results['config']['dataset']}"
     figures = pathlib.Path(page).parent / "results" / name
     figures.mkdir(parents=True, exist_ok=True)
     for figure in ("heatmaps.png", "log_norm.png", "summary.md"):
@@ -298,9 +343,19 @@ def write_docs(results, folder, page):
     pathlib.Path(page).write_text(pattern.sub(lambda m: m[1] + text + "\n" + m[2], content))
 
 
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=pathlib.Path, help="the sweep's --out folder")
+    parser.add_argument("page", nargs="?", help="a documentation page to write the tables into")
+    parser.add_argument("--name", help="the page's marker name (default regime_map_<dataset>)")
+    args = parser.parse_args(argv)
+    results = json.loads((args.folder / "regime_map.json").read_text())
+    write_report(results, args.folder)
+    if args.page:
+        write_docs(results, args.folder, args.page, args.name)
+
+
 if __name__ == "__main__":
-    folder = pathlib.Path(sys.argv[1])
-    results = json.loads((folder / "regime_map.json").read_text())
-    write_report(results, folder)
-    if len(sys.argv) > 2:  # a documentation page to write the tables into
-        write_docs(results, folder, sys.argv[2])
+    main()

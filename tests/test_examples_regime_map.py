@@ -241,6 +241,66 @@ def test_report_marks_significant_differences():
     assert [(row[0], row[1]) for row in found] == [((8, 50, 128, 0.01), "s=0.5")]
 
 
+def _grid_results(accuracies):
+    """A regime-map results dict from `{(lr, scheme): [final accuracy per seed]}`, one cell."""
+    cells = {}
+    for (lr, scheme), values in accuracies.items():
+        records = cells.setdefault(f"lr{lr}", {"records": [], "seconds": 1.0, "backend": "jax"})["records"]
+        records += [
+            {
+                "width": 8,
+                "depth": 50,
+                "batch_size": 128,
+                "lr": lr,
+                "scheme": scheme,
+                "seed": seed,
+                "epochs": [{"test_accuracy": a}],
+                "init": {"median_log_ratio": 0.0, "predicted_log_ratio": 0.0, "zero_output": False},
+            }
+            for seed, a in enumerate(values)
+        ]
+    config = {"dataset": "mnist", "lr": sorted({lr for lr, _ in accuracies}), "s": [0.5]}
+    config.update(batch_size=128, seeds=5, epochs=1, widths=[8], depths=[50], activation="relu")
+    return {"config": config, "cells": cells}
+
+
+def test_learning_rate_table_pairs_by_seed_at_each_lr_and_at_each_schemes_best():
+    results = _grid_results(
+        {
+            (0.01, "he"): [0.50, 0.52, 0.48, 0.51, 0.49],
+            (0.01, "s=0.5"): [0.70, 0.71, 0.69, 0.72, 0.70],  # better at 0.01 ...
+            (0.03, "he"): [0.80, 0.82, 0.79, 0.81, 0.80],  # ... but He is best at 0.03
+            (0.03, "s=0.5"): [0.60, 0.61, 0.62, 0.60, 0.61],
+        }
+    )
+    table = regime_map_report.learning_rate_markdown(results)
+    row = next(line for line in table.splitlines() if "| s=0.5 |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[4].startswith("**+0.204") and cells[5].startswith("**-0.196")
+    assert cells[6] == "0.804 (0.03)" and cells[7] == "0.704 (0.01)"
+    assert cells[8].startswith("-0.100 (p ")
+    docs = regime_map_report.docs_markdown(results)
+    assert "| 8 | 50 | 128 | 0.03 |" in docs and "He at its best lr" in docs
+
+
+def test_report_writes_its_tables_between_the_named_markers_of_a_page(tmp_path):
+    results = _grid_results({(0.01, "he"): [0.5, 0.6, 0.1], (0.01, "s=0.5"): [0.6, 0.6, 0.5]})
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "regime_map.json").write_text(json.dumps(results))
+    page = tmp_path / "docs" / "results.md"
+    page.parent.mkdir()
+    page.write_text("intro\n<!-- grid:begin -->\nold\n<!-- grid:end -->\nend\n")
+    regime_map_report.main([str(sweep), str(page), "--name", "grid"])
+    text = page.read_text()
+    assert "old" not in text and text.startswith("intro\n<!-- grid:begin -->\n| width |")
+    assert "| 8 | 50 | 128 | 0.400 (2/3) | 0.567 (3/3) +0.167 |" in text and text.endswith("end\n")
+    for name in ("heatmaps.png", "log_norm.png", "summary.md", "regime_map.json"):
+        assert (page.parent / "results" / "grid" / name).exists()
+    with pytest.raises(SystemExit, match="no markers for regime_map_mnist"):
+        regime_map_report.main([str(sweep), str(page)])
+
+
 def test_mnist_side_by_side_trains_every_init_and_resumes(tmp_path, capsys):
     write_mnist_pickle(tmp_path / "data", sizes=(60, 20, 30))
     argv = ["--dataset", "mnist", "--data-dir", str(tmp_path / "data"), "--side-by-side"]
