@@ -101,7 +101,8 @@ def _slope(activation):
     return LEAKY_SLOPE if activation == "leaky_relu" else None
 
 
-def _keras_activation(activation):
+def keras_activation(activation):
+    """The Keras activation of the protocol's name (Leaky ReLU with the paper's slope)."""
     if activation == "leaky_relu":
         # A layer object, not a lambda: it serializes, and initialize() reads its slope.
         return keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE)
@@ -160,7 +161,7 @@ def dense_stack(x, *, inputs_dim, classes, init, args, seed):
         activation = args.activation if (not last or args.logit_activation) else "linear"
         x = keras.layers.Dense(
             n_out,
-            activation=_keras_activation(activation),
+            activation=keras_activation(activation),
             kernel_initializer=kernel_initializer(init, activation, s, n_in, generator),
             name=f"dense_{k + 1}",
         )(x)
