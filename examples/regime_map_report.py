@@ -24,6 +24,7 @@ import json
 import math
 import pathlib
 
+import docs_page
 import numpy as np
 from scipy import stats
 
@@ -326,26 +327,10 @@ def write_docs(results, folder, page, name=None):
     """Puts `docs_markdown` between the page's `<name>` markers (default
     `regime_map_<dataset>`) and copies the figures next to it
     (`docs/results/<name>/`)."""
-    import shutil
-
     name = name or f"regime_map_{results['config']['dataset']}"
-    figures = pathlib.Path(page).parent / "results" / name
-    figures.mkdir(parents=True, exist_ok=True)
-    for figure in ("heatmaps.png", "log_norm.png", "summary.md"):
-        shutil.copy(pathlib.Path(folder) / figure, figures / figure)
+    figures = docs_page.copy_results(folder, page, name, ("heatmaps.png", "log_norm.png", "summary.md"))
     (figures / "regime_map.json").write_text(json.dumps(results, separators=(",", ":")))
-    write_between_markers(page, name, docs_markdown(results))
-
-
-def write_between_markers(page, name, text):
-    """Replaces what lies between the page's `<!-- name:begin/end -->` markers."""
-    import re
-
-    content = pathlib.Path(page).read_text()
-    pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
-    if not pattern.search(content):
-        raise SystemExit(f"{page} has no markers for {name}")
-    pathlib.Path(page).write_text(pattern.sub(lambda m: m[1] + text + "\n" + m[2], content))
+    docs_page.write_between_markers(page, name, docs_markdown(results))
 
 
 def main(argv=None):

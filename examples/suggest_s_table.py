@@ -23,6 +23,7 @@ import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+import docs_page  # noqa: E402
 import numpy as np  # noqa: E402
 import paper_protocol as protocol  # noqa: E402
 import regime_map_report as report  # noqa: E402
@@ -167,7 +168,7 @@ def main(argv=None):
     text = markdown(rows, config, args.batches) if rows else "No cell to compare."
     print(text)
     if args.page:
-        report.write_between_markers(args.page, f"suggest_s_{config['dataset']}", text)
+        docs_page.write_between_markers(args.page, f"suggest_s_{config['dataset']}", text)
     return rows
 
 
