@@ -276,6 +276,45 @@ def summary_table(summary):
     return "\n".join(lines)
 
 
+def paired_differences(rows, epochs, baseline="he"):
+    """`{init: {epoch: (mean, sd, p)}}` of init − baseline test accuracy, paired by seed.
+
+    p is the paired t-test's two-sided p-value (1 for identical runs).
+    """
+    from scipy import stats
+
+    def accuracy(init, epoch):
+        chosen = sorted(
+            (r for r in rows if r["init"] == init and r["epoch"] == epoch), key=lambda r: r["seed"]
+        )
+        return np.array([r["test_accuracy"] for r in chosen])
+
+    table = {}
+    for init in dict.fromkeys(row["init"] for row in rows):
+        if init == baseline:
+            continue
+        table[init] = {}
+        for epoch in epochs:
+            ours, theirs = accuracy(init, epoch), accuracy(baseline, epoch)
+            diff = ours - theirs
+            sd = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
+            p = float(stats.ttest_rel(ours, theirs).pvalue) if sd > 0 else float(diff.mean() == 0)
+            table[init][epoch] = (float(diff.mean()), sd, p)
+    return table
+
+
+def paired_table(differences, baseline="he"):
+    epochs = sorted({e for per_init in differences.values() for e in per_init})
+    lines = [
+        f"| test acc. − {baseline} | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
+        "|---|" + "---:|" * len(epochs),
+    ]
+    for init, per_epoch in differences.items():
+        entries = [f"{m:+.4f} ± {sd:.4f} (p {p:.2g})" for m, sd, p in (per_epoch[e] for e in epochs)]
+        lines.append(f"| {init} | " + " | ".join(entries) + " |")
+    return "\n".join(lines)
+
+
 def plot_curves(rows, path, title):
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -313,6 +352,9 @@ def write_outputs(rows, args, *, dataset, title):
     plot_curves(rows, out / "curves.png", title)
     report_epochs = sorted({e for e in (1, 5, args.epochs) if e <= args.epochs})
     table = summary_table(summarize(rows, report_epochs))
+    if "he" in args.inits and len(args.inits) > 1 and args.seeds > 1:
+        differences = paired_table(paired_differences(rows, report_epochs))
+        table += f"\n\nPaired by seed, mean ± sd of the differences (paired t-test p):\n\n{differences}"
     (out / "summary.md").write_text(f"{title}\n\n{table}\n")
     written = ["metrics.json", "metrics.csv", "curves.png", "summary.md"]
     if args.monitor:
