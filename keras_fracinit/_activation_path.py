@@ -33,6 +33,8 @@ LOOK_THROUGH = (
     keras.layers.SpatialDropout2D,
     keras.layers.SpatialDropout3D,
 )
+# The same merges written as `keras.ops` calls in a functional graph (`x + y`).
+LOOK_THROUGH_OPS = ("add", "concatenate")
 # Normalizations: in training they, not the kernel's scale, set the scale of
 # the signal the activation sees.
 NORMALIZATION = (
@@ -102,6 +104,30 @@ def _from_layer(layer):
             return ("relu", None) if slope == 0 else ("leaky_relu", slope)
         return "prelu(unequal slopes)", None
     return None
+
+
+def _from_ops_call(operation):
+    """`(activation, negative_slope)` of a `keras.ops` call after a kernel, or `None` for a layer.
+
+    Only `keras.ops.relu` and `keras.ops.leaky_relu` are read as such; any
+    other call (`tanh`, `x * 2`, a reshape) is named, never taken as linear.
+    """
+    found = _keras_private.ops_call(operation)
+    if found is None:
+        return None
+    name, attributes = found
+    if name == "relu":
+        return "relu", None
+    if name == "leaky_relu":
+        return "leaky_relu", attributes.get("negative_slope", activation_lib.DEFAULT_NEGATIVE_SLOPE)
+    return f"keras.ops.{name}", None
+
+
+def _looks_through(operation):
+    if isinstance(operation, LOOK_THROUGH):
+        return True
+    found = _keras_private.ops_call(operation)
+    return found is not None and found[0] in LOOK_THROUGH_OPS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,10 +215,10 @@ def fed_activation(layer, graph=None):
     normalized = False
     if activation == "linear":
         walked, candidate = [], after
-        while isinstance(candidate, LOOK_THROUGH):
+        while _looks_through(candidate):
             walked.append(candidate)
             candidate = _single_consumer(candidate, graph)
-        from_next = None if candidate is None else _from_layer(candidate)
+        from_next = None if candidate is None else _from_layer(candidate) or _from_ops_call(candidate)
         if from_next is not None:
             activation, slope = from_next
             path, source = [w.name for w in walked] + [candidate.name], candidate

@@ -102,6 +102,25 @@ def consumers(layer, node_keys=None):
     return list({id(node.operation): node.operation for node in nodes}.values())
 
 
+def ops_call(operation):
+    """`(name, attributes)` of a `keras.ops` call in a functional graph, or None for a layer.
+
+    A `keras.ops` function applied to symbolic tensors (`keras.ops.relu(x)`,
+    `x + y`) adds a node whose operation is not a layer but an instance of a
+    Keras-internal `Operation` subclass named after the function (`Relu`,
+    `LeakyRelu`, `Add`); the class name in snake case is the function's
+    name. `attributes` holds the call's `negative_slope`, if any.
+    """
+    if isinstance(operation, keras.layers.Layer) or not isinstance(operation, keras.Operation):
+        return None
+    class_name = type(operation).__name__
+    name = "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(class_name))
+    attributes = {}
+    if hasattr(operation, "negative_slope"):
+        attributes["negative_slope"] = float(operation.negative_slope)
+    return name, attributes
+
+
 def sync_jax_state(model):
     """Writes the JAX trainer's current weights back into the model's variables."""
     if keras.backend.backend() != "jax":

@@ -60,6 +60,26 @@ def test_outbound_nodes_name_the_consumers():
     assert _keras_private.consumers(model.get_layer("relu")) == []
 
 
+def test_keras_ops_calls_are_named_operations_that_consume_a_layer():
+    x = keras.Input((4,))
+    calls = {
+        "relu": keras.ops.relu,
+        "leaky_relu": lambda h: keras.ops.leaky_relu(h, negative_slope=0.1),
+        "add": lambda h: h + x,
+        "concatenate": lambda h: keras.ops.concatenate([h, x]),
+        "tanh": keras.ops.tanh,
+    }
+    for name, call in calls.items():
+        dense = keras.layers.Dense(4)
+        call(dense(x))
+        (operation,) = _keras_private.consumers(dense)
+        assert _keras_private.ops_call(operation) == (
+            name,
+            {"negative_slope": 0.1} if name == "leaky_relu" else {},
+        )
+    assert _keras_private.ops_call(keras.layers.Dense(2)) is None
+
+
 def test_a_hidden_consumer_list_warns_and_says_unknown():
     with pytest.warns(UserWarning, match="_outbound_nodes"):
         assert _keras_private.consumers(object()) is None

@@ -226,6 +226,38 @@ def test_an_activation_layer_outside_the_class_is_never_read_as_linear(after, na
         keras_fracinit.initialize(model, 1.0, seed=0)
 
 
+def test_keras_ops_activations_in_a_functional_graph_are_read():
+    inputs = keras.Input((6,))
+    shortcut = keras.layers.Dense(6, name="shortcut")(inputs)
+    h = keras.ops.relu(keras.layers.Dense(6, name="to_relu")(inputs))
+    h = keras.ops.leaky_relu(keras.layers.Dense(6, name="to_leaky")(h), negative_slope=0.1)
+    h = keras.ops.relu(keras.layers.Dense(6, name="residual")(h) + shortcut)
+    outputs = keras.layers.Dense(2, name="out")(h)
+    report = keras_fracinit.initialize(keras.Model(inputs, outputs), 1.0, seed=0)
+    found = {r.layer: (r.activation, r.negative_slope, r.found_in) for r in report}
+    assert found["to_relu"] == ("relu", None, "relu")
+    assert found["to_leaky"] == ("leaky_relu", pytest.approx(0.1), "leaky_relu")
+    assert found["residual"][:2] == ("relu", None) and re.fullmatch(r"add > relu_\d+", found["residual"][2])
+    assert found["shortcut"][:2] == ("relu", None)
+    relu = {r.layer: r.stddev for r in report}["to_relu"]
+    assert relu == pytest.approx(FractionalMomentNormal(1.0, "relu").stddev((6, 6)))
+
+
+@pytest.mark.parametrize(
+    "apply, name",
+    [
+        (keras.ops.tanh, "keras.ops.tanh"),
+        (lambda x: 2.0 * x, "keras.ops.multiply"),
+        (keras.ops.relu6, "keras.ops.relu6"),
+    ],
+)
+def test_any_other_keras_ops_call_after_a_kernel_is_never_read_as_linear(apply, name):
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(2)(apply(keras.layers.Dense(8, name="hidden")(inputs)))
+    with pytest.raises(keras_fracinit.UnsupportedActivationError, match=re.escape(f"'{name}'")):
+        keras_fracinit.initialize(keras.Model(inputs, outputs), 1.0, seed=0)
+
+
 def test_a_relu_after_a_nested_models_last_layer_is_read():
     inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="last")], name="inner")
     inputs = keras.Input((4,))
