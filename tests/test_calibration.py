@@ -15,7 +15,7 @@ def _ratio(model, x, start, end, s):
     """s-moment ratio from `start`'s input to `end`'s output, by a sub-model
     (independent of the calibration's own measurement)."""
     probe = keras.Model(
-        model.inputs, [start.input if not isinstance(start.input, list) else start.input[0], end.output]
+        model.input, [start.input if not isinstance(start.input, list) else start.input[0], end.output]
     )
     inputs, outputs = (_numpy(t).reshape(len(x), -1) for t in probe(x))
     # per-unit norms ||.|| / sqrt(n)
