@@ -2,7 +2,8 @@
 
 Gurbuzbalaban & Hu (AISTATS 2021), protocol of the authors' code: 784 -> 64,
 18 x (64 -> 64), 64 -> 10; every kernel initialized by the chosen scheme;
-inputs (x/255 - 0.5)/0.5; plain SGD (no momentum), lr 0.01, batch 128.
+inputs (x/255 - 0.5)/0.5; plain SGD (no momentum), lr 0.01, batch 128. Linear
+networks have 30 layers and lr 0.001 (the defaults with `--activation linear`).
 
 Short default run (3 epochs, 2 seeds, he/fractional/glorot; a few minutes on
 2 CPU cores):
@@ -69,7 +70,7 @@ def preprocess(x):
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="fashion_mnist")
-    protocol.add_common_flags(parser, epochs=3, seeds=2, batch_size=128, lr=0.01)
+    protocol.add_common_flags(parser, epochs=3, seeds=2, batch_size=128, lr=None, depth=None)
     parser.add_argument(
         "--side-by-side",
         action="store_true",
@@ -79,8 +80,20 @@ def build_parser():
     return parser
 
 
+# The authors' settings per activation: (layers in all, learning rate).
+PROTOCOL = {"relu": (20, 0.01), "leaky_relu": (20, 0.01), "linear": (30, 0.001)}
+
+
+def apply_protocol_defaults(args):
+    """Fills `--depth` and `--lr` left unset with the authors' settings for the activation."""
+    depth, lr = PROTOCOL[args.activation]
+    args.depth = depth if args.depth is None else args.depth
+    args.lr = lr if args.lr is None else args.lr
+    return args
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = apply_protocol_defaults(build_parser().parse_args(argv))
     try:
         args.inits = protocol.parse_inits(args.inits)
         (x_train, y_train), (x_test, y_test) = load_data(args.dataset, args.data_dir)

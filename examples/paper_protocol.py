@@ -45,7 +45,8 @@ def fail(message):
     raise SystemExit(2)
 
 
-def add_common_flags(parser, *, epochs, seeds, batch_size, lr):
+def add_common_flags(parser, *, epochs, seeds, batch_size, lr, depth=20):
+    """The flags every protocol example shares; `depth` or `lr` None: chosen per activation."""
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--inits", default="he,fractional,glorot", help=f"comma list of {', '.join(INITS)}")
     parser.add_argument(
@@ -58,12 +59,16 @@ def add_common_flags(parser, *, epochs, seeds, batch_size, lr):
         help="moment order of the fractional init (default: the "
         "paper's, 0.8 for relu, 1 for leaky_relu and linear)",
     )
-    parser.add_argument("--depth", type=int, default=20, help="number of Dense layers in all (the paper: 20)")
+    per_activation = "the paper's: 20, and 30 for linear" if depth is None else "the paper: 20"
+    parser.add_argument(
+        "--depth", type=int, default=depth, help=f"number of Dense layers in all ({per_activation})"
+    )
     parser.add_argument("--width", type=int, default=64, help="units per hidden layer")
     parser.add_argument("--epochs", type=int, default=epochs, help="epochs per run")
     parser.add_argument("--seeds", type=int, default=seeds, help="runs per init, with seeds 0, 1, ...")
     parser.add_argument("--batch-size", type=int, default=batch_size, help="SGD mini-batch size")
-    parser.add_argument("--lr", type=float, default=lr, help="SGD learning rate")
+    per_activation = " (the paper's: 0.01, and 0.001 for linear)" if lr is None else ""
+    parser.add_argument("--lr", type=float, default=lr, help=f"SGD learning rate{per_activation}")
     parser.add_argument("--out", default="runs", help="folder for the outputs")
     parser.add_argument(
         "--data-dir", default=None, help="folder holding the dataset's files (default: keras.datasets' cache)"

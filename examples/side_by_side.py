@@ -10,6 +10,7 @@ checkpoint is written after every epoch (`<out>/checkpoint.npz`) and the same
 command goes on from it.
 """
 
+import json
 import pathlib
 import time
 
@@ -49,14 +50,20 @@ def run_side_by_side(args, data, *, dataset):
     dims = stacked_dense.layer_dims(x_train.shape[1], args.width, args.depth, classes)
     checkpoint = pathlib.Path(args.out) / "checkpoint.npz"
     state = stacked_dense.load_checkpoint(checkpoint)
+    # a checkpoint resumes only the run it was written by
+    settings = {key: getattr(args, key) for key in ("activation", "depth", "width", "batch_size", "lr")}
+    settings = json.dumps(settings | {"s": protocol.moment_order(args), "dataset": dataset})
     if state is not None and list(state["inits"]) != list(args.inits):
         protocol.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
+    if state is not None and str(state.get("settings", settings)) != settings:
+        protocol.fail(f"{checkpoint} was trained with {state['settings']}; use another --out")
     if state is None:
         drawer = kernel_drawer(
             args.activation, protocol.moment_order(args), args.depth, args.logit_activation
         )
         params = stacked_dense.init_params(drawer, schemes=args.inits, seeds=seeds, dims=dims)
         state = {"params": params, "history": [], "seconds": np.zeros(0), "inits": np.array(args.inits)}
+        state["settings"] = settings
         stacked_dense.save_checkpoint(checkpoint, state)
     print(
         f"== {dataset}: {len(args.inits)} inits x {len(seeds)} seeds side by side (JAX), "

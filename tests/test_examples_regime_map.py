@@ -325,3 +325,19 @@ def test_mnist_side_by_side_trains_every_init_and_resumes(tmp_path, capsys):
     strip = [{k: v for k, v in row.items() if k != "seconds"} for row in more]
     assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in whole]
     assert (tmp_path / "b" / "summary.md").exists()
+    with pytest.raises(SystemExit):  # a checkpoint resumes only the run that wrote it
+        mnist_dense.main([*argv, "--epochs", "3", "--lr", "0.02", "--out", str(tmp_path / "a")])
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--activation", "relu"], (20, 0.01)),
+        (["--activation", "leaky_relu"], (20, 0.01)),
+        (["--activation", "linear"], (30, 0.001)),
+        (["--activation", "linear", "--depth", "5", "--lr", "0.1"], (5, 0.1)),
+    ],
+)
+def test_mnist_example_takes_the_authors_depth_and_lr_per_activation(flags, expected):
+    args = mnist_dense.apply_protocol_defaults(mnist_dense.build_parser().parse_args(flags))
+    assert (args.depth, args.lr) == expected
