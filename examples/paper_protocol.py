@@ -14,6 +14,7 @@ import sys
 import time
 
 import numpy as np
+from paired import paired_test
 from quiet_keras import keras
 
 import keras_fracinit
@@ -286,7 +287,6 @@ def paired_differences(rows, epochs, baseline="he"):
 
     p is the paired t-test's two-sided p-value (1 for identical runs).
     """
-    from scipy import stats
 
     def accuracy(init, epoch):
         chosen = sorted(
@@ -300,11 +300,7 @@ def paired_differences(rows, epochs, baseline="he"):
             continue
         table[init] = {}
         for epoch in epochs:
-            ours, theirs = accuracy(init, epoch), accuracy(baseline, epoch)
-            diff = ours - theirs
-            sd = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
-            p = float(stats.ttest_rel(ours, theirs).pvalue) if sd > 0 else float(diff.mean() == 0)
-            table[init][epoch] = (float(diff.mean()), sd, p)
+            table[init][epoch] = paired_test(accuracy(init, epoch), accuracy(baseline, epoch))
     return table
 
 

@@ -26,7 +26,7 @@ import pathlib
 
 import docs_page
 import numpy as np
-from scipy import stats
+from paired import paired_test
 
 TRAIN_MARGIN = 0.1
 TARGET_ACCURACY = {"mnist": 0.9, "fashion_mnist": 0.8}
@@ -58,16 +58,10 @@ def epochs_to_target(records, target):
 
 def paired(he, other):
     """Mean difference, its sd, the paired t-test's p and d = mean / sd."""
-    diff = final_accuracy(other) - final_accuracy(he)
-    mean, sd = float(diff.mean()), float(diff.std(ddof=1))
+    mean, sd, p = paired_test(final_accuracy(other), final_accuracy(he))
     if sd == 0.0:
-        return (
-            mean,
-            sd,
-            (1.0 if mean == 0.0 else 0.0),
-            (0.0 if mean == 0.0 else math.copysign(math.inf, mean)),
-        )
-    return mean, sd, float(stats.ttest_rel(final_accuracy(other), final_accuracy(he)).pvalue), mean / sd
+        return mean, sd, p, (0.0 if mean == 0.0 else math.copysign(math.inf, mean))
+    return mean, sd, p, mean / sd
 
 
 def cell_summary(per_scheme, target):

@@ -31,6 +31,7 @@ import side_by_side  # noqa: E402
 import stacked_dense  # noqa: E402
 from mnist_dense import load_data  # noqa: E402
 from mnist_dense import preprocess  # noqa: E402
+from paired import paired_test  # noqa: E402
 from quiet_keras import keras  # noqa: E402
 
 import keras_fracinit  # noqa: E402
@@ -79,14 +80,7 @@ def compare(per_scheme, suggested, config):
     accuracy = {name: report.final_accuracy(per_scheme[name]) for name, _ in schemes}
     picked = np.array([accuracy[name][seed] for seed, name in enumerate(chosen)])
     best = max(accuracy, key=lambda name: accuracy[name].mean())
-    difference = picked - accuracy[best]
-    sd = float(difference.std(ddof=1))
-    if sd > 0:
-        from scipy import stats
-
-        p = float(stats.ttest_rel(picked, accuracy[best]).pvalue)
-    else:
-        p = 1.0 if difference.mean() == 0 else 0.0
+    difference, sd, p = paired_test(picked, accuracy[best])
     return {
         "suggested_s": [float(v) for v in suggested],
         "chosen": chosen,
@@ -94,7 +88,7 @@ def compare(per_scheme, suggested, config):
         "best": best,
         "accuracy_best": [float(v) for v in accuracy[best]],
         "accuracy_he": [float(v) for v in accuracy["he"]],
-        "difference": float(difference.mean()),
+        "difference": difference,
         "difference_sd": sd,
         "p": p,
     }
