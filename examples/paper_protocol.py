@@ -316,6 +316,21 @@ def paired_table(differences, baseline="he"):
     return "\n".join(lines)
 
 
+def results_markdown(rows, epochs):
+    """The mean ± sd table at epochs 1, 5 and `epochs` (the last) and, where He
+    and several seeds were run, every init's test accuracy minus He's, paired by seed."""
+    reported = sorted({e for e in (1, 5, epochs) if e <= epochs})
+    text = summary_table(summarize(rows, reported))
+    inits, seeds = {row["init"] for row in rows}, {row["seed"] for row in rows}
+    if "he" in inits and len(inits) > 1 and len(seeds) > 1:
+        differences = paired_table(paired_differences(rows, reported))
+        text += (
+            "\n\nTest accuracy minus He's, paired by seed: mean ± sd of the differences "
+            f"(paired t-test p):\n\n{differences}"
+        )
+    return text
+
+
 def plot_curves(rows, path, title):
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -351,11 +366,7 @@ def write_outputs(rows, args, *, dataset, title):
         writer.writeheader()
         writer.writerows(rows)
     plot_curves(rows, out / "curves.png", title)
-    report_epochs = sorted({e for e in (1, 5, args.epochs) if e <= args.epochs})
-    table = summary_table(summarize(rows, report_epochs))
-    if "he" in args.inits and len(args.inits) > 1 and args.seeds > 1:
-        differences = paired_table(paired_differences(rows, report_epochs))
-        table += f"\n\nPaired by seed, mean ± sd of the differences (paired t-test p):\n\n{differences}"
+    table = results_markdown(rows, args.epochs)
     (out / "summary.md").write_text(f"{title}\n\n{table}\n")
     written = ["metrics.json", "metrics.csv", "curves.png", "summary.md"]
     if args.monitor:

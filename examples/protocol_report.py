@@ -22,21 +22,13 @@ FILES = ("metrics.json", "metrics.csv", "curves.png", "summary.md")
 
 def markdown(payload):
     rows, config = payload["rows"], payload["config"]
-    epochs = sorted({e for e in (1, 5, config["epochs"]) if e <= config["epochs"]})
     seconds = float(np.median([row["seconds"] for row in rows])) if "seconds" in rows[0] else 0.0
     lines = [
         f"Mean ± sd over {config['seeds']} seeds ({payload['dataset']}, {config['activation']}, "
         f"s = {config['s']:g}, {config['depth']} layers of {config['width']}):",
         "",
-        protocol.summary_table(protocol.summarize(rows, epochs)),
+        protocol.results_markdown(rows, config["epochs"]),
     ]
-    if any(row["init"] == "he" for row in rows) and config["seeds"] > 1:
-        lines += [
-            "",
-            "Test accuracy minus He's, paired by seed: mean ± sd of the differences (paired t-test p):",
-            "",
-            protocol.paired_table(protocol.paired_differences(rows, epochs)),
-        ]
     if seconds:
         networks = len(config["inits"]) * config["seeds"]
         if config.get("side_by_side"):
