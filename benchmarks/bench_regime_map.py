@@ -27,14 +27,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 import numpy as np  # noqa: E402
 import regime_map  # noqa: E402
 import report  # noqa: E402
-import side_by_side  # noqa: E402
 import stacked_dense  # noqa: E402
 
 TARGET_MINUTES = 90
-
-
-def regime_map_cells(text):
-    return [tuple(int(v) for v in item.split("x")) for item in text.split(",") if item.strip()]
 
 
 def _seconds(function):
@@ -46,19 +41,13 @@ def _seconds(function):
 
 def time_cell(cell, args, data, fraction):
     """`{setup, compile, train_epoch, evaluate, estimate}` seconds of one cell."""
-    width, depth, batch_size, lr = cell
+    _, _, batch_size, lr = cell
     (x_train, y_train), (x_test, y_test) = data
     seeds = list(range(args.seeds))
-    orders = dict(regime_map.schemes(args))
 
     def setup():
-        def draw_kernel(scheme, seed):
-            return side_by_side.kernel_drawer(args.activation, orders[scheme], depth)("fractional", seed)
-
-        dims = stacked_dense.layer_dims(x_train.shape[1], width, depth, 10)
-        params = stacked_dense.init_params(draw_kernel, schemes=list(orders), seeds=seeds, dims=dims)
-        stats = stacked_dense.init_statistics(params, x_train[: regime_map.PROBE_SIZE], args.activation)
-        return params, stats[-1]
+        params, (_, _, zero) = regime_map.init_cell(cell, args, x_train)
+        return params, zero
 
     setup_seconds, (params, _) = _seconds(setup)
     all_batches = stacked_dense.epoch_batches(len(x_train), batch_size, seeds, 0)
@@ -98,7 +87,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fraction", type=float, default=0.2, help="share of an epoch's mini-batches timed")
     parser.add_argument(
-        "--check", type=regime_map_cells, default=[], help="WIDTHxDEPTH cells to train in full as a check"
+        "--check", type=regime_map.cell_list, default=[], help="WIDTHxDEPTH cells to train in full as a check"
     )
     parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     options = parser.parse_args()

@@ -112,25 +112,38 @@ def predicted_log_norm(s, activation, width, depth):
     return theory.log_norm_limit(s, spec, width=width, depth=depth - 2).mean
 
 
+def init_cell(cell, args, x_train):
+    """`(params, (median, mean, zero))`: the cell's networks (schemes x seeds) and
+    their statistics at initialization on the first `PROBE_SIZE` training images."""
+    width, depth, _, _ = cell
+    orders = dict(schemes(args))
+
+    def draw_kernel(scheme, seed):
+        # He is the scheme at s = 2: every scheme is `fractional` with its own s
+        return side_by_side.kernel_drawer(args.activation, orders[scheme], depth)("fractional", seed)
+
+    dims = stacked_dense.layer_dims(x_train.shape[1], width, depth, 10)
+    seeds = list(range(args.seeds))
+    params = stacked_dense.init_params(draw_kernel, schemes=list(orders), seeds=seeds, dims=dims)
+    return params, stacked_dense.init_statistics(params, x_train[:PROBE_SIZE], args.activation)
+
+
+def cell_list(text):
+    """`[(width, depth), ...]` of a `WIDTHxDEPTH,...` flag."""
+    return [tuple(int(v) for v in item.split("x")) for item in text.split(",") if item.strip()]
+
+
 def run_cell(cell, args, data, out, progress):
     """Trains one cell, checkpointing after each epoch; returns its records."""
     width, depth, batch_size, lr = cell
     (x_train, _), _ = data
     scheme_list = schemes(args)
     seeds = list(range(args.seeds))
-    dims = stacked_dense.layer_dims(x_train.shape[1], width, depth, 10)
     checkpoint = out / "checkpoints" / f"{cell_key(cell)}.npz"
     state = stacked_dense.load_checkpoint(checkpoint)
     if state is None:
         drawing_start = time.perf_counter()
-        orders = dict(scheme_list)
-
-        def draw_kernel(scheme, seed):
-            # He is the scheme at s = 2: every scheme is `fractional` with its own s
-            return side_by_side.kernel_drawer(args.activation, orders[scheme], depth)("fractional", seed)
-
-        params = stacked_dense.init_params(draw_kernel, schemes=list(orders), seeds=seeds, dims=dims)
-        median, mean, zero = stacked_dense.init_statistics(params, x_train[:PROBE_SIZE], args.activation)
+        params, (median, mean, zero) = init_cell(cell, args, x_train)
         state = {"params": params, "median": median, "mean": mean, "zero": zero, "history": []}
         state["seconds"] = time.perf_counter() - drawing_start
         stacked_dense.save_checkpoint(checkpoint, state)

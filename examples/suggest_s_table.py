@@ -26,6 +26,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import docs_page  # noqa: E402
 import numpy as np  # noqa: E402
 import paper_protocol as protocol  # noqa: E402
+import regime_map  # noqa: E402
 import regime_map_report as report  # noqa: E402
 import side_by_side  # noqa: E402
 import stacked_dense  # noqa: E402
@@ -121,16 +122,15 @@ def markdown(rows, config, batches):
     return "\n".join(lines)
 
 
-def parse_cells(text):
-    return [tuple(int(v) for v in item.split("x")) for item in text.split(",") if item.strip()]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep", type=pathlib.Path, help="the regime-map sweep's --out folder")
     parser.add_argument("--data-dir", default=None, help="folder with the sweep's dataset")
     parser.add_argument(
-        "--cells", type=parse_cells, default=None, help="WIDTHxDEPTH list (default: the significant cells)"
+        "--cells",
+        type=regime_map.cell_list,
+        default=None,
+        help="WIDTHxDEPTH list (default: the significant cells)",
     )
     parser.add_argument("--batches", type=int, default=32, help="mini-batches per suggest_s call")
     parser.add_argument("--page", default=None, help="a documentation page with suggest_s_<dataset> markers")
