@@ -1,102 +1,223 @@
 """Data-driven calibration of the kernels the paper's class does not cover.
 
 After LSUV (Mishkin and Matas, ICLR 2016), for the s-th moment instead of the
-variance: in forward order, each kernel is rescaled until the empirical
-s-moment of the per-sample output norm equals that of the input norm on a
-batch, `mean ||y||^s / mean ||x||^s = 1` within a tolerance, with norms per
-unit (`||y|| / sqrt(n)` for `n` units, as the monitor measures them). One rescaling by
-`ratio^(-1/s)` is exact for a positively homogeneous activation without bias;
-GELU, swish, tanh or a bias need a few.
+variance: each kernel is rescaled until the empirical s-moment of the
+per-sample output norm equals that of the input norm on a batch,
+`mean ||y||^s / mean ||x||^s = 1` within a tolerance, norms per unit
+(`||y|| / sqrt(n)` for `n` units, as the monitor measures them). One
+rescaling by `ratio^(-1/s)` is exact for a positively homogeneous activation
+without bias; GELU, swish, tanh or a bias need a few.
+
+Cost: the kernels are calibrated during one eager pass of the model, each
+when its layer runs. Its input is then final (the kernels before it are
+settled), so a step re-runs only the layer and the few layers up to the end
+of its path, not the model. A path through a merge (whose other inputs are
+not there yet) is calibrated afterwards with whole compiled passes, and
+then every calibrated kernel is measured again in one more pass.
+
+Safety: a step never leaves a kernel non-finite, the scale stays within
+`MAX_SCALE` of the linear draw, and when the ratio stops following the
+scale (a sigmoid gate, saturation) the best scale seen is kept and the
+kernel is named in one summarized warning.
 """
 
 import dataclasses
-import functools
-import warnings
+import math
+from typing import Any
 
 import keras
 import numpy as np
 
 from keras_fracinit import _keras_private
-from keras_fracinit import _taps as taps
-from keras_fracinit.monitor import statistics
+from keras_fracinit import _taps
+
+# Largest factor a calibration moves a kernel from its linear draw, either way.
+MAX_SCALE = 1e3
+# A step whose log-ratio moves by less than this fraction of what a
+# homogeneous response would give means the ratio no longer follows the scale.
+MIN_RESPONSE = 0.2
 
 
-def per_sample_norms(tensor):
-    """`||y_i|| / sqrt(n)` of each sample of a `(batch, ...)` tensor of `n` units, as float64."""
-    values = np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
-    values = values.reshape(len(values), -1)
-    return np.linalg.norm(values, axis=1) / np.sqrt(values.shape[1])
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One kernel to calibrate: `start`'s input to `end`'s output."""
+
+    key: Any
+    name: str
+    variable: Any
+    start: Any
+    end: Any
+    visible: bool
 
 
-class MomentRatio:
-    """`mean ||y||^s / mean ||x||^s` on a batch, norms per unit (`||.|| / sqrt(n)`).
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How one calibration ended."""
 
-    `x` is `layer`'s input and `y` is `end`'s output. Per unit, so that a
-    layer that changes the width is held to what the exact gains hold the
-    layers of the class to (and to what the monitor's ratio shows).
+    ratio: float
+    steps: int
+    scale: float
+    stopped: str = ""  # why it stopped short of the tolerance, or empty
 
-    On a Sequential or functional model, one compiled pass of a tap model
-    (`_taps`) measures every target; on a subclassed model the layers' calls
-    are recorded during an eager pass.
+
+class _Search:
+    """The rescaling of one kernel, step by step, with its safeguards."""
+
+    def __init__(self, target, s, tolerance, max_iterations):
+        self.target, self.s = target, s
+        self.tolerance, self.max_iterations = tolerance, max_iterations
+        self.scale, self.steps, self.ratio = 1.0, 0, math.nan
+        self.best = (math.inf, 1.0, math.nan)
+        self.stopped = ""
+
+    def set_scale(self, scale):
+        variable = self.target.variable
+        variable.assign(variable * keras.ops.cast(scale / self.scale, variable.dtype))
+        self.scale = scale
+
+    def next_scale(self, ratio):
+        """Records a measured ratio; returns the next scale to try, or None when done."""
+        previous, self.ratio = self.ratio, ratio
+        if math.isfinite(ratio) and abs(ratio - 1) < self.best[0]:
+            self.best = (abs(ratio - 1), self.scale, ratio)
+        if math.isfinite(ratio) and abs(ratio - 1) <= self.tolerance:
+            return None
+        if not math.isfinite(ratio) or ratio <= 0:
+            self.stopped = "a non-finite or zero output"
+        elif self.steps and math.isfinite(previous) and previous > 0:
+            moved = abs(math.log(ratio) - math.log(previous))
+            expected = abs(math.log(previous))
+            if moved < MIN_RESPONSE * expected:
+                self.stopped = "the ratio stopped following the kernel's scale (a gate or saturation)"
+        if not self.stopped and self.steps >= self.max_iterations:
+            self.stopped = f"{self.steps} steps"
+        if self.stopped:
+            return None
+        scale = self.scale * ratio ** (-1.0 / self.s)
+        if not 1 / MAX_SCALE <= scale <= MAX_SCALE:
+            self.stopped = f"the scale would leave [1e-3, 1e3] of the linear draw ({scale:.3g})"
+            return None
+        self.steps += 1
+        return scale
+
+    def finish(self):
+        """Restores the best finite scale seen when the last one is worse; returns the `Outcome`."""
+        if self.best[1] != self.scale or not math.isfinite(self.ratio):
+            self.set_scale(self.best[1])
+            self.ratio = self.best[2]
+        if not self.stopped and not abs(self.ratio - 1) <= self.tolerance:
+            self.stopped = f"{self.steps} steps"
+        return Outcome(self.ratio, self.steps, self.scale, self.stopped)
+
+
+def _moment(tensor, s):
+    values = _taps.per_sample_norms(tensor) ** s
+    return float(np.mean(values)) if np.all(np.isfinite(values)) else math.nan
+
+
+def _ratio(inputs, outputs, s):
+    denominator = _moment(inputs, s)
+    return _moment(outputs, s) / denominator if denominator > 0 else math.nan
+
+
+def _chain(target, graph):
+    """`[(node, its input tensor)]` from `start`'s output to `end`, one tensor input each.
+
+    `[]` when `end` is `start`; None when the path branches or merges.
     """
-
-    def __init__(self, model, targets, data, s):
-        self.model, self.data, self.s = model, data, s
-        self.tap = None
-        if taps.is_tappable(model):
-            wanted = {str(id(layer)): layer for target in targets for layer in target}
-            # the monitor's reduction: (||y|| / sqrt(n))^s per sample
-            reduction = functools.partial(statistics.per_sample_moment, s=s)
-            result = taps.tap_model(model, wanted, reduction)
-            if not result.untapped:
-                self.tap = result.model
-
-    def __call__(self, layer, end):
-        if self.tap is not None:
-            reductions = self.tap.predict_on_batch(self.data)
-            inputs = np.asarray(reductions[f"{id(layer)}/input"], dtype=np.float64)
-            outputs = np.asarray(reductions[f"{id(end)}/output"], dtype=np.float64)
-        else:
-            with _keras_private.recording_calls([layer, end]) as calls:
-                self.model(self.data, training=False)
-            inputs = per_sample_norms(calls[id(layer)][0]) ** self.s
-            outputs = per_sample_norms(calls[id(end)][1]) ** self.s
-        denominator = np.mean(inputs)
-        return float(np.mean(outputs) / denominator) if denominator > 0 else float("nan")
+    if target.end is target.start:
+        return []
+    if graph.node_keys is None:
+        return None
+    calls = _keras_private.layer_calls(target.start, graph.node_keys)
+    if len(calls) != 1 or len(calls[0].outputs) != 1:
+        return None
+    tensor, chain = calls[0].outputs[0], []
+    while True:
+        consumers = graph.consumers(tensor)
+        if len(consumers) != 1 or len(consumers[0].input_tensors) != 1 or len(consumers[0].outputs) != 1:
+            return None
+        node = consumers[0]
+        if _keras_private.is_graph_model(node.operation):
+            return None
+        chain.append((node, tensor))
+        if node.operation is target.end:
+            return chain
+        tensor = node.outputs[0]
 
 
-def calibrate(model, report, plans, data, s, tolerance, max_iterations):
-    """Rescales every planned kernel with a calibration target; returns the updated report."""
-    targets = [plan[3] for plan in plans if plan[3] is not None]
-    if not targets:
-        return report
-    moment_ratio = MomentRatio(model, targets, data, s)
-    for index, (entry, kernel, _, target) in enumerate(plans):
-        if target is None:
-            continue
-        layer, end = target
-        scale, steps = 1.0, 0
-        ratio = moment_ratio(layer, end)
-        best = (abs(ratio - 1.0), scale, ratio)
-        while abs(ratio - 1.0) > tolerance and steps < max_iterations and np.isfinite(ratio) and ratio > 0:
-            factor = ratio ** (-1.0 / s)
-            kernel.variable.assign(kernel.variable * keras.ops.cast(factor, kernel.variable.dtype))
-            scale, steps = scale * factor, steps + 1
-            ratio = moment_ratio(layer, end)
-            if abs(ratio - 1.0) < best[0]:
-                best = (abs(ratio - 1.0), scale, ratio)
-        if best[1] != scale:  # a saturating activation: keep the best scale seen
-            back = best[1] / scale
-            kernel.variable.assign(kernel.variable * keras.ops.cast(back, kernel.variable.dtype))
-            scale, ratio = best[1], best[2]
-        reason = entry.reason
-        if not abs(ratio - 1.0) <= tolerance:
-            reason += f"; did not reach |ratio - 1| <= {tolerance:g} in {steps} steps"
-            warnings.warn(
-                f"keras_fracinit.initialize: calibrating '{entry.layer}' stopped at an s-moment ratio "
-                f"of {ratio:.4g} after {steps} steps (the output's s-moment does not follow the "
-                "kernel's scale there).",
-                stacklevel=3,
-            )
-        report[index] = dataclasses.replace(entry, ratio=ratio, iterations=steps, scale=scale, reason=reason)
-    return report
+def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
+    """Calibrates every `Target`; returns `{key: Outcome}`."""
+    chains = {target.key: _chain(target, graph) for target in targets}
+    local = [target for target in targets if chains[target.key] is not None]
+    whole = [target for target in targets if chains[target.key] is None]
+    outcomes = {}
+    if local:
+        outcomes.update(_calibrate_on_call(model, local, chains, data, s, tolerance, max_iterations))
+    if whole:
+        for target in whole:
+            outcomes[target.key] = _calibrate_by_passes(model, target, data, s, tolerance, max_iterations)
+        # the kernels calibrated on call may sit after them: measure all again
+        moments = _taps.PathMoments(
+            model, {t.key: (t.start, t.end, t.visible) for t in targets if t.key not in whole}, s
+        )(data)
+        for key, (inputs, outputs) in moments.items():
+            ratio = float(np.mean(outputs) / np.mean(inputs)) if np.mean(inputs) > 0 else math.nan
+            outcome = outcomes[key]
+            stopped = outcome.stopped or ("" if abs(ratio - 1) <= tolerance else "kernels calibrated later moved it")
+            outcomes[key] = dataclasses.replace(outcome, ratio=ratio, stopped=stopped)
+    return outcomes
+
+
+def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iterations):
+    """One eager pass; each kernel is calibrated when its layer runs, on its final input."""
+    by_start: dict[int, list] = {}
+    for target in targets:
+        by_start.setdefault(id(target.start), []).append(target)
+    outcomes = {}
+
+    def calibrating(layer, original):
+        def call(*args, **kwargs):
+            outputs = original(*args, **kwargs)
+            pending = [t for t in by_start[id(layer)] if t.key not in outcomes]
+            inputs = args[0] if args else next(iter(kwargs.values()))
+            for target in pending:
+                search = _Search(target, s, tolerance, max_iterations)
+                while True:
+                    end_output = outputs
+                    for node, tensor in chains[target.key]:
+                        end_output = _keras_private.call_node_on(node, tensor, end_output)
+                    scale = search.next_scale(_ratio(inputs, end_output, s))
+                    if scale is None:
+                        break
+                    search.set_scale(scale)
+                    outputs = original(*args, **kwargs)
+                measured_at = search.scale
+                outcome = search.finish()
+                if outcome.scale != measured_at:  # the best scale was an earlier one
+                    outputs = original(*args, **kwargs)
+                outcomes[target.key] = outcome
+            return outputs
+
+        return call
+
+    layers = {id(t.start): t.start for t in targets}
+    with _keras_private.replaced_calls(layers.values(), calibrating):
+        model(data, training=False)
+    missing = [t.name for t in targets if t.key not in outcomes]
+    if missing:
+        raise RuntimeError(f"keras_fracinit: kernels {missing} were not run on the calibration batch")
+    return outcomes
+
+
+def _calibrate_by_passes(model, target, data, s, tolerance, max_iterations):
+    """Whole passes of the model for a path through a merge (its other inputs come from elsewhere)."""
+    measure = _taps.PathMoments(model, {target.key: (target.start, target.end, target.visible)}, s)
+    search = _Search(target, s, tolerance, max_iterations)
+    while True:
+        inputs, outputs = measure(data)[target.key]
+        ratio = float(np.mean(outputs) / np.mean(inputs)) if np.mean(inputs) > 0 else math.nan
+        scale = search.next_scale(ratio)
+        if scale is None:
+            return search.finish()
+        search.set_scale(scale)

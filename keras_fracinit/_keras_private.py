@@ -68,12 +68,53 @@ def graph_node_keys(models):
     for model in models:
         if not is_graph_model(model):
             continue
-        graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
-        found = getattr(graph, "_nodes", None)
+        found = getattr(graph_function(model), "_nodes", None)
         if found is None:
             return None
         keys.update(found)
     return keys
+
+
+def graph_function(model):
+    """The functional graph of a graph model: itself, or a Sequential model's inner one (or None)."""
+    return getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+
+
+def layer_calls(layer, node_keys):
+    """The nodes (calls) of `layer` that belong to the graphs of `node_keys`."""
+    return [node for node in getattr(layer, "_inbound_nodes", []) if _node_key(node) in node_keys]
+
+
+def tensor_consumers(tensor, node_keys):
+    """The nodes of the graphs of `node_keys` that take the symbolic `tensor` as an input."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return []
+    nodes = getattr(history.operation, "_outbound_nodes", [])
+    return [
+        node
+        for node in nodes
+        if _node_key(node) in node_keys and any(t is tensor for t in node.input_tensors)
+    ]
+
+
+def call_node_on(node, tensor, value):
+    """Calls a node's operation again with `value` in place of its input `tensor`, its other arguments kept."""
+    args, kwargs = node.arguments.fill_in({id(tensor): value})
+    return node.operation(*args, **kwargs)
+
+
+def sublayers(layer):
+    """The layers `layer` holds directly (its attributes), which its `call()` may run."""
+    flatten = getattr(layer, "_flatten_layers", None)
+    if flatten is None:
+        _warn_once(
+            "flatten_layers",
+            "this Keras has no `Layer._flatten_layers`: the kernels inside composite layers "
+            "cannot be found and are reported as skipped.",
+        )
+        return []
+    return list(flatten(include_self=False, recursive=False))
 
 
 def _node_key(node):
@@ -178,32 +219,43 @@ def progress_logger(fit_locals):
 
 
 @contextlib.contextmanager
+def replaced_calls(layers, wrap):
+    """Runs each layer's `call` through `wrap(layer, original_call)` while active.
+
+    Keras' `Layer.__call__` dispatches to `self.call`, so an instance
+    attribute shadows the class method for the duration; it is removed
+    afterwards.
+    """
+    layers = list({id(layer): layer for layer in layers}.values())
+    for layer in layers:
+        object.__setattr__(layer, "call", wrap(layer, layer.call))
+    try:
+        yield
+    finally:
+        for layer in layers:
+            object.__delattr__(layer, "call")
+
+
+@contextlib.contextmanager
 def recording_calls(layers):
     """Records the first input and output of each layer's `call` while active.
 
     Yields `{id(layer): (first positional input, output)}`, filled as the
-    layers run (eagerly). Keras' `Layer.__call__` dispatches to `self.call`,
-    so an instance attribute shadows the class method for the duration; it
-    is removed afterwards.
+    layers run (eagerly).
     """
     records = {}
 
-    def recorder(original, key):
+    def recorder(layer, original):
         def recorded(*args, **kwargs):
             outputs = original(*args, **kwargs)
-            if key not in records:
-                records[key] = (args[0] if args else next(iter(kwargs.values())), outputs)
+            if id(layer) not in records:
+                records[id(layer)] = (args[0] if args else next(iter(kwargs.values())), outputs)
             return outputs
 
         return recorded
 
-    for layer in dict.fromkeys(layers):
-        object.__setattr__(layer, "call", recorder(layer.call, id(layer)))
-    try:
+    with replaced_calls(layers, recorder):
         yield records
-    finally:
-        for layer in dict.fromkeys(layers):
-            object.__delattr__(layer, "call")
     missing = [layer.name for layer in layers if id(layer) not in records]
     if missing:
         raise RuntimeError(

@@ -4,9 +4,11 @@ The gain depends on the number `m` of inputs summed into one output unit (the
 fan-in), so each layer type needs its own count:
 
 - `Dense`, `ConvND`: Keras' fans (receptive field x channels, per group).
-- `DepthwiseConvND`: per channel. Each output channel sums one input
+- `DepthwiseConvND`: per channel. Each output unit sums one input
   channel's receptive field: fan-in `prod(kernel_size)`, fan-out
-  `prod(kernel_size) x depth_multiplier`.
+  `prod(kernel_size) x depth_multiplier`; the output width at one location
+  is every output unit there, `channels x depth_multiplier` (as for the
+  same map written as `ConvND(groups=channels)`).
 - `SeparableConvND`: both kernels. The depthwise kernel (per channel, as
   above) feeds the pointwise kernel linearly; the pointwise kernel (fan-in
   `channels x depth_multiplier`) feeds the layer's activation.
@@ -19,14 +21,20 @@ fan-in), so each layer type needs its own count:
   the logits of the attention softmax and value feeds a convex combination,
   so all three feed linear maps; the output kernel feeds what follows the
   layer.
-- Recurrent layers and unknown types: not drawn, with the reason.
+- `TimeDistributed`: the kernels of its inner layer.
+- Recurrent layers (`Bidirectional` included, forward and backward named
+  apart): not drawn, with the reason.
+- Any other layer: its kernels are found in the layers it holds
+  (`composite_kernels`), since its `call()` runs them where no graph shows.
 """
 
 import dataclasses
 import math
+from typing import Any
 
 import keras
 
+from keras_fracinit import _keras_private
 from keras_fracinit import initializers as fracinit
 
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
@@ -49,6 +57,8 @@ class Kernel:
         feeds_linear: True when the kernel feeds a linear map inside the layer
             (drawn for `linear` whatever the layer's activation).
         rule: How the fans were counted (shown in the report).
+        applied_by: The sublayer whose call applies the kernel inside the
+            layer (attention's query, key and value), or None for the layer.
     """
 
     variable: keras.Variable
@@ -58,6 +68,7 @@ class Kernel:
     widths: tuple[int, int]
     feeds_linear: bool = False
     rule: str = "keras fans"
+    applied_by: Any = None
 
 
 def _keras_rule(variable, name):
@@ -66,11 +77,19 @@ def _keras_rule(variable, name):
 
 
 def _depthwise(variable, name, feeds_linear=False):
-    shape = tuple(variable.shape)
+    shape = tuple(variable.shape)  # (*kernel_size, channels, depth_multiplier)
     receptive = math.prod(shape[:-2])
-    # per input channel, a small Dense map from its receptive field to its multiplier outputs
+    channels, multiplier = shape[-2:]
+    # Each output unit sums one channel's receptive field; at one location the
+    # output has channels x multiplier units, which the moment condition counts.
     return Kernel(
-        variable, name, receptive, receptive * shape[-1], (receptive, shape[-1]), feeds_linear, "per channel"
+        variable,
+        name,
+        receptive,
+        receptive * multiplier,
+        (channels, channels * multiplier),
+        feeds_linear,
+        "per channel",
     )
 
 
@@ -88,10 +107,12 @@ def einsum_axes(equation):
     return input_axes, output_axes
 
 
-def _einsum(layer, name, feeds_linear=False):
+def _einsum(layer, name, feeds_linear=False, applied_by=None):
     input_axes, output_axes = einsum_axes(layer.equation)
     fan_in, fan_out = fracinit.kernel_fans(tuple(layer.kernel.shape), input_axes, output_axes)
-    return Kernel(layer.kernel, name, fan_in, fan_out, (fan_in, fan_out), feeds_linear, "einsum axes")
+    return Kernel(
+        layer.kernel, name, fan_in, fan_out, (fan_in, fan_out), feeds_linear, "einsum axes", applied_by
+    )
 
 
 def _transpose(layer):
@@ -103,11 +124,51 @@ def _transpose(layer):
     return Kernel(layer.kernel, "kernel", fan_in, fan_out, (fan_in, filters), False, "transposed")
 
 
+RECURRENT_REASON = "recurrent kernels are outside the paper's feed-forward model"
+# Layers that apply their kernels at each location alike: an average pooling
+# after them commutes with the kernel.
+PER_LOCATION = (keras.layers.Dense, *_CONV, *_DEPTHWISE, *_SEPARABLE, *_TRANSPOSE)
+KNOWN = (keras.layers.MultiHeadAttention, keras.layers.EinsumDense, *PER_LOCATION)
+_RECURRENT = (keras.layers.RNN, keras.layers.Bidirectional)
+
+
+def is_kernel_layer(layer):
+    """Whether `layer` is a type whose kernels `layer_kernels` reads (its input meets a linear map first)."""
+    if isinstance(layer, keras.layers.TimeDistributed):
+        return is_kernel_layer(layer.layer)
+    return isinstance(layer, (*KNOWN, *_RECURRENT))
+
+
+def is_per_location(layer):
+    """Whether `layer` applies its kernel at every location alike (Dense, convolutions)."""
+    if isinstance(layer, keras.layers.TimeDistributed):
+        return is_per_location(layer.layer)
+    return isinstance(layer, PER_LOCATION)
+
+
+def kernel_weights(layer):
+    """The weights of `layer` (its sublayers' included) whose name ends in `kernel`."""
+    return [weight for weight in layer.weights if weight.name.endswith("kernel")]
+
+
+def _prefixed(kernels, prefix):
+    return [
+        dataclasses.replace(k, name=prefix if k.name == "kernel" else f"{prefix}/{k.name}") for k in kernels
+    ]
+
+
 def layer_kernels(layer):
-    """`(kernels, reason)`: the layer's `Kernel`s to draw, or `[]` and why not."""
+    """`(kernels, reason)`: the `Kernel`s of a known layer type, or `[]` and why not.
+
+    An unknown type returns `[]` and an empty reason: its kernels are in
+    `composite_kernels`.
+    """
+    if isinstance(layer, keras.layers.TimeDistributed):
+        kernels, reason = layer_kernels(layer.layer)
+        return _prefixed(kernels, layer.layer.name), reason
     if isinstance(layer, keras.layers.MultiHeadAttention):
         parts = (("query", layer.query_dense), ("key", layer.key_dense), ("value", layer.value_dense))
-        kernels = [_einsum(dense, name, feeds_linear=True) for name, dense in parts]
+        kernels = [_einsum(dense, name, feeds_linear=True, applied_by=dense) for name, dense in parts]
         return kernels + [_einsum(layer.output_dense, "output")], ""
     if isinstance(layer, keras.layers.EinsumDense):
         return [_einsum(layer, "kernel")], ""
@@ -122,6 +183,49 @@ def layer_kernels(layer):
         return [_transpose(layer)], ""
     if isinstance(layer, (keras.layers.Dense, *_CONV)):
         return [_keras_rule(layer.kernel, "kernel")], ""
-    if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
-        return [], "recurrent kernels are outside the paper's feed-forward model"
-    return [], f"{type(layer).__name__} is not a layer type initialize knows"
+    if isinstance(layer, _RECURRENT):
+        return [], RECURRENT_REASON
+    return [], ""
+
+
+def named_kernel_weights(layer):
+    """`[(name, variable)]` of a layer's kernel weights, named by the sublayers that hold them.
+
+    `Bidirectional` gives `forward_lstm/kernel` and `backward_lstm/kernel`;
+    a plain layer `kernel`.
+    """
+    found, seen = [], set()
+    for sub in _keras_private.sublayers(layer):
+        for name, variable in named_kernel_weights(sub):
+            found.append((f"{sub.name}/{name}", variable))
+            seen.add(id(variable))
+    own = [(w.name, w) for w in kernel_weights(layer) if id(w) not in seen]
+    return own + found
+
+
+def composite_kernels(layer, prefix):
+    """`[(path, sublayer, kernels, reason)]` inside a layer of unknown type, in the order its layers are held.
+
+    Known sublayers (Dense, attention, convolutions, ...) give their own
+    kernels; unknown ones are searched in turn. A kernel the unknown layer
+    holds itself is counted by Keras' fan rule (how its `call()` uses it
+    cannot be known).
+    """
+    found, seen = [], set()
+    for sub in _keras_private.sublayers(layer):
+        path = f"{prefix}/{sub.name}"
+        if is_kernel_layer(sub):
+            kernels, reason = layer_kernels(sub)
+            if kernels or reason:
+                found.append((path, sub, kernels, reason))
+                seen.update(id(w) for w in kernel_weights(sub))
+                continue
+        inner = composite_kernels(sub, path)
+        found += inner
+        seen.update(id(w) for w in kernel_weights(sub))
+    own = [
+        dataclasses.replace(_keras_rule(w, w.name), rule="keras fans (unknown layer)")
+        for w in kernel_weights(layer)
+        if id(w) not in seen
+    ]
+    return ([(prefix, layer, own, "")] if own else []) + found

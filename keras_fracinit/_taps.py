@@ -13,8 +13,25 @@ be tapped, and `tap_model` reports them instead of failing.
 import contextlib
 
 import keras
+import numpy as np
 
 from keras_fracinit import _keras_private
+
+
+def per_sample_moment(tensor, s):
+    """`(||y_i|| / sqrt(n))^s` per sample `i` of a symbolic `(batch, ...)` tensor."""
+    # float32 whatever the layer's compute dtype: float16 squares overflow.
+    tensor = keras.ops.cast(tensor, "float32")
+    axes = tuple(range(1, len(tensor.shape)))
+    mean_square = keras.ops.mean(keras.ops.square(tensor), axis=axes)
+    return keras.ops.power(mean_square, s / 2)
+
+
+def per_sample_norms(tensor):
+    """`||y_i|| / sqrt(n)` of each sample of a concrete `(batch, ...)` tensor, as float64."""
+    values = np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
+    values = values.reshape(len(values), -1)
+    return np.linalg.norm(values, axis=1) / np.sqrt(values.shape[1])
 
 
 def is_tappable(model):
@@ -130,3 +147,54 @@ def tap_model(model, layers, reduction, logits=()):
 
 def _is_symbolic(value):
     return isinstance(value, keras.KerasTensor)
+
+
+class PathMoments:
+    """Per-sample s-moments at the start and the end of kernel paths, from one pass over a batch.
+
+    `paths` maps a key to `(start, end, visible)`: the input of `start` and
+    the output of `end` are measured. Visible paths (in a Sequential or
+    functional graph) come from one compiled tap model; the others (inside
+    subclassed models and composite layers) from one eager pass that
+    records the layers' calls. `logits` are keys whose `start` is a softmax
+    or sigmoid head, measured before its activation.
+    """
+
+    def __init__(self, model, paths, s, logits=()):
+        self.model, self.paths, self.s = model, paths, s
+        visible = {key: path for key, path in paths.items() if path[2]}
+        self.tap, self.recorded = None, [key for key, path in paths.items() if not path[2]]
+        if visible and is_tappable(model):
+            layers = {str(id(layer)): layer for start, end, _ in visible.values() for layer in (start, end)}
+            heads = [str(id(paths[key][0])) for key in logits if key in visible]
+            result = tap_model(model, layers, lambda t: per_sample_moment(t, s), logits=heads)
+            self.tap = result.model
+            missing = set(result.untapped)
+            self.recorded += [
+                key for key, (start, end, _) in visible.items() if {str(id(start)), str(id(end))} & missing
+            ]
+        else:
+            self.recorded += list(visible)
+
+    def __call__(self, data):
+        """`{key: (input moments, output moments)}`, each a float64 array over the batch."""
+        found = {}
+        if self.tap is not None:
+            reductions = self.tap.predict_on_batch(data)
+            for key, (start, end, visible) in self.paths.items():
+                if visible and key not in self.recorded:
+                    found[key] = (
+                        np.asarray(reductions[f"{id(start)}/input"], dtype=np.float64),
+                        np.asarray(reductions[f"{id(end)}/output"], dtype=np.float64),
+                    )
+        if self.recorded:
+            layers = [layer for key in self.recorded for layer in self.paths[key][:2]]
+            with _keras_private.recording_calls(layers) as calls:
+                self.model(data, training=False)
+            for key in self.recorded:
+                start, end, _ = self.paths[key]
+                found[key] = (
+                    per_sample_norms(calls[id(start)][0]) ** self.s,
+                    per_sample_norms(calls[id(end)][1]) ** self.s,
+                )
+        return found

@@ -15,10 +15,10 @@ from typing import Any
 
 import keras
 
-from keras_fracinit import _activation_path
 from keras_fracinit import _calibration
-from keras_fracinit import _kernel_rules
+from keras_fracinit import _graph_paths
 from keras_fracinit import _layers
+from keras_fracinit import _plan
 from keras_fracinit import initializers as fracinit
 
 _ON_UNSUPPORTED = ("raise", "warn")
@@ -114,47 +114,44 @@ def initialize(
     calibrate_with: Any = None,
     tolerance: float = 0.02,
     max_iterations: int = 10,
+    include_frozen: bool = False,
 ) -> InitializationReport:
     """Re-initializes every kernel of a model with the s-moment scheme.
 
-    Each kernel is drawn from `N(0, sigma^2)`, `sigma^2 = g_s(m) / m`, with
-    `g_s` the exact s-moment gain for the activation the kernel feeds and
-    `m` the number of inputs summed into one output unit:
+    Each kernel is drawn from `N(0, sigma^2)`, `sigma^2 = g_s(n) / fan_in`,
+    with `g_s` the exact s-moment gain for the activation the kernel feeds,
+    `n` the output units at one location and `fan_in` the inputs summed
+    into one output unit (counted for the layer type: Keras' fans for Dense
+    and ConvND, per channel for depthwise kernels, both kernels of a
+    separable convolution, the overlap of a transposed convolution, the
+    einsum axes of `EinsumDense` and attention).
 
-    - the activation is the layer's own, or, for a linear layer, the one
-      reached through normalization, dropout and merge (residual `Add`,
-      `Concatenate`) layers: `ReLU`, `LeakyReLU`, `PReLU` with equal slopes,
-      `Activation`. A `Dropout` right after it is taken into account. A
-      softmax or sigmoid output head makes logits: linear gain.
-    - `m` follows the layer: Keras' fans for Dense and ConvND, per channel
-      for depthwise kernels, both kernels of a separable convolution, the
-      overlap count of a transposed convolution, the einsum axes of
-      `EinsumDense` and `MultiHeadAttention` (whose query, key and value
-      kernels feed linear maps).
-
-    Every layer holding a kernel is reported. Recurrent kernels are left as
-    they were, with the reason. An activation outside the paper's class
-    (tanh, gelu, ...) is never treated as ReLU: with `calibrate_with` the
-    kernel is calibrated on the data (below); otherwise
-    `on_unsupported="raise"` (default) raises before any kernel changes and
-    `"warn"` skips it with one warning. Inside a subclassed model the
-    activations applied in `call()` cannot be seen; `initialize` says so once.
+    The activation is read along every path from the kernel's output,
+    through layers whose effect on the law is known (normalization, dropout,
+    residual merges, reshapes, max pooling before ReLU, ...; the list is in
+    the docs). A kernel is drawn exactly when every path reaches the same
+    activation of the class (ReLU, Leaky ReLU, linear), where linear means
+    reaching another kernel, a softmax or sigmoid head's logits or the
+    model's output. Otherwise it is outside the class: an activation such as
+    GELU, paths that disagree, a step of unknown law, and the kernels of
+    composite layers (keras_hub blocks) whose `call()` no graph shows. Such
+    kernels are calibrated on data with `calibrate_with`; without it
+    `on_unsupported="raise"` (default) raises before any kernel changes,
+    naming them, and `"warn"` skips them with one warning. Recurrent and
+    frozen kernels are left as they are.
 
     Calibration (`calibrate_with=x`, a batch of inputs), after LSUV (Mishkin
-    and Matas, ICLR 2016) for the s-th moment: each kernel outside the class,
-    and each linear-read kernel of a subclassed model, is drawn as linear,
-    then rescaled in forward order until `mean ||y||^s / mean ||x||^s` is
-    within `tolerance` of 1 on the batch (norms per unit, `||y|| / sqrt(n)`
-    for `n` units, as the exact gains hold them), where `x` is the layer's input and
-    `y` the activation's output (the layer's own output when a normalization
-    layer lies between them, since in training the normalization sets the
-    scale the activation sees, or when the graph cannot be seen). If the
-    ratio cannot reach 1 (a saturating activation), the best scale found is
-    kept and a warning says so.
-    Kernels inside the class keep their exact gain.
+    and Matas, ICLR 2016) for the s-th moment: each such kernel is drawn as
+    linear, then rescaled until `mean ||y||^s / mean ||x||^s` is within
+    `tolerance` of 1 on the batch (norms per unit, `||y|| / sqrt(n)`), `x`
+    its layer's input and `y` the output at the end of its path (the
+    layer's own output when a normalization lies on the path, or inside a
+    composite layer). Kernels are calibrated in the order they run, during
+    one pass. A ratio that stops following the scale (a sigmoid gate) keeps
+    the best finite scale found, and one warning names such kernels.
 
-    Planning (activations, fans, gains) happens before any kernel is drawn:
-    an error leaves every weight untouched. Biases are not changed.
+    Planning happens before any kernel is drawn: an error leaves every
+    weight untouched. Biases are not changed.
 
     Args:
         model: A built Keras model (Sequential, functional, nested or subclassed).
@@ -167,14 +164,17 @@ def initialize(
             to calibrate the kernels the class does not cover, or `None`.
         tolerance: Largest `|ratio - 1|` a calibration accepts.
         max_iterations: Most rescaling steps per calibrated kernel.
+        include_frozen: Whether to re-draw kernels that are not trainable
+            (`layer.trainable = False`, e.g. a frozen base in transfer
+            learning); by default they are reported as skipped.
 
     Returns:
-        An `InitializationReport` (a list of `LayerReport`, one per kernel,
-        that prints as a table; `.counts()` tallies the statuses).
+        An `InitializationReport`: a list of `LayerReport`, one per kernel,
+        that prints as a table; `.counts()` tallies the statuses.
 
     Raises:
-        UnsupportedActivationError: for an activation outside the class,
-            with `on_unsupported="raise"` and no `calibrate_with`.
+        UnsupportedActivationError: for kernels outside the class, with
+            `on_unsupported="raise"` and no `calibrate_with`.
         ValueError: for invalid arguments or an unbuilt model.
 
     Example:
@@ -190,6 +190,67 @@ def initialize(
     Reference:
         M. Gurbuzbalaban and Y. Hu, AISTATS 2021.
     """
+    _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations)
+    if not isinstance(seed, keras.random.SeedGenerator):
+        seed = keras.random.SeedGenerator(seed)
+    hidden, _ = _layers.hidden_graphs(model)
+    if hidden:
+        warnings.warn(
+            "keras_fracinit.initialize: the graph of subclassed model(s) "
+            f"{hidden} cannot be seen, so what their call() applies after a layer "
+            "(e.g. a ReLU after a linear Dense) is not read; their linear layers are outside the class"
+            + (" and are calibrated." if calibrate_with is not None else " (pass calibrate_with= to calibrate them)."),
+            stacklevel=2,
+        )
+
+    # Plan every kernel first: any error leaves the model untouched.
+    plans = _plan.plan_model(model, include_frozen)
+    calibrating = calibrate_with is not None
+    entries = [_entry(plan, s, mode, calibrating) for plan in plans]
+    outside = [(plan, entry) for plan, entry in zip(plans, entries) if entry.status == "outside"]
+    if outside and not calibrating:
+        if on_unsupported == "raise":
+            raise UnsupportedActivationError(
+                f"{len(outside)} kernel(s) of model {model.name!r} are outside the paper's class (relu, "
+                "leaky_relu, rrelu, linear) or their path is not known: "
+                + _listing(entry for _, entry in outside)
+                + ". Pass calibrate_with=<a batch of inputs> to calibrate them on data, or "
+                "on_unsupported='warn' to skip them."
+            )
+        warnings.warn(
+            f"keras_fracinit.initialize: skipped {len(outside)} kernel(s) outside the paper's class: "
+            + _listing(entry for _, entry in outside),
+            stacklevel=2,
+        )
+        entries = [
+            dataclasses.replace(e, status="skipped", stddev=None) if e.status == "outside" else e
+            for e in entries
+        ]
+    skipped = [e for e, plan in zip(entries, plans) if plan.skip and plan.skip != _plan.FROZEN_REASON]
+    if skipped:
+        warnings.warn(
+            f"keras_fracinit.initialize: left {len(skipped)} kernel(s) as they were: " + _listing(skipped),
+            stacklevel=2,
+        )
+
+    drawn = [(plan.variable, entry.stddev) for plan, entry in zip(plans, entries) if entry.stddev is not None]
+    report = InitializationReport(entries)
+    if not calibrating:
+        _draw(drawn, seed)
+        return report
+    # Calibration runs the model on the data, which can still fail (a batch
+    # of the wrong shape): the kernels are then put back as they were.
+    saved = [keras.ops.convert_to_numpy(variable) for variable, _ in drawn]
+    try:
+        _draw(drawn, seed)
+        return _calibrated(model, report, plans, calibrate_with, s, tolerance, max_iterations)
+    except Exception:
+        for (variable, _), value in zip(drawn, saved):
+            variable.assign(value)
+        raise
+
+
+def _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations):
     if on_unsupported not in _ON_UNSUPPORTED:
         raise ValueError(
             "Argument `on_unsupported` must be one of 'raise', 'warn'. "
@@ -206,66 +267,90 @@ def initialize(
         raise ValueError(
             f"Argument `max_iterations` must be a positive integer. Received: max_iterations={max_iterations}"
         )
-    # Validate s and mode once, before any kernel changes.
+    # s and mode, validated as the initializer validates them
     fracinit.FractionalMomentNormal(s, mode=mode, seed=0)
-    if not isinstance(seed, keras.random.SeedGenerator):
-        seed = keras.random.SeedGenerator(seed)
-    hidden, unseen = _layers.hidden_graphs(model)
-    if hidden:
-        warnings.warn(
-            "keras_fracinit.initialize: the graph of subclassed model(s) "
-            f"{hidden} cannot be seen, so an activation applied in their call() "
-            "(e.g. a ReLU after a linear Dense) is not read; their linear layers get "
-            "the linear gain"
-            + ("" if calibrate_with is not None else " (pass calibrate_with= to calibrate them)")
-            + ".",
-            stacklevel=2,
-        )
 
-    # Plan every kernel first (activation, fans, gain): any error leaves the
-    # model untouched, since no kernel is drawn before the plan is complete.
-    plans = []
-    graph = _activation_path.Graph.of(model)
-    skipped_types: dict[str, list[str]] = {}
-    for name, layer in _layers.named_layers(model):
-        if not any(weight.name.endswith("kernel") for weight in layer.weights):
-            continue
-        kernels, reason = _kernel_rules.layer_kernels(layer)
-        if reason:
-            skipped_types.setdefault(type(layer).__name__, []).append(name)
-            plans.extend(_skipped(name, layer, reason))
-            continue
-        path = _activation_path.fed_activation(layer, graph)
-        seen = name not in unseen
-        for kernel in kernels:
-            plans.append(
-                _plan_kernel(
-                    name, layer, kernel, path, s, mode, seed, seen, on_unsupported, calibrate_with is not None
-                )
-            )
-    if skipped_types:
-        warnings.warn(
-            "keras_fracinit.initialize: left these layers' kernels as they were: "
-            + "; ".join(f"{kind} {names}" for kind, names in skipped_types.items())
-            + " (see each report entry's reason).",
-            stacklevel=2,
-        )
 
-    drawn = [(kernel.variable, entry.stddev) for entry, kernel, init, _ in plans if init is not None]
-    report = InitializationReport(entry for entry, *_ in plans)
-    if calibrate_with is None:
-        _draw(drawn, seed)
+def _listing(entries, most=12):
+    entries = list(entries)
+    shown = "; ".join(f"'{e.layer}' ({e.layer_type}: {e.reason})" for e in entries[:most])
+    return shown + (f"; and {len(entries) - most} more" if len(entries) > most else "")
+
+
+def _entry(plan, s, mode, calibrating):
+    """The `LayerReport` of one plan; status `"outside"` marks a kernel outside the class (to be decided)."""
+    fans = (plan.kernel.fan_in, plan.kernel.fan_out) if plan.kernel is not None else None
+    if fans is None:
+        fans = fracinit.kernel_fans(tuple(plan.variable.shape))
+    common = dict(layer=plan.name, layer_type=type(plan.start).__name__, fan_in=fans[0], fan_out=fans[1])
+    if plan.skip:
+        return LayerReport(
+            activation="-",
+            negative_slope=None,
+            dropout=0.0,
+            found_in="-",
+            stddev=None,
+            status="skipped",
+            reason=plan.skip,
+            **common,
+        )
+    path, kernel = plan.path, plan.kernel
+    if path.exact:
+        init = fracinit.FractionalMomentNormal(
+            s, path.activation, negative_slope=path.negative_slope, dropout=path.dropout, mode=mode, seed=0
+        )
+        status, reason = "initialized", ""
+    else:
+        # drawn as linear, then rescaled on the data
+        init = fracinit.FractionalMomentNormal(s, "linear", mode=mode, seed=0)
+        status = "calibrated" if calibrating else "outside"
+        reason = path.reason or f"activation '{path.activation}' is outside the paper's class"
+    return LayerReport(
+        activation=path.activation,
+        negative_slope=path.negative_slope,
+        dropout=path.dropout,
+        found_in=path.found_in,
+        # The gain is computed here: an overflow raises before anything is drawn.
+        stddev=init.stddev_for((kernel.fan_in, kernel.fan_out), kernel.widths),
+        status=status,
+        reason=reason,
+        rule=kernel.rule,
+        **common,
+    )
+
+
+def _calibrated(model, report, plans, data, s, tolerance, max_iterations):
+    targets = []
+    for index, (plan, entry) in enumerate(zip(plans, report)):
+        if entry.status != "calibrated":
+            continue
+        # In training a normalization on the path sets the scale the
+        # activation sees, so the kernel's own output is what it can hold.
+        end = plan.start if plan.path.normalized else plan.end
+        targets.append(_calibration.Target(index, plan.name, plan.variable, plan.start, end, plan.visible))
+    if not targets:
         return report
-    # Calibration runs the model on the data, which can still fail (a batch
-    # of the wrong shape): the kernels are then put back as they were.
-    saved = [keras.ops.convert_to_numpy(variable) for variable, _ in drawn]
-    try:
-        _draw(drawn, seed)
-        return _calibration.calibrate(model, report, plans, calibrate_with, s, tolerance, max_iterations)
-    except Exception:
-        for (variable, _), value in zip(drawn, saved):
-            variable.assign(value)
-        raise
+    outcomes = _calibration.calibrate(
+        model, targets, data, s, tolerance, max_iterations, _graph_paths.Graph.of(model)
+    )
+    short = []
+    for index, outcome in outcomes.items():
+        entry = report[index]
+        reason = entry.reason + (f"; stopped at ratio {outcome.ratio:.4g}: {outcome.stopped}" if outcome.stopped else "")
+        report[index] = dataclasses.replace(
+            entry, ratio=outcome.ratio, iterations=outcome.steps, scale=outcome.scale, reason=reason
+        )
+        if outcome.stopped:
+            short.append(report[index])
+    if short:
+        warnings.warn(
+            f"keras_fracinit.initialize: {len(short)} calibration(s) stopped short of |ratio - 1| <= "
+            f"{tolerance:g}, keeping the best finite scale found: "
+            + "; ".join(f"'{e.layer}' (ratio {e.ratio:.4g}, scale {e.scale:.3g})" for e in short[:12])
+            + (f"; and {len(short) - 12} more" if len(short) > 12 else ""),
+            stacklevel=3,
+        )
+    return report
 
 
 def _draw(kernels, seed):
@@ -287,90 +372,3 @@ def _draw(kernels, seed):
         values = normal[start : start + size].reshape(tuple(variable.shape)) * normal.dtype.type(stddev)
         variable.assign(values)
         start += size
-
-
-def _skipped(name, layer, reason):
-    entries = []
-    for weight in layer.weights:
-        if weight.name.endswith("kernel"):
-            fan_in, fan_out = fracinit.kernel_fans(tuple(weight.shape))
-            entry = LayerReport(
-                layer=f"{name}/{weight.name}" if weight.name != "kernel" else name,
-                layer_type=type(layer).__name__,
-                activation="-",
-                negative_slope=None,
-                dropout=0.0,
-                found_in="-",
-                fan_in=fan_in,
-                fan_out=fan_out,
-                stddev=None,
-                status="skipped",
-                reason=reason,
-            )
-            entries.append((entry, None, None, None))
-    return entries
-
-
-def _plan_kernel(name, layer, kernel, path, s, mode, seed, seen, on_unsupported, calibrating):
-    """`(LayerReport, kernel, initializer or None, calibration target or None)` for one kernel.
-
-    The target is `(layer, end)`: the signal is measured from `layer`'s
-    input to `end`'s output.
-    """
-    if kernel.feeds_linear:
-        path = _activation_path.ActivationPath("linear", None, 0.0, f"{kernel.name} (linear map)", layer)
-    try:
-        init = fracinit.FractionalMomentNormal(
-            s, path.activation, negative_slope=path.negative_slope, dropout=path.dropout, mode=mode, seed=seed
-        )
-        inside_class = True
-    except ValueError:
-        inside_class = False
-    reason, status = "", "initialized"
-    if not inside_class or (
-        calibrating and not seen and path.activation == "linear" and not kernel.feeds_linear
-    ):
-        if calibrating:
-            # drawn as linear, then rescaled on the data
-            init = fracinit.FractionalMomentNormal(s, "linear", mode=mode, seed=seed)
-            status = "calibrated"
-            reason = (
-                f"activation '{path.activation}' is outside the paper's class"
-                if not inside_class
-                else "the activation applied in a subclassed call() cannot be seen"
-            )
-        elif on_unsupported == "raise":
-            raise UnsupportedActivationError(
-                f"Layer '{name}' feeds activation '{path.activation}' (read from "
-                f"{path.found_in}), which is outside the paper's class (relu, "
-                "leaky_relu, rrelu, linear). Pass calibrate_with=<a batch of inputs> to "
-                "calibrate such layers on data, or on_unsupported='warn' to skip them."
-            )
-        else:
-            warnings.warn(
-                f"keras_fracinit.initialize: skipped layer '{name}' with "
-                f"unsupported activation '{path.activation}'.",
-                stacklevel=3,
-            )
-            init, status = None, "skipped"
-            reason = f"activation '{path.activation}' is outside the paper's class"
-    entry = LayerReport(
-        layer=name if kernel.name == "kernel" else f"{name}/{kernel.name}",
-        layer_type=type(layer).__name__,
-        activation=path.activation,
-        negative_slope=path.negative_slope,
-        dropout=path.dropout,
-        found_in=path.found_in,
-        fan_in=kernel.fan_in,
-        fan_out=kernel.fan_out,
-        # The gain is computed here: an overflow raises before anything is drawn.
-        stddev=None if init is None else init.stddev_for((kernel.fan_in, kernel.fan_out), kernel.widths),
-        status=status,
-        reason=reason,
-        rule=kernel.rule,
-    )
-    target = None
-    if status == "calibrated":
-        blind = path.normalized or not seen or path.end is None
-        target = (layer, layer if blind else path.end)
-    return entry, kernel, init, target

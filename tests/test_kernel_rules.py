@@ -47,9 +47,10 @@ def test_every_kernel_is_drawn_with_its_layers_fans(s):
         report = keras_fracinit.initialize(model, s, seed=0)
     entries = {r.layer: r for r in report}
     expected = {
-        # per channel: 9 inputs per output, 2 outputs per input channel and location
-        "depthwise": ("relu", 9, 2, "per channel"),
-        "separable/depthwise_kernel": ("linear", 9, 3, "per channel"),
+        # per channel: 9 inputs per output; every output unit at a location
+        # counts (6 channels x multiplier 2), as for Conv2D(groups=6)
+        "depthwise": ("relu", 9, 6 * 2, "per channel"),
+        "separable/depthwise_kernel": ("linear", 9, 12 * 3, "per channel"),
         "separable/pointwise_kernel": ("relu", 12 * 3, 16, "keras fans"),
         # 16 channels x (4/2)^2 overlapping terms per output position
         "transpose": ("relu", 16 * 4, 8, "transposed"),
@@ -134,6 +135,12 @@ def test_subclassed_model_says_once_that_its_graph_is_hidden():
     model = Block()
     model(np.zeros((2, 6), "float32"))
     with pytest.warns(UserWarning, match="subclassed model.*'block'.*call") as caught:
-        report = keras_fracinit.initialize(model, 1.0, seed=0)
-    assert len([w for w in caught if "subclassed" in str(w.message)]) == 1
-    assert [(r.layer, r.activation) for r in report] == [("first", "linear"), ("second", "relu")]
+        report = keras_fracinit.initialize(model, 1.0, seed=0, on_unsupported="warn")
+    assert len([w for w in caught if "graph of subclassed" in str(w.message)]) == 1
+    # the linear layer's activation is applied in call(): never taken for linear
+    assert [(r.layer, r.activation, r.status) for r in report] == [
+        ("first", "linear", "skipped"),
+        ("second", "relu", "initialized"),
+    ]
+    with pytest.raises(keras_fracinit.UnsupportedActivationError, match="'first'.*subclassed"):
+        keras_fracinit.initialize(model, 1.0, seed=0)

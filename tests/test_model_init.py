@@ -49,7 +49,7 @@ def test_reads_each_layers_activation_and_draws_the_exact_stddev():
         "layer_as_activation": ("leaky_relu", 0.01, 0.0, "layer"),
         "then_relu_layer": ("relu", None, 0.25, model.layers[6].name),
         "then_activation": ("relu", None, 0.0, model.layers[9].name),
-        "logits": ("linear", None, 0.0, "layer"),
+        "logits": ("linear", None, 0.0, "model output"),
     }
     for entry in report:
         layer = model.get_layer(entry.layer)
@@ -100,14 +100,17 @@ def test_functional_nested_and_conv_models():
     assert conv.stddev == pytest.approx(FractionalMomentNormal(1.0, mode="fan_out").stddev((3, 3, 3, 6)))
 
 
-def test_branching_output_uses_the_layers_own_activation():
+def test_paths_that_disagree_are_outside_the_class_never_linear():
     inputs = keras.Input((4,))
     h = keras.layers.Dense(8, name="shared")(inputs)
-    a = keras.layers.ReLU()(h)
-    b = keras.layers.Activation("tanh")(h)
+    a = keras.layers.ReLU(name="to_relu")(h)
+    b = keras.layers.Activation("tanh", name="to_tanh")(h)
     model = keras.Model(inputs, keras.layers.Concatenate()([a, b]))
-    report = keras_fracinit.initialize(model, s=1.0)
-    assert report[0].activation == "linear" and report[0].found_in == "layer"
+    with pytest.raises(keras_fracinit.UnsupportedActivationError, match="paths disagree: relu via to_relu; tanh"):
+        keras_fracinit.initialize(model, s=1.0)
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    (entry,) = keras_fracinit.initialize(model, s=1.0, calibrate_with=x)
+    assert (entry.activation, entry.status) == ("mixed", "calibrated")
 
 
 @pytest.mark.parametrize(
@@ -123,7 +126,7 @@ def test_unsupported_activation_raises_before_changing_anything(layers):
         [keras.Input((4,)), keras.layers.Dense(8, activation="relu", name="good")] + layers
     )
     before = _numpy(model.get_layer("good").kernel).copy()
-    with pytest.raises(keras_fracinit.UnsupportedActivationError, match="Layer 'bad'"):
+    with pytest.raises(keras_fracinit.UnsupportedActivationError, match="'bad' \\(Dense: "):
         keras_fracinit.initialize(model, s=1.0)
     np.testing.assert_array_equal(_numpy(model.get_layer("good").kernel), before)
 
@@ -140,7 +143,7 @@ def test_unsupported_activation_can_be_skipped_with_one_warning():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = keras_fracinit.initialize(model, s=1.0, on_unsupported="warn")
-    assert len([w for w in caught if "skipped layer 'bad'" in str(w.message)]) == 1
+    assert len([w for w in caught if "skipped 1 kernel(s)" in str(w.message) and "'bad'" in str(w.message)]) == 1
     assert [r.status for r in report] == ["skipped", "initialized"]
     assert report[0].stddev is None
     np.testing.assert_array_equal(_numpy(model.get_layer("bad").kernel), before)
@@ -265,5 +268,5 @@ def test_a_relu_after_a_nested_models_last_layer_is_read():
     report = keras_fracinit.initialize(keras.Model(inputs, outputs), 1.0, seed=0)
     assert [(r.layer, r.activation, r.found_in) for r in report] == [
         ("inner/last", "relu", "relu"),
-        ("out", "linear", "layer"),
+        ("out", "linear", "model output"),
     ]

@@ -67,17 +67,29 @@ def _conv_nested():
     )
 
 
-def _eager_kernel_signals(layers, h, prefix=""):
-    """`{path: (layer, input, output)}` of kernel layers, calling each layer eagerly in turn."""
-    signals = {}
+def _flat_layers(layers, prefix=""):
     for layer in layers:
         if isinstance(layer, keras.Sequential):
-            inner, h = _eager_kernel_signals(layer.layers, h, prefix + layer.name + "/")
-            signals.update(inner)
-            continue
+            yield from _flat_layers(layer.layers, prefix + layer.name + "/")
+        else:
+            yield prefix + layer.name, layer
+
+
+def _eager_kernel_signals(layers, h):
+    """`{path: (layer, input, output)}` of kernel layers, calling each layer eagerly in turn.
+
+    The output is the end of the kernel's path: a linear layer's output after
+    the activation layer that follows it.
+    """
+    signals, flat = {}, list(_flat_layers(layers))
+    for index, (path, layer) in enumerate(flat):
         out = layer(h)
         if hasattr(layer, "kernel"):
-            signals[prefix + layer.name] = (layer, h, out)
+            end = out
+            following = flat[index + 1][1] if index + 1 < len(flat) else None
+            if layer.activation is keras.activations.linear and isinstance(following, keras.layers.Activation):
+                end = following(out)
+            signals[path] = (layer, h, end)
         h = out
     return signals, h
 
@@ -350,9 +362,14 @@ def test_subclassed_model_gets_kernel_statistics_and_one_warning():
         history = model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
     messages = _monitor_warnings(record)
     assert len(messages) == 1 and "subclassed" in str(messages[0].message)
-    assert not any(key.startswith("s_moment") for key in history.history)
     expected = float(np.mean(np.abs(_numpy(model.hidden.kernel))))
     assert history.history["kernel_s_moment/hidden"][-1] == pytest.approx(expected, rel=1e-5)
+    # measured in an eager pass, each layer from its own input to its own output
+    hidden = _numpy(model.hidden(x[:16]))
+    head = _numpy(model.head(hidden))
+    assert history.history["s_moment_ratio/head"][-1] == pytest.approx(
+        _s_moment(head, 1.0) / _s_moment(hidden, 1.0), rel=1e-4
+    )
 
 
 @pytest.mark.backends("tensorflow", "jax")

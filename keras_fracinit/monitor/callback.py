@@ -1,6 +1,5 @@
 """The `FractionalMomentMonitor` callback: its Keras lifecycle and its measurements."""
 
-import functools
 import math
 import os
 import warnings
@@ -9,11 +8,11 @@ from typing import Any
 
 import keras
 
-from keras_fracinit import _activation_path
 from keras_fracinit import _data
 from keras_fracinit import _gradient_noise as gradient_noise
 from keras_fracinit import _keras_private
 from keras_fracinit import _layers
+from keras_fracinit import _plan
 from keras_fracinit import _taps as taps
 from keras_fracinit.monitor import plot as plot_lib
 from keras_fracinit.monitor import probe as probe_lib
@@ -145,7 +144,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.batches: list[int] = []
         self.initial: dict[str, float] | None = None
         self._built_for = None
-        self._tap = None
+        self._moments = None
+        self._tailed: list[str] = []
         self._probe_from_training = False
         self._warned: set[str] = set()
         self._scalars = None if self.log_dir is None else scalars_lib.ScalarWriter(self.log_dir)
@@ -213,30 +213,29 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     @property
     def probe_model(self):
         """The functional model that computes all per-layer signals in one pass (or None)."""
-        return None if self._tap is None else self._tap.model
+        return None if self._moments is None else self._moments.tap
 
     # Measurement.
 
     def measure(self) -> dict[str, float]:
         """Returns the monitored statistics for the current weights, as a dict.
 
-        Keys are `"<statistic>/<layer path>"`; values are Python floats
+        Keys are `"<statistic>/<kernel path>"`; values are Python floats
         (`nan` for a non-finite signal).
         """
         if self._built_for is not self.model:
             self._build()
         values = {}
-        if self._tap is not None:
-            reductions = self._tap.model.predict_on_batch(self.probe[0])
-            for path in self._tap.tapped:
-                output = statistics_lib.mean_or_nan(reductions[path + "/output"])
+        if self._moments is not None:
+            for path, (inputs, outputs) in self._moments(self.probe[0]).items():
+                output = statistics_lib.mean_or_nan(outputs)
                 values["s_moment/" + path] = output
                 values["s_moment_ratio/" + path] = statistics_lib.ratio(
-                    output, statistics_lib.mean_or_nan(reductions[path + "/input"])
+                    output, statistics_lib.mean_or_nan(inputs)
                 )
         if self.kernels:
-            for path, layer in self._layers.items():
-                values["kernel_s_moment/" + path] = statistics_lib.kernel_moment(layer.kernel, self.s)
+            for path, plan in self._layers.items():
+                values["kernel_s_moment/" + path] = statistics_lib.kernel_moment(plan.variable, self.s)
         nonfinite = sorted(
             {key.split("/", 1)[1] for key, value in values.items() if not math.isfinite(value)}
         )
@@ -249,8 +248,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             )
         if self.tail_index:
             noise = self._gradients.noise(self._gradient_batches)
-            values.update(statistics_lib.tail_indices(self._layers, noise))
-            unbounded = [path for path in self._layers if not math.isfinite(values["tail_index/" + path])]
+            values.update(statistics_lib.tail_indices(self._tailed, noise))
+            unbounded = [path for path in self._tailed if not math.isfinite(values["tail_index/" + path])]
             if unbounded:
                 self._warn_once(
                     "tail_index",
@@ -270,7 +269,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.history, self.epochs = {}, []
         self.batch_history, self.batches = {}, []
         self.initial = None
-        self._built_for = self._tap = None
+        self._built_for = self._moments = None
         self._global_batch = 0
 
     def _take_first_training_batch(self, fit_locals=None):
@@ -290,27 +289,27 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if self.probe is None:
             self._take_first_training_batch()
         self._layers = self._select_layers(model)
-        self._tap = None
-        if taps.is_tappable(model):
-            reduction = functools.partial(statistics_lib.per_sample_moment, s=self.s)
-            # a softmax or sigmoid head is measured on its logits
-            heads = _activation_path.own_activation_heads(self._layers, _activation_path.Graph.of(model))
-            self._tap = taps.tap_model(model, self._layers, reduction, logits=heads)
-            if self._tap.untapped:
-                self._warn_once(
-                    "untapped",
-                    "FractionalMomentMonitor: the signals of layers "
-                    f"{self._tap.untapped} cannot be tapped (they sit in a "
-                    "subclassed model); logging their kernel statistics only.",
-                )
-        else:
+        # each kernel's path, as initialize reads it: from its layer's input to
+        # the end of the path (after BN > ReLU); a head on its logits
+        paths = {name: (plan.start, plan.end, plan.visible) for name, plan in self._layers.items()}
+        heads = [name for name, plan in self._layers.items() if plan.path is not None and plan.path.head]
+        self._moments = taps.PathMoments(model, paths, self.s, logits=heads)
+        hidden = [name for name, plan in self._layers.items() if not plan.visible]
+        if hidden:
             self._warn_once(
                 "untapped",
-                f"FractionalMomentMonitor: model {model.name!r} has no graph "
-                "whose intermediate outputs can be tapped (a subclassed "
-                "model); logging kernel statistics only.",
+                "FractionalMomentMonitor: kernels "
+                f"{hidden} run inside a subclassed model's or a composite layer's call(), "
+                "which no graph shows: they are measured from their own layer's input "
+                "to its output, in one extra eager pass per measurement.",
             )
+        self._tailed = [name for name, plan in self._layers.items() if plan.variable.trainable]
         if self.tail_index:
+            frozen = [name for name in self._layers if name not in self._tailed]
+            if frozen:
+                self._warn_once(
+                    "frozen", f"FractionalMomentMonitor: no tail index for the frozen kernels {frozen}."
+                )
             loss = self.loss if self.loss is not None else getattr(model, "loss", None)
             try:
                 loss = gradient_noise.resolve_loss(loss)
@@ -320,7 +319,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                     "the model with one or pass `loss=` to FractionalMomentMonitor. "
                     f"The model's loss: {loss!r}"
                 ) from error
-            kernels = [layer.kernel for layer in self._layers.values()]
+            kernels = [self._layers[name].variable for name in self._tailed]
             self._gradients = gradient_noise.KernelGradients(
                 model, kernels, loss, gradient_noise.NOISE_ENTRIES
             )
@@ -333,29 +332,29 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._built_for = model
 
     def _select_layers(self, model):
-        available = {
-            path: layer
-            for path, layer in _layers.named_layers(model)
-            if getattr(layer, "kernel", None) is not None
-        }
+        available = {plan.name: plan for plan in _plan.plan_model(model, include_frozen=True)}
         if self.layers is None:
             chosen = available
         else:
-            by_object = {id(layer): path for path, layer in available.items()}
+            by_layer: dict = {}
+            for plan in available.values():
+                by_layer.setdefault(id(plan.layer), []).append(plan)
+            paths = {path: id(layer) for path, layer in _layers.named_layers(model)}
             chosen = {}
             for item in self.layers:
-                path = item if isinstance(item, str) else by_object.get(id(item))
-                if path not in available:
+                key = paths.get(item) if isinstance(item, str) else id(item)
+                found = [available[item]] if isinstance(item, str) and item in available else by_layer.get(key)
+                if not found:
                     raise ValueError(
                         "Argument `layers` must name layers with a `kernel` "
                         f"in model {model.name!r}. Received: layers={self.layers!r}, "
                         f"with {item!r} among them. Available: {sorted(available)}"
                     )
-                chosen[path] = available[path]
+                chosen.update((plan.name, plan) for plan in found)
         if not chosen:
             raise ValueError(f"Model {model.name!r} has no layer with a `kernel` to monitor.")
-        if self.tail_index:
-            frozen = [path for path, layer in chosen.items() if not layer.kernel.trainable]
+        if self.tail_index and self.layers is not None:
+            frozen = [path for path, plan in chosen.items() if not plan.variable.trainable]
             if frozen:
                 raise ValueError(
                     "Argument `tail_index=True` needs trainable kernels. "

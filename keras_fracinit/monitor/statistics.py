@@ -11,15 +11,6 @@ from keras_fracinit import _gradient_noise
 STATISTICS = ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index")
 
 
-def per_sample_moment(tensor, s):
-    """`(||y_i|| / sqrt(n))^s` per sample `i` of a symbolic `(batch, ...)` tensor."""
-    # float32 whatever the layer's compute dtype: float16 squares overflow.
-    tensor = keras.ops.cast(tensor, "float32")
-    axes = tuple(range(1, len(tensor.shape)))
-    mean_square = keras.ops.mean(keras.ops.square(tensor), axis=axes)
-    return keras.ops.power(mean_square, s / 2)
-
-
 def kernel_moment(kernel, s):
     """`mean_j |w_j|^s` over a kernel's entries."""
     # One host copy and numpy beat three eager backend ops per kernel

@@ -1,0 +1,282 @@
+"""What a kernel's output reaches, read along every path of a model's graph.
+
+A kernel's gain is exact when every path from its layer's output reaches
+the same activation of the paper's class through steps whose effect on the
+law is known (`_layer_laws.LOOK_THROUGH`), or reaches a linear map (another
+kernel) or the model's output with no nonlinearity (linear). Every consumer
+is followed, into and out of nested models. A path that meets anything else
+(an unknown layer or op, an activation outside the class, a max pooling
+before a linear map), or paths that disagree, make the kernel outside the
+class: `Path.exact` is False and `Path.reason` says why. There is no default.
+"""
+
+import dataclasses
+from typing import Any
+
+from keras_fracinit import _kernel_rules
+from keras_fracinit import _keras_private
+from keras_fracinit import _layer_laws as laws
+from keras_fracinit import _layers
+
+_MODEL_OUTPUT = "model output"
+
+
+@dataclasses.dataclass(frozen=True)
+class Graph:
+    """How a model's layers connect: its own graph and those of its nested models.
+
+    Attributes:
+        node_keys: The keys of the graphs' nodes (other calls of the same
+            layers, such as a monitor's tap model, are not part of them), or
+            None where Keras hides them.
+        outputs: `{id(tensor): (model, index)}` for the output tensors of the
+            model and of every nested graph model.
+        top: The model itself.
+    """
+
+    node_keys: set | None
+    outputs: dict
+    top: Any
+
+    @classmethod
+    def of(cls, model):
+        models = [model, *_layers.nested_models(model)]
+        outputs = {}
+        for graph_model in models:
+            function = _keras_private.graph_function(graph_model) if _keras_private.is_graph_model(graph_model) else None
+            for index, tensor in enumerate(getattr(function, "outputs", None) or []):
+                outputs[id(tensor)] = (graph_model, index)
+        return cls(_keras_private.graph_node_keys(models), outputs, model)
+
+    def exits(self, tensor):
+        """Where a tensor goes as an output: `[_MODEL_OUTPUT]`, the outer tensors of a nested model, or `[]`."""
+        found = self.outputs.get(id(tensor))
+        if found is None:
+            return []
+        model, index = found
+        if model is self.top:
+            return [_MODEL_OUTPUT]
+        return [node.outputs[index] for node in _keras_private.layer_calls(model, self.node_keys)]
+
+    def consumers(self, tensor):
+        return _keras_private.tensor_consumers(tensor, self.node_keys)
+
+
+@dataclasses.dataclass(frozen=True)
+class Path:
+    """The activation a kernel feeds, and where it was read.
+
+    Attributes:
+        activation: `relu`, `leaky_relu`, `linear`, another activation's name,
+            `mixed` (paths disagree) or `unknown` (a step of unknown law).
+        negative_slope: The Leaky ReLU slope, if any.
+        dropout: Dropout rate on the activation's output (rates compound).
+        found_in: `"layer"` or the layers read (`"bn > add > relu"`).
+        end: The layer (or op) whose output is the activation's output, the
+            kernel's own layer for a linear path, None when unknown.
+        normalized: Whether a normalization lies on the path: in training
+            it, not the kernel's scale, sets the scale the activation sees.
+        head: Whether the kernel makes a softmax or sigmoid head's logits.
+        reason: Why the kernel is outside the class (empty when exact).
+    """
+
+    activation: str
+    negative_slope: float | None
+    dropout: float
+    found_in: str
+    end: Any
+    normalized: bool = False
+    head: bool = False
+    reason: str = ""
+
+    @property
+    def exact(self):
+        """Whether the exact gain holds: a known law and an activation of the class."""
+        return not self.reason and laws.in_class(self.activation, self.negative_slope)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Step:
+    """One path's end."""
+
+    activation: str
+    negative_slope: float | None
+    keep: float
+    names: tuple
+    end: Any
+    normalized: bool = False
+    problem: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class _State:
+    names: tuple = ()
+    keep: float = 1.0
+    normalized: bool = False
+    saw_max: bool = False
+
+
+def read(layer, graph):
+    """The `Path` of `layer`'s kernel in `graph` (`Graph.of(model)`)."""
+    activation, slope = laws.own_activation(layer)
+    calls = [] if graph.node_keys is None else _keras_private.layer_calls(layer, graph.node_keys)
+    outputs = [tensor for node in calls for tensor in node.outputs]
+    if not outputs:
+        # Inside a subclassed model or a composite layer: the layer's own
+        # activation is seen, what its caller does with the output is not.
+        hidden = "" if activation != "linear" else "what a subclassed model's call() applies after it cannot be seen"
+        return Path(activation, slope, 0.0, "layer", layer, reason=hidden)
+    if activation != "linear":
+        if activation in laws.HEAD_ACTIVATIONS and _only_outputs(outputs, graph):
+            return Path("linear", None, 0.0, f"layer ({activation} head: logits)", layer, head=True)
+        return _with_dropout_after(Path(activation, slope, 0.0, "layer", layer), outputs, graph)
+    steps, seen = [], set()
+    for tensor in outputs:
+        _walk(tensor, _State(), layer, graph, steps, seen)
+    return _combine(layer, steps, graph)
+
+
+def _only_outputs(tensors, graph):
+    return all(graph.exits(t) == [_MODEL_OUTPUT] and not graph.consumers(t) for t in tensors)
+
+
+def _walk(tensor, state, producer, graph, steps, seen):
+    key = (id(tensor), state.keep, state.normalized, state.saw_max)
+    if key in seen:
+        return
+    seen.add(key)
+    for outer in graph.exits(tensor):
+        if outer is _MODEL_OUTPUT:
+            steps.append(_linear_step(state, _MODEL_OUTPUT, producer))
+        else:
+            _walk(outer, state, producer, graph, steps, seen)
+    for node in graph.consumers(tensor):
+        operation = node.operation
+        names = (*state.names, operation.name)
+        if _keras_private.is_graph_model(operation):
+            # into a nested model: its input in the same position
+            index = next(i for i, t in enumerate(node.input_tensors) if t is tensor)
+            inner = _keras_private.graph_function(operation).inputs[index]
+            _walk(inner, dataclasses.replace(state, names=names), producer, graph, steps, seen)
+            continue
+        entry = laws.look_through(operation)
+        if entry is not None and entry.category == laws.MERGE and len(node.input_tensors) < 2:
+            steps.append(_problem(state, names, f"'{operation.name}' with a constant (a shift)"))
+            continue
+        if entry is not None:
+            if entry.category == laws.AVERAGE_POOLING and (
+                state.saw_max or not _kernel_rules.is_per_location(producer)
+            ):
+                steps.append(_problem(state, names, f"'{operation.name}' averages over locations here"))
+                continue
+            keep = state.keep * (1 - float(operation.rate)) if entry.category == laws.DROPOUT else state.keep
+            moved = _State(
+                names,
+                keep,
+                state.normalized or entry.category == laws.NORMALIZATION,
+                state.saw_max or entry.category == laws.MAX_POOLING,
+            )
+            for output in node.outputs:
+                _walk(output, moved, producer, graph, steps, seen)
+            continue
+        found = laws.activation_layer(operation)
+        if found is not None:
+            steps.append(_activation_step(found, operation, node, names, state, producer, graph))
+        elif _kernel_rules.is_kernel_layer(operation):
+            steps.append(_linear_step(state, f"{operation.name} (linear map)", producer))
+        else:
+            steps.append(
+                _problem(state, names, f"{type(operation).__name__} '{operation.name}' (law not known)")
+            )
+
+
+def _linear_step(state, where, producer):
+    if state.saw_max:
+        return _problem(state, (*state.names, where), "a max pooling before a linear map")
+    return _Step("linear", None, state.keep, (*state.names, where), producer, state.normalized)
+
+
+def _problem(state, names, why):
+    return _Step("unknown", None, state.keep, names, None, state.normalized, problem=why)
+
+
+def _activation_step(found, operation, node, names, state, producer, graph):
+    activation, slope = found
+    if activation in laws.HEAD_ACTIVATIONS and _only_outputs(node.outputs, graph):
+        # a softmax or sigmoid output: the kernel makes its logits
+        return _linear_step(state, f"{names[-1]} ({activation} head: logits)", producer)
+    if state.saw_max and activation not in laws.MONOTONE:
+        return _problem(state, names, f"a max pooling before '{activation}', which is not monotone")
+    after = _dropout_after(node.outputs, graph)
+    if len(after) > 1:
+        return _problem(state, names, f"dropout after '{operation.name}' on some paths only")
+    keep = state.keep * (after.pop() if after else 1.0)
+    return _Step(activation, slope, keep, names, operation, state.normalized)
+
+
+def _dropout_after(tensors, graph, keep=1.0):
+    """The set of keep probabilities of the dropout on an activation's output, path by path."""
+    keeps = set()
+    for tensor in tensors:
+        if graph.exits(tensor):
+            keeps.add(keep)
+        for node in graph.consumers(tensor):
+            entry = laws.look_through(node.operation)
+            if entry is not None and entry.category == laws.DROPOUT:
+                keeps |= _dropout_after(node.outputs, graph, keep * (1 - float(node.operation.rate)))
+            elif entry is not None and entry.category == laws.REARRANGE:
+                keeps |= _dropout_after(node.outputs, graph, keep)
+            else:
+                keeps.add(keep)
+    return keeps
+
+
+def _with_dropout_after(path, outputs, graph):
+    after = _dropout_after(outputs, graph)
+    if len(after) > 1:
+        return dataclasses.replace(path, reason="dropout on the activation's output on some paths only")
+    return dataclasses.replace(path, dropout=1 - after.pop() if after else 0.0)
+
+
+def _combine(layer, steps, graph):
+    if not steps:
+        return Path("linear", None, 0.0, "layer", layer, reason="no consumer in the model's graph")
+    first = steps[0]
+    more = f" (+{len(steps) - 1} more paths)" if len(steps) > 1 else ""
+    problems = [step for step in steps if step.problem]
+    if problems:
+        bad = problems[0]
+        return Path(
+            "unknown",
+            None,
+            0.0,
+            " > ".join(bad.names),
+            None,
+            bad.normalized,
+            reason=f"the path {' > '.join(bad.names)} meets {bad.problem}",
+        )
+    kinds = {}
+    for step in steps:
+        kinds.setdefault((step.activation, step.negative_slope, step.keep), step)
+    found_in = " > ".join(first.names) + more
+    normalized = any(step.normalized for step in steps)
+    if len(kinds) > 1:
+        described = "; ".join(
+            f"{_describe(activation, slope, keep)} via {' > '.join(step.names)}"
+            for (activation, slope, keep), step in kinds.items()
+        )
+        return Path("mixed", None, 0.0, found_in, None, normalized, reason=f"its paths disagree: {described}")
+    return Path(
+        first.activation,
+        first.negative_slope,
+        1 - first.keep if first.keep < 1 else 0.0,
+        found_in,
+        first.end,
+        normalized,
+        head=any(" head: logits)" in step.names[-1] for step in steps),
+    )
+
+
+def _describe(activation, slope, keep):
+    text = activation + (f"({slope:g})" if slope is not None else "")
+    return text + (f"+dropout({1 - keep:g})" if keep < 1 else "")

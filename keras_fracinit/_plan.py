@@ -1,0 +1,132 @@
+"""One plan per kernel of a model: where it is, how its fans count, what its output reaches.
+
+`initialize` draws and calibrates from these plans and the monitor measures
+them, so both name, find and read every kernel the same way.
+"""
+
+import dataclasses
+from typing import Any
+
+from keras_fracinit import _graph_paths
+from keras_fracinit import _kernel_rules
+from keras_fracinit import _keras_private
+from keras_fracinit import _layers
+
+FROZEN_REASON = "frozen (trainable=False); pass include_frozen=True to re-draw it"
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelPlan:
+    """What is known about one kernel before anything is drawn.
+
+    Attributes:
+        name: The kernel's path in the model (`block/conv`, `mha/query`,
+            `transformer_layer_0/self_attention/query`).
+        layer: The graph layer that holds it (a composite layer for the
+            kernels of its sublayers).
+        start: The layer whose call applies the kernel; its input starts
+            the kernel's path.
+        kernel: Its `_kernel_rules.Kernel` (None for a kernel not drawn).
+        path: Its `_graph_paths.Path` (None for a kernel not drawn).
+        visible: Whether `start` is a node of the model's graph (False
+            inside subclassed models and composite layers).
+        skip: Why the kernel is left as it is (recurrent, frozen), or empty.
+        variable: The kernel variable.
+    """
+
+    name: str
+    layer: Any
+    start: Any
+    kernel: Any
+    path: Any
+    visible: bool
+    skip: str = ""
+    variable: Any = None
+
+    @property
+    def end(self):
+        """The layer (or op) whose output ends the kernel's path: the path's end, or `start`'s output."""
+        if self.visible and self.path is not None and self.path.end is not None and self.start is self.layer:
+            return self.path.end
+        return self.start
+
+
+def _name(prefix, kernel_name):
+    return prefix if kernel_name == "kernel" else f"{prefix}/{kernel_name}"
+
+
+def plan_model(model, include_frozen=False):
+    """`KernelPlan`s for every kernel of `model`, in model order."""
+    graph = _graph_paths.Graph.of(model)
+    plans = []
+    for name, layer in _layers.named_layers(model):
+        if not _kernel_rules.kernel_weights(layer):
+            continue
+        kernels, reason = _kernel_rules.layer_kernels(layer)
+        if reason:
+            plans += [
+                KernelPlan(f"{name}/{kernel_name}", layer, layer, None, None, False, reason, variable)
+                for kernel_name, variable in _kernel_rules.named_kernel_weights(layer)
+            ]
+            continue
+        path = _graph_paths.read(layer, graph)
+        visible = _seen(layer, graph)
+        if kernels:
+            for kernel in kernels:
+                start = kernel.applied_by or layer
+                kernel_path = _linear_map(kernel) if kernel.feeds_linear else path
+                plans.append(
+                    KernelPlan(
+                        _name(name, kernel.name),
+                        layer,
+                        start,
+                        kernel,
+                        kernel_path,
+                        visible and start is layer,
+                        variable=kernel.variable,
+                    )
+                )
+            continue
+        for sub_name, sublayer, sub_kernels, sub_reason in _kernel_rules.composite_kernels(layer, name):
+            if sub_reason:
+                plans += [
+                    KernelPlan(f"{sub_name}/{kernel_name}", layer, sublayer, None, None, False, sub_reason, w)
+                    for kernel_name, w in _kernel_rules.named_kernel_weights(sublayer)
+                ]
+                continue
+            sub_path = _hidden(sublayer, layer)
+            for kernel in sub_kernels:
+                plans.append(
+                    KernelPlan(
+                        _name(sub_name, kernel.name),
+                        layer,
+                        kernel.applied_by or sublayer,
+                        kernel,
+                        _linear_map(kernel) if kernel.feeds_linear else sub_path,
+                        False,
+                        variable=kernel.variable,
+                    )
+                )
+    if not include_frozen:
+        plans = [
+            dataclasses.replace(plan, skip=FROZEN_REASON)
+            if not plan.skip and not plan.variable.trainable
+            else plan
+            for plan in plans
+        ]
+    return plans
+
+
+def _seen(layer, graph):
+    return graph.node_keys is not None and bool(_keras_private.layer_calls(layer, graph.node_keys))
+
+
+def _linear_map(kernel):
+    return _graph_paths.Path("linear", None, 0.0, f"{kernel.name} (linear map)", kernel.applied_by)
+
+
+def _hidden(sublayer, composite):
+    """The path of a sublayer run by a composite layer's call(), which no graph shows."""
+    path = _graph_paths.read(sublayer, _graph_paths.Graph(None, {}, None))
+    reason = path.reason and f"inside {type(composite).__name__} '{composite.name}', whose call() is not read"
+    return dataclasses.replace(path, found_in=f"layer (inside {composite.name})", reason=reason)
