@@ -164,7 +164,9 @@ def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
         for key, (inputs, outputs) in moments.items():
             ratio = float(np.mean(outputs) / np.mean(inputs)) if np.mean(inputs) > 0 else math.nan
             outcome = outcomes[key]
-            stopped = outcome.stopped or ("" if abs(ratio - 1) <= tolerance else "kernels calibrated later moved it")
+            stopped = outcome.stopped or (
+                "" if abs(ratio - 1) <= tolerance else "kernels calibrated later moved it"
+            )
             outcomes[key] = dataclasses.replace(outcome, ratio=ratio, stopped=stopped)
     return outcomes
 

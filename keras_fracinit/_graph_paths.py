@@ -13,8 +13,8 @@ class: `Path.exact` is False and `Path.reason` says why. There is no default.
 import dataclasses
 from typing import Any
 
-from keras_fracinit import _kernel_rules
 from keras_fracinit import _keras_private
+from keras_fracinit import _kernel_rules
 from keras_fracinit import _layer_laws as laws
 from keras_fracinit import _layers
 
@@ -43,13 +43,17 @@ class Graph:
         models = [model, *_layers.nested_models(model)]
         outputs = {}
         for graph_model in models:
-            function = _keras_private.graph_function(graph_model) if _keras_private.is_graph_model(graph_model) else None
+            function = (
+                _keras_private.graph_function(graph_model)
+                if _keras_private.is_graph_model(graph_model)
+                else None
+            )
             for index, tensor in enumerate(getattr(function, "outputs", None) or []):
                 outputs[id(tensor)] = (graph_model, index)
         return cls(_keras_private.graph_node_keys(models), outputs, model)
 
     def exits(self, tensor):
-        """Where a tensor goes as an output: `[_MODEL_OUTPUT]`, the outer tensors of a nested model, or `[]`."""
+        """Where a tensor goes as an output: the model output, a nested model's outer tensors, or `[]`."""
         found = self.outputs.get(id(tensor))
         if found is None:
             return []
@@ -124,7 +128,11 @@ def read(layer, graph):
     if not outputs:
         # Inside a subclassed model or a composite layer: the layer's own
         # activation is seen, what its caller does with the output is not.
-        hidden = "" if activation != "linear" else "what a subclassed model's call() applies after it cannot be seen"
+        hidden = (
+            ""
+            if activation != "linear"
+            else "what a subclassed model's call() applies after it cannot be seen"
+        )
         return Path(activation, slope, 0.0, "layer", layer, reason=hidden)
     if activation != "linear":
         if activation in laws.HEAD_ACTIVATIONS and _only_outputs(outputs, graph):

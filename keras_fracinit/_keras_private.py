@@ -99,7 +99,7 @@ def tensor_consumers(tensor, node_keys):
 
 
 def call_node_on(node, tensor, value):
-    """Calls a node's operation again with `value` in place of its input `tensor`, its other arguments kept."""
+    """Calls a node's operation again with `value` for its input `tensor`, other arguments kept."""
     args, kwargs = node.arguments.fill_in({id(tensor): value})
     return node.operation(*args, **kwargs)
 

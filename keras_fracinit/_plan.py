@@ -8,8 +8,8 @@ import dataclasses
 from typing import Any
 
 from keras_fracinit import _graph_paths
-from keras_fracinit import _kernel_rules
 from keras_fracinit import _keras_private
+from keras_fracinit import _kernel_rules
 from keras_fracinit import _layers
 
 FROZEN_REASON = "frozen (trainable=False); pass include_frozen=True to re-draw it"

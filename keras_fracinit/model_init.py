@@ -55,6 +55,9 @@ class LayerReport:
             to its input on the batch.
         iterations: Calibration steps used.
         scale: Factor the calibration applied to the drawn kernel.
+        measured_to: After a calibration, the layer whose output the ratio
+            was measured at (from the input of `start`, the layer that
+            applies the kernel): the end of the kernel's path, or that layer.
     """
 
     layer: str
@@ -72,6 +75,7 @@ class LayerReport:
     ratio: float | None = None
     iterations: int = 0
     scale: float = 1.0
+    measured_to: str = ""
 
 
 class InitializationReport(list):
@@ -199,7 +203,11 @@ def initialize(
             "keras_fracinit.initialize: the graph of subclassed model(s) "
             f"{hidden} cannot be seen, so what their call() applies after a layer "
             "(e.g. a ReLU after a linear Dense) is not read; their linear layers are outside the class"
-            + (" and are calibrated." if calibrate_with is not None else " (pass calibrate_with= to calibrate them)."),
+            + (
+                " and are calibrated."
+                if calibrate_with is not None
+                else " (pass calibrate_with= to calibrate them)."
+            ),
             stacklevel=2,
         )
 
@@ -320,7 +328,7 @@ def _entry(plan, s, mode, calibrating):
 
 
 def _calibrated(model, report, plans, data, s, tolerance, max_iterations):
-    targets = []
+    targets, ends = [], {}
     for index, (plan, entry) in enumerate(zip(plans, report)):
         if entry.status != "calibrated":
             continue
@@ -328,6 +336,7 @@ def _calibrated(model, report, plans, data, s, tolerance, max_iterations):
         # activation sees, so the kernel's own output is what it can hold.
         end = plan.start if plan.path.normalized else plan.end
         targets.append(_calibration.Target(index, plan.name, plan.variable, plan.start, end, plan.visible))
+        ends[index] = end.name
     if not targets:
         return report
     outcomes = _calibration.calibrate(
@@ -336,9 +345,16 @@ def _calibrated(model, report, plans, data, s, tolerance, max_iterations):
     short = []
     for index, outcome in outcomes.items():
         entry = report[index]
-        reason = entry.reason + (f"; stopped at ratio {outcome.ratio:.4g}: {outcome.stopped}" if outcome.stopped else "")
+        reason = entry.reason + (
+            f"; stopped at ratio {outcome.ratio:.4g}: {outcome.stopped}" if outcome.stopped else ""
+        )
         report[index] = dataclasses.replace(
-            entry, ratio=outcome.ratio, iterations=outcome.steps, scale=outcome.scale, reason=reason
+            entry,
+            ratio=outcome.ratio,
+            iterations=outcome.steps,
+            scale=outcome.scale,
+            reason=reason,
+            measured_to=ends[index],
         )
         if outcome.stopped:
             short.append(report[index])

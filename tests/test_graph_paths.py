@@ -28,11 +28,18 @@ def _model(*steps, inputs=(6, 6, 4), kernel=None):
         ([keras.layers.MaxPooling2D(name="pool"), keras.layers.ReLU(name="relu")], "pool > relu"),
         ([keras.layers.Reshape((-1,), name="flat"), keras.layers.ReLU(name="relu")], "flat > relu"),
         (
-            [keras.layers.BatchNormalization(name="bn"), keras.layers.ZeroPadding2D(name="pad"), keras.layers.ReLU(name="relu")],
+            [
+                keras.layers.BatchNormalization(name="bn"),
+                keras.layers.ZeroPadding2D(name="pad"),
+                keras.layers.ReLU(name="relu"),
+            ],
             "bn > pad > relu",
         ),
         ([keras.layers.AveragePooling2D(2, name="avg"), keras.layers.ReLU(name="relu")], "avg > relu"),
-        ([keras.layers.Permute((3, 1, 2), name="perm"), keras.layers.Activation("relu", name="relu")], "perm > relu"),
+        (
+            [keras.layers.Permute((3, 1, 2), name="perm"), keras.layers.Activation("relu", name="relu")],
+            "perm > relu",
+        ),
     ],
 )
 def test_ordinary_layers_between_a_kernel_and_its_relu_are_read_through(steps, found_in):
@@ -67,9 +74,18 @@ def test_a_shared_layer_is_read_at_every_call():
 @pytest.mark.parametrize(
     "steps, problem",
     [
-        ([keras.layers.MaxPooling2D(name="pool"), keras.layers.Flatten(), keras.layers.Dense(2)], "max pooling before a linear map"),
-        ([keras.layers.MaxPooling2D(name="pool"), keras.layers.Activation("tanh")], "max pooling before 'tanh'"),
-        ([keras.layers.GaussianNoise(0.1, name="noise"), keras.layers.ReLU()], "GaussianNoise 'noise' (law not known)"),
+        (
+            [keras.layers.MaxPooling2D(name="pool"), keras.layers.Flatten(), keras.layers.Dense(2)],
+            "max pooling before a linear map",
+        ),
+        (
+            [keras.layers.MaxPooling2D(name="pool"), keras.layers.Activation("tanh")],
+            "max pooling before 'tanh'",
+        ),
+        (
+            [keras.layers.GaussianNoise(0.1, name="noise"), keras.layers.ReLU()],
+            "GaussianNoise 'noise' (law not known)",
+        ),
         ([lambda t: keras.ops.relu(t + 1.0)], "with a constant (a shift)"),
     ],
 )
@@ -84,7 +100,9 @@ def test_a_step_of_unknown_law_puts_the_kernel_outside_the_class(steps, problem)
 def test_average_pooling_is_read_only_after_a_kernel_applied_per_location():
     einsum = keras.layers.EinsumDense("abc,cd->abd", output_shape=(None, 4), name="k")
     steps = [keras.layers.AveragePooling1D(2, name="avg"), keras.layers.ReLU(name="relu")]
-    assert _path(_model(*steps, inputs=(6, 4), kernel=einsum), "k").reason.endswith("averages over locations here")
+    assert _path(_model(*steps, inputs=(6, 4), kernel=einsum), "k").reason.endswith(
+        "averages over locations here"
+    )
     steps = [keras.layers.AveragePooling1D(2, name="avg"), keras.layers.ReLU(name="relu")]
     dense = keras.layers.Dense(4, name="k")
     assert _path(_model(*steps, inputs=(6, 4), kernel=dense), "k").exact
@@ -92,7 +110,9 @@ def test_average_pooling_is_read_only_after_a_kernel_applied_per_location():
 
 def test_dropout_anywhere_on_the_path_compounds_into_the_gain():
     model = _model(
-        keras.layers.Dropout(0.5, name="d1"), keras.layers.ReLU(name="relu"), keras.layers.Dropout(0.2, name="d2")
+        keras.layers.Dropout(0.5, name="d1"),
+        keras.layers.ReLU(name="relu"),
+        keras.layers.Dropout(0.2, name="d2"),
     )
     path = _path(model, "k")
     assert (path.activation, path.dropout) == ("relu", pytest.approx(1 - 0.5 * 0.8))
@@ -110,8 +130,13 @@ def test_a_path_into_a_nested_model_is_followed():
 
 
 def test_linear_means_a_linear_map_or_the_output_and_a_head_makes_logits():
-    model = _model(keras.layers.Flatten(name="flat"), keras.layers.Dense(3, activation="softmax", name="head"))
-    assert (_path(model, "k").activation, _path(model, "k").found_in) == ("linear", "flat > head (linear map)")
+    model = _model(
+        keras.layers.Flatten(name="flat"), keras.layers.Dense(3, activation="softmax", name="head")
+    )
+    assert (_path(model, "k").activation, _path(model, "k").found_in) == (
+        "linear",
+        "flat > head (linear map)",
+    )
     assert _path(model, "head").found_in == "layer (softmax head: logits)"
     model = _model(keras.layers.Flatten(name="flat"))
     assert _path(model, "k").found_in == "flat > model output"
@@ -124,7 +149,9 @@ def test_time_distributed_reads_its_inner_layer_and_bidirectional_names_both_dir
     report = keras_fracinit.initialize(keras.Model(x, y), 1.0, seed=0, on_unsupported="warn")
     names = [r.layer for r in report]
     assert names[0] == "td/dense" and report[0].status == "initialized" and report[0].activation == "relu"
-    assert any(n.startswith("bi/forward_lstm/") for n in names) and any(n.startswith("bi/backward_lstm/") for n in names)
+    assert any(n.startswith("bi/forward_lstm/") for n in names) and any(
+        n.startswith("bi/backward_lstm/") for n in names
+    )
     assert all(r.status == "skipped" for r in report[1:])
 
 

@@ -144,3 +144,80 @@ def test_subclassed_model_says_once_that_its_graph_is_hidden():
     ]
     with pytest.raises(keras_fracinit.UnsupportedActivationError, match="'first'.*subclassed"):
         keras_fracinit.initialize(model, 1.0, seed=0)
+
+
+def _one_location_inputs(channels, samples, rng):
+    """3 x 3 x channels inputs whose channels' patches all have the same norm.
+
+    With one output location, each output unit of a depthwise kernel is then
+    Gaussian with the same variance given the input, so the exact gain makes
+    the expected s-moment ratio exactly 1.
+    """
+    patches = rng.normal(size=(samples, 9, channels))
+    patches /= np.linalg.norm(patches, axis=1, keepdims=True)
+    return patches.reshape(samples, 3, 3, channels).astype("float32")
+
+
+def _one_location_outputs(layer, x, kernels):
+    """The layer's output units at its one location, computed in numpy from `kernels`."""
+    relu = lambda z: np.maximum(z, 0.0)  # noqa: E731
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        depthwise, pointwise = kernels
+        inner = np.einsum("bijc,ijcm->bcm", x, depthwise).reshape(len(x), -1)
+        return relu(inner @ pointwise[0, 0])
+    (kernel,) = kernels
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return relu(np.einsum("bijc,ijcm->bcm", x, kernel).reshape(len(x), -1))
+    # Conv2D(groups=C): output channel o reads input channel o // (filters / C)
+    per_group = kernel.shape[-1] // x.shape[-1]
+    return relu(np.einsum("bijo,ijo->bo", np.repeat(x, per_group, axis=-1), kernel[:, :, 0, :]))
+
+
+def _moment_ratio_draws(model, x, s, draws, rng):
+    """Per-draw s-moment ratios out/in (per unit) over `draws` kernels drawn with `initialize`'s stddevs."""
+    layer = model.layers[-1]
+    report = keras_fracinit.initialize(model, s, seed=0)
+    drawn = [_numpy(w) for w in layer.weights if w.name.endswith("kernel")]
+    # the numpy twin computes what the layer computes
+    np.testing.assert_allclose(
+        _one_location_outputs(layer, x, drawn), _numpy(model(x)).reshape(len(x), -1), rtol=1e-4, atol=1e-5
+    )
+    per_unit_in = np.mean(np.mean(x.reshape(len(x), -1) ** 2, axis=1) ** (s / 2))
+    ratios = []
+    for _ in range(draws):
+        kernels = [rng.normal(size=k.shape) * entry.stddev for k, entry in zip(drawn, report)]
+        y = _one_location_outputs(layer, x, kernels)
+        ratios.append(np.mean(np.mean(y**2, axis=1) ** (s / 2)) / per_unit_in)
+    return np.asarray(ratios)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        keras.layers.DepthwiseConv2D(3, activation="relu", name="k"),
+        keras.layers.DepthwiseConv2D(3, depth_multiplier=4, activation="relu", name="k"),
+        keras.layers.SeparableConv2D(8, 3, depth_multiplier=2, activation="relu", name="k"),
+        keras.layers.Conv2D(8, 3, groups=8, activation="relu", name="k"),
+    ],
+    ids=["depthwise", "depthwise_x4", "separable", "grouped"],
+)
+def test_depthwise_and_separable_kernels_preserve_the_s_moment_at_one_location(layer):
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((3, 3, 8)), layer])
+    ratios = _moment_ratio_draws(model, _one_location_inputs(8, 16, rng), 0.8, draws=4000, rng=rng)
+    # within four standard errors of the mean over independent draws
+    assert abs(ratios.mean() - 1) < 4 * ratios.std(ddof=1) / math.sqrt(len(ratios))
+
+
+def test_a_depthwise_conv_and_its_grouped_conv2d_twin_get_the_same_stddev():
+    depthwise = keras.Sequential(
+        [keras.Input((5, 5, 32)), keras.layers.DepthwiseConv2D(3, activation="relu")]
+    )
+    grouped = keras.Sequential(
+        [keras.Input((5, 5, 32)), keras.layers.Conv2D(32, 3, groups=32, activation="relu")]
+    )
+    (a,) = keras_fracinit.initialize(depthwise, 0.8, seed=0)
+    (b,) = keras_fracinit.initialize(grouped, 0.8, seed=0)
+    assert a.stddev == pytest.approx(b.stddev, rel=1e-12)
+    # the gain of a 32-unit output, not of one unit (10.0 for ReLU at s = 0.8)
+    assert a.stddev == pytest.approx(_expected(0.8, "relu", 9, 32), rel=1e-12)

@@ -106,7 +106,9 @@ def test_paths_that_disagree_are_outside_the_class_never_linear():
     a = keras.layers.ReLU(name="to_relu")(h)
     b = keras.layers.Activation("tanh", name="to_tanh")(h)
     model = keras.Model(inputs, keras.layers.Concatenate()([a, b]))
-    with pytest.raises(keras_fracinit.UnsupportedActivationError, match="paths disagree: relu via to_relu; tanh"):
+    with pytest.raises(
+        keras_fracinit.UnsupportedActivationError, match="paths disagree: relu via to_relu; tanh"
+    ):
         keras_fracinit.initialize(model, s=1.0)
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     (entry,) = keras_fracinit.initialize(model, s=1.0, calibrate_with=x)
@@ -143,7 +145,9 @@ def test_unsupported_activation_can_be_skipped_with_one_warning():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = keras_fracinit.initialize(model, s=1.0, on_unsupported="warn")
-    assert len([w for w in caught if "skipped 1 kernel(s)" in str(w.message) and "'bad'" in str(w.message)]) == 1
+    assert (
+        len([w for w in caught if "skipped 1 kernel(s)" in str(w.message) and "'bad'" in str(w.message)]) == 1
+    )
     assert [r.status for r in report] == ["skipped", "initialized"]
     assert report[0].stddev is None
     np.testing.assert_array_equal(_numpy(model.get_layer("bad").kernel), before)

@@ -87,7 +87,9 @@ def _eager_kernel_signals(layers, h):
         if hasattr(layer, "kernel"):
             end = out
             following = flat[index + 1][1] if index + 1 < len(flat) else None
-            if layer.activation is keras.activations.linear and isinstance(following, keras.layers.Activation):
+            if layer.activation is keras.activations.linear and isinstance(
+                following, keras.layers.Activation
+            ):
                 end = following(out)
             signals[path] = (layer, h, end)
         h = out

@@ -76,11 +76,16 @@ def test_mobilenetv2_calibrates_relu6_and_draws_depthwise_per_channel():
     _check_monitor(model, [r.layer for r in report])
 
 
-def test_densenet121_and_vgg16_with_tail_indices():
+def test_densenet121_every_growth_conv_feeds_relu_and_vgg16_with_tail_indices():
     model = _application("DenseNet121")
     report = keras_fracinit.initialize(model, 1.0, seed=0)
     assert len(report) == len(_kernel_layers(model)) == 121
     assert report.counts() == {"initialized": 121, "calibrated": 0, "skipped": 0}
+    growth = [r for r in report if r.layer.endswith("_2_conv")]
+    # each growth conv's output is concatenated and read by every later layer of
+    # its block through BatchNormalization > ReLU: all those paths end in ReLU
+    assert len(growth) == 58 and {r.activation for r in growth} == {"relu"}
+    assert sum("more paths" in r.found_in for r in growth) >= 50
     vgg = _application("VGG16")
     report = keras_fracinit.initialize(vgg, 0.8, seed=0)
     assert [r.activation for r in report] == ["relu"] * 15 + ["linear"]

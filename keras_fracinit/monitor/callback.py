@@ -343,7 +343,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             chosen = {}
             for item in self.layers:
                 key = paths.get(item) if isinstance(item, str) else id(item)
-                found = [available[item]] if isinstance(item, str) and item in available else by_layer.get(key)
+                found = (
+                    [available[item]] if isinstance(item, str) and item in available else by_layer.get(key)
+                )
                 if not found:
                     raise ValueError(
                         "Argument `layers` must name layers with a `kernel` "
