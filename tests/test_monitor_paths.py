@@ -25,7 +25,7 @@ def _paper_stack():
 
 
 def _ratios_over_draws(model, x, s, draws):
-    """Per kernel: the ratio of the mean output to the mean input s-moment over draws, and its standard error."""
+    """Per kernel: mean output over mean input s-moment across draws, and its standard error."""
     monitor = keras_fracinit.FractionalMomentMonitor(s, probe=x)
     monitor.set_model(model)
     outputs, inputs = [], []
