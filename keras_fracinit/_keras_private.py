@@ -91,9 +91,11 @@ def tensor_consumers(tensor, node_keys):
     if history is None:
         return []
     nodes = getattr(history.operation, "_outbound_nodes", [])
+    # a node that reads two calls of one layer is listed once per call
+    unique = list({id(node): node for node in nodes}.values())
     return [
         node
-        for node in nodes
+        for node in unique
         if _node_key(node) in node_keys and any(t is tensor for t in node.input_tensors)
     ]
 

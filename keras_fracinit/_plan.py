@@ -130,3 +130,30 @@ def _hidden(sublayer, composite):
     path = _graph_paths.read(sublayer, _graph_paths.Graph(None, {}, None))
     reason = path.reason and f"inside {type(composite).__name__} '{composite.name}', whose call() is not read"
     return dataclasses.replace(path, found_in=f"layer (inside {composite.name})", reason=reason)
+
+
+def select(model, items=None):
+    """`{name: KernelPlan}` of the kernels `items` name (kernel names, layer paths or layers; None: all)."""
+    available = {plan.name: plan for plan in plan_model(model, include_frozen=True)}
+    if not available:
+        raise ValueError(f"Model {model.name!r} has no layer with a `kernel` to monitor.")
+    if items is None:
+        return available
+    by_layer: dict = {}
+    for plan in available.values():
+        by_layer.setdefault(id(plan.layer), []).append(plan)
+    paths = {path: id(layer) for path, layer in _layers.named_layers(model)}
+    chosen = {}
+    for item in items:
+        if isinstance(item, str) and item in available:
+            found = [available[item]]
+        else:
+            found = by_layer.get(paths.get(item) if isinstance(item, str) else id(item))
+        if not found:
+            raise ValueError(
+                "Argument `layers` must name layers with a `kernel` "
+                f"in model {model.name!r}. Received: layers={items!r}, "
+                f"with {item!r} among them. Available: {sorted(available)}"
+            )
+        chosen.update((plan.name, plan) for plan in found)
+    return chosen

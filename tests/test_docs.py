@@ -48,3 +48,16 @@ def test_mkdocs_build_is_strict_clean(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     api = (tmp_path / "api" / "index.html").read_text()
     assert "FractionalMomentNormal" in api and "moment_gain" in api
+
+
+def test_the_real_models_page_lists_every_step_a_path_is_read_through():
+    from keras_fracinit import _layer_laws
+
+    page = (ROOT / "docs" / "real-models.md").read_text()
+    section = page.split("<!-- real_models_look_through:begin -->")[1].split(
+        "<!-- real_models_look_through:end -->"
+    )[0]
+    for entry in _layer_laws.LOOK_THROUGH:
+        assert f"| {entry.category} |" in section and entry.why in section, entry.category
+        for name in [cls.__name__ for cls in entry.layers] + list(entry.ops):
+            assert f"`{name}`" in section, name

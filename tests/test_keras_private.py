@@ -179,3 +179,63 @@ def test_graph_node_keys_leave_out_calls_from_other_graphs():
     )
     keys = _keras_private.graph_node_keys([sequential])
     assert [layer.name for layer in _keras_private.consumers(sequential.get_layer("d"), keys)] == ["r"]
+
+
+def test_graph_nodes_consumers_and_their_calls():
+    inputs = keras.Input((4,))
+    shared = keras.layers.Dense(4, name="shared")
+    first = shared(inputs)
+    second = shared(keras.layers.ReLU(name="relu")(first))
+    model = keras.Model(inputs, keras.layers.Add(name="add")([first, second]))
+    keys = _keras_private.graph_node_keys([model])
+    calls = _keras_private.layer_calls(shared, keys)
+    assert len(calls) == 2 and all(len(node.outputs) == 1 for node in calls)
+    consumers = _keras_private.tensor_consumers(calls[0].outputs[0], keys)
+    assert sorted(node.operation.name for node in consumers) == ["add", "relu"]
+    assert [node.operation.name for node in _keras_private.tensor_consumers(calls[1].outputs[0], keys)] == [
+        "add"
+    ]
+    # a tap model calling the layers again adds nodes outside the model's graph
+    other = keras.Input((4,))
+    keras.Model(other, shared(other))
+    assert len(_keras_private.layer_calls(shared, keys)) == 2
+    sequential = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert _keras_private.graph_function(sequential).outputs and _keras_private.graph_function(model) is model
+
+
+def test_a_node_runs_again_with_a_value_in_place_of_its_input():
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(3, name="dense")(inputs)
+    shifted = hidden + 1.0  # a keras.ops node with a constant argument
+    model = keras.Model(inputs, shifted)
+    keys = _keras_private.graph_node_keys([model])
+    (node,) = _keras_private.tensor_consumers(hidden, keys)
+    value = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(_keras_private.call_node_on(node, hidden, value)), 2.0
+    )
+
+
+def test_sublayers_are_the_layers_a_layer_holds():
+    attention = keras.layers.MultiHeadAttention(2, 4, name="mha")
+    attention.build((None, 5, 8), (None, 5, 8))
+    names = {layer.name for layer in _keras_private.sublayers(attention)}
+    assert {"query", "key", "value", "attention_output"} <= names
+
+
+def test_replaced_calls_wrap_and_are_removed():
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    seen = []
+
+    def wrap(target, original):
+        def call(*args, **kwargs):
+            seen.append(target.name)
+            return original(*args, **kwargs)
+
+        return call
+
+    with _keras_private.replaced_calls([layer], wrap):
+        layer(np.ones((1, 3), "float32"))
+    layer(np.ones((1, 3), "float32"))
+    assert seen == [layer.name] and "call" not in vars(layer)

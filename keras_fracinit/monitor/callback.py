@@ -26,20 +26,25 @@ from keras_fracinit.theory import activation as activation_lib
 class FractionalMomentMonitor(keras.callbacks.Callback):
     """Logs per-layer s-th moments of the signal, of the kernels and gradient tail indices.
 
-    For each monitored layer (default: every layer with a `kernel`, nested
-    models included), on a fixed probe batch and with the current weights:
+    For each monitored kernel (default: every kernel `initialize` reports,
+    under the same names: `dense_1`, `mha/query`, `block/ffn/dense`), on a
+    fixed probe batch and with the current weights:
 
-        s_moment/<layer>        = mean_i (||y_i|| / sqrt(n))^s
-        s_moment_ratio/<layer>  = s_moment(output) / s_moment(input)
-        kernel_s_moment/<layer> = mean_j |w_j|^s
-        tail_index/<layer>      = block-sum tail index of the kernel's
-                                  stochastic-gradient noise
+        s_moment/<kernel>        = mean_i (||y_i|| / sqrt(n))^s
+        s_moment_ratio/<kernel>  = s_moment(y) / s_moment(x)
+        kernel_s_moment/<kernel> = mean_j |w_j|^s
+        tail_index/<kernel>      = block-sum tail index of the kernel's
+                                   stochastic-gradient noise
 
-    with `y_i` the layer's output for probe sample `i` flattened, `n` its
-    size, and `w_j` the kernel entries. A ratio of 1 means the layer
-    preserves the s-th moment of the per-unit signal size, what
-    `FractionalMomentNormal(s)` achieves in expectation at initialization;
-    He initialization gives ratios below 1 for `s < 2`.
+    with `x_i` the input of the layer that applies the kernel for probe
+    sample `i`, `y_i` the output at the end of the kernel's path (after
+    BatchNormalization > ReLU, or the layer's own output for a linear path),
+    flattened, `n` its size, and `w_j` the kernel entries. A ratio of 1
+    means the path preserves the s-th moment of the per-unit signal size,
+    what `keras_fracinit.initialize` achieves in expectation at
+    initialization; He initialization gives ratios below 1 for `s < 2`. On a
+    residual path the output includes the shortcut's signal, so the ratio
+    reads above 1 there.
 
     All layer signals come from one compiled forward pass over the probe (a
     multi-output view of the model sharing its layers), not one `predict`
@@ -49,9 +54,11 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     `History` always comes last). They are also kept in `monitor.history`
     and, with `log_dir`, written as TensorBoard scalars.
 
-    Layers of a subclassed model have no graph to tap: they get kernel
-    statistics and one warning. A non-finite signal is logged as `nan` with
-    one warning, and training goes on.
+    Kernels inside a subclassed model or a composite layer (a keras_hub
+    block) have no graph to tap: they are measured from their own layer's
+    input to its output in one extra eager pass, with one warning. A
+    non-finite signal is logged as `nan` with one warning, and training goes
+    on.
 
     Args:
         s: Moment order, in (0, 2].
@@ -66,9 +73,10 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         batch_freq: Also measure every `batch_freq` training batches (like
             TensorBoard's integer `update_freq`), into the batch `logs` and
             `monitor.batch_history`. Default `None`: epochs only.
-        layers: Layer paths (`"dense_1"`, `"encoder/dense"` inside nested
-            models) or layer objects to monitor; default every layer with a
-            `kernel`.
+        layers: Kernel names as `initialize` reports them (`"mha/query"`),
+            layer paths (`"dense_1"`, `"encoder/dense"` inside nested models:
+            all of the layer's kernels) or layer objects; default every
+            kernel.
         kernels: Whether to log `kernel_s_moment`.
         tail_index: Whether to log `tail_index`: the probe is split into
             `gradient_batches` mini-batches, and per-batch kernel gradients
@@ -332,29 +340,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._built_for = model
 
     def _select_layers(self, model):
-        available = {plan.name: plan for plan in _plan.plan_model(model, include_frozen=True)}
-        if self.layers is None:
-            chosen = available
-        else:
-            by_layer: dict = {}
-            for plan in available.values():
-                by_layer.setdefault(id(plan.layer), []).append(plan)
-            paths = {path: id(layer) for path, layer in _layers.named_layers(model)}
-            chosen = {}
-            for item in self.layers:
-                key = paths.get(item) if isinstance(item, str) else id(item)
-                found = (
-                    [available[item]] if isinstance(item, str) and item in available else by_layer.get(key)
-                )
-                if not found:
-                    raise ValueError(
-                        "Argument `layers` must name layers with a `kernel` "
-                        f"in model {model.name!r}. Received: layers={self.layers!r}, "
-                        f"with {item!r} among them. Available: {sorted(available)}"
-                    )
-                chosen.update((plan.name, plan) for plan in found)
-        if not chosen:
-            raise ValueError(f"Model {model.name!r} has no layer with a `kernel` to monitor.")
+        chosen = _plan.select(model, self.layers)
         if self.tail_index and self.layers is not None:
             frozen = [path for path, plan in chosen.items() if not plan.variable.trainable]
             if frozen:
