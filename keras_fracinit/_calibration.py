@@ -111,13 +111,11 @@ class _Search:
 
 
 def _moment(tensor, s):
+    """`mean_i (||y_i|| / sqrt(n))^s` of a concrete batch."""
+    # One host copy and numpy beat a few eager backend ops (each dispatched
+    # on its own on JAX).
     values = _taps.per_sample_norms(tensor) ** s
     return float(np.mean(values)) if np.all(np.isfinite(values)) else math.nan
-
-
-def _ratio(inputs, outputs, s):
-    denominator = _moment(inputs, s)
-    return _moment(outputs, s) / denominator if denominator > 0 else math.nan
 
 
 def _chain(target, graph):
@@ -183,13 +181,15 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
             outputs = original(*args, **kwargs)
             pending = [t for t in by_start[id(layer)] if t.key not in outcomes]
             inputs = args[0] if args else next(iter(kwargs.values()))
+            denominator = _moment(inputs, s) if pending else math.nan
             for target in pending:
                 search = _Search(target, s, tolerance, max_iterations)
                 while True:
                     end_output = outputs
                     for node, tensor in chains[target.key]:
                         end_output = _keras_private.call_node_on(node, tensor, end_output)
-                    scale = search.next_scale(_ratio(inputs, end_output, s))
+                    ratio = _moment(end_output, s) / denominator if denominator > 0 else math.nan
+                    scale = search.next_scale(ratio)
                     if scale is None:
                         break
                     search.set_scale(scale)
