@@ -152,21 +152,46 @@ def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
     outcomes = {}
     if local:
         outcomes.update(_calibrate_on_call(model, local, chains, data, s, tolerance, max_iterations))
-    if whole:
-        for target in whole:
-            outcomes[target.key] = _calibrate_by_passes(model, target, data, s, tolerance, max_iterations)
-        # the kernels calibrated on call may sit after them: measure all again
-        moments = _taps.PathMoments(
-            model, {t.key: (t.start, t.end, t.visible) for t in targets if t.key not in whole}, s
-        )(data)
-        for key, (inputs, outputs) in moments.items():
-            ratio = float(np.mean(outputs) / np.mean(inputs)) if np.mean(inputs) > 0 else math.nan
-            outcome = outcomes[key]
-            stopped = outcome.stopped or (
-                "" if abs(ratio - 1) <= tolerance else "kernels calibrated later moved it"
+    if not whole:
+        return outcomes
+    for target in whole:
+        outcomes[target.key] = _calibrate_by_passes(model, target, data, s, tolerance, max_iterations)
+    # A kernel calibrated on call may sit after one calibrated by whole passes,
+    # whose new scale moved its input: those are calibrated again, once, on
+    # their now final inputs; then every kernel is measured again.
+    measured = _measure(model, local, data, s)
+    moved = [t for t in local if not _within(measured[t.key], tolerance)]
+    if moved:
+        again = _calibrate_on_call(model, moved, chains, data, s, tolerance, max_iterations)
+        for key, outcome in again.items():
+            first = outcomes[key]
+            outcomes[key] = dataclasses.replace(
+                outcome, steps=first.steps + outcome.steps, scale=first.scale * outcome.scale
             )
-            outcomes[key] = dataclasses.replace(outcome, ratio=ratio, stopped=stopped)
+    for key, ratio in _measure(model, targets, data, s).items():
+        outcome = outcomes[key]
+        stopped = outcome.stopped or (
+            "" if _within(ratio, tolerance) else "kernels calibrated later moved it"
+        )
+        outcomes[key] = dataclasses.replace(outcome, ratio=ratio, stopped=stopped)
     return outcomes
+
+
+def _within(ratio, tolerance):
+    return math.isfinite(ratio) and abs(ratio - 1) <= tolerance
+
+
+def _measure(model, targets, data, s):
+    """`{key: ratio}` of targets, measured in one pass."""
+    return _ratios(_taps.PathMoments(model, {t.key: (t.start, t.end, t.visible) for t in targets}, s), data)
+
+
+def _ratios(path_moments, data):
+    moments = path_moments(data)
+    return {
+        key: float(np.mean(outputs) / np.mean(inputs)) if np.mean(inputs) > 0 else math.nan
+        for key, (inputs, outputs) in moments.items()
+    }
 
 
 def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iterations):
@@ -217,9 +242,7 @@ def _calibrate_by_passes(model, target, data, s, tolerance, max_iterations):
     measure = _taps.PathMoments(model, {target.key: (target.start, target.end, target.visible)}, s)
     search = _Search(target, s, tolerance, max_iterations)
     while True:
-        inputs, outputs = measure(data)[target.key]
-        ratio = float(np.mean(outputs) / np.mean(inputs)) if np.mean(inputs) > 0 else math.nan
-        scale = search.next_scale(ratio)
+        scale = search.next_scale(_ratios(measure, data)[target.key])
         if scale is None:
             return search.finish()
         search.set_scale(scale)

@@ -33,29 +33,27 @@ def _start_layer(model, entry):
 
 
 def remeasured_ratios(model, report, data, s):
-    """`{kernel path: ratio}` of every calibrated entry, measured again in a separate pass.
+    """`{kernel path: ratio}` of every calibrated entry, measured again in a separate eager pass.
 
     From the input of the layer that applies the kernel to the output of
-    `entry.measured_to`: one multi-output sub-model for layers of the graph,
-    one recorded eager pass for layers inside composite layers.
+    `entry.measured_to`, recorded as the model runs on `data` (the
+    calibration's own measurements are not reused).
     """
     calibrated = [entry for entry in report if entry.status == "calibrated"]
     graph_layers = {layer.name for layer in model.layers}
     starts = {entry.layer: _start_layer(model, entry) for entry in calibrated}
-    visible = [e for e in calibrated if starts[e.layer].name in graph_layers]
-    hidden = [e for e in calibrated if starts[e.layer].name not in graph_layers]
-    found = {}
-    if visible:
-        outputs = {e.layer: [starts[e.layer].input, model.get_layer(e.measured_to).output] for e in visible}
-        values = keras.Model(model.inputs, outputs).predict_on_batch(data)
-        found.update({name: _moments(y, s) / _moments(x, s) for name, (x, y) in values.items()})
-    if hidden:
-        with _keras_private.recording_calls([starts[e.layer] for e in hidden]) as calls:
-            model(data, training=False)
-        for entry in hidden:
-            x, y = calls[id(starts[entry.layer])]
-            found[entry.layer] = _moments(y, s) / _moments(x, s)
-    return found
+    ends = {
+        entry.layer: model.get_layer(entry.measured_to)
+        if starts[entry.layer].name in graph_layers
+        else starts[entry.layer]
+        for entry in calibrated
+    }
+    with _keras_private.recording_calls([*starts.values(), *ends.values()]) as calls:
+        model(data, training=False)
+    return {
+        name: _moments(calls[id(ends[name])][1], s) / _moments(calls[id(start)][0], s)
+        for name, start in starts.items()
+    }
 
 
 def calibrate_checked(model, data, s=1.0, gates=()):

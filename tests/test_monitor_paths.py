@@ -69,7 +69,7 @@ def test_a_conv_bn_relu_ratio_ends_after_the_relu():
     monitor = keras_fracinit.FractionalMomentMonitor(1.0, probe=x)
     monitor.set_model(model)
     measured = monitor.measure()["s_moment_ratio/conv1"]
-    probe = keras.Model(model.inputs, [model.get_layer("conv1").input, model.get_layer("relu1").output])
+    probe = keras.Model(model.input, [model.get_layer("conv1").input, model.get_layer("relu1").output])
     inputs, outputs = (np.asarray(t).reshape(len(x), -1) for t in probe.predict_on_batch(x))
     expected = np.mean(np.sqrt(np.mean(outputs**2, axis=1))) / np.mean(np.sqrt(np.mean(inputs**2, axis=1)))
     assert measured == pytest.approx(expected, rel=1e-4)

@@ -50,3 +50,12 @@ def test_xception_paths_that_disagree_are_calibrated_not_guessed():
     x = RNG.normal(size=(4, 71, 71, 3)).astype("float32")
     report = calibrate_checked(model, x)
     assert {r.layer for r in report if r.status == "calibrated"} >= {r.layer for r in mixed}
+
+
+def test_mobilenetv3small_gates_and_hard_swish_calibrate_to_finite_weights():
+    model = _application("MobileNetV3Small")
+    report = calibrate_checked(model, IMAGES)
+    counts = report.counts()
+    assert counts["skipped"] == 0 and counts["calibrated"] > 0
+    # the hard sigmoid is relu6(x + 3) / 6: a constant shift, outside the class
+    assert any("with a constant (a shift)" in r.reason for r in report if r.status == "calibrated")
