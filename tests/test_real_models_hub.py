@@ -7,13 +7,12 @@ block whose `call()` runs its sublayers), which no graph shows.
 import warnings
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 from real_model_checks import remeasured_ratios
 
 import keras_fracinit
-
-keras_hub = pytest.importorskip("keras_hub")
 
 pytestmark = pytest.mark.backends("tensorflow", "jax")
 
