@@ -34,15 +34,20 @@ class LayerReport:
     """What `initialize` found and did for one kernel.
 
     Attributes:
-        layer: The layer's name (`outer/inner` inside nested models), followed
-            by `/<kernel>` for a layer with several kernels (`mha/query`).
-        layer_type: The layer's class name.
-        activation: The activation found (`relu`, `leaky_relu`, `linear`, or
-            the unsupported name).
+        layer: The kernel's path: the layer's name (`outer/inner` inside
+            nested models), followed by `/<kernel>` for a layer with several
+            kernels (`mha/query`) and by the sublayers that hold it inside a
+            composite layer (`transformer_layer_0/self_attention/query`).
+        layer_type: The class name of the layer that applies the kernel.
+        activation: The activation found (`relu`, `leaky_relu`, `linear`, an
+            unsupported name, `mixed` when paths disagree, `unknown` when a
+            path meets a step of unknown law).
         negative_slope: The Leaky ReLU slope, if any.
-        dropout: Rate of a `Dropout` layer right after the activation.
-        found_in: Where the activation was read: `"layer"` or the path of
-            layers read (`"bn > relu"`).
+        dropout: Dropout rate on the activation's output (rates on the path
+            compound).
+        found_in: Where the activation was read: `"layer"`, `"model output"`,
+            or the path of layers read (`"bn > relu"`, with `(+N more paths)`
+            when several paths agree).
         fan_in: Inputs summed into one output unit, counted for the layer type.
         fan_out: Output units each input reaches.
         stddev: Standard deviation drawn with (`None` if skipped); after a
@@ -51,13 +56,13 @@ class LayerReport:
         reason: Why a kernel was skipped or calibrated (empty otherwise).
         rule: How the fans were counted (`keras fans`, `per channel`,
             `transposed`, `einsum axes`).
-        ratio: After a calibration, the s-moment ratio of the layer's output
-            to its input on the batch.
+        ratio: After a calibration, the s-moment ratio at `measured_to`'s
+            output to the input of the layer that applies the kernel.
         iterations: Calibration steps used.
         scale: Factor the calibration applied to the drawn kernel.
         measured_to: After a calibration, the layer whose output the ratio
-            was measured at (from the input of `start`, the layer that
-            applies the kernel): the end of the kernel's path, or that layer.
+            was measured at: the end of the kernel's path, or the layer that
+            applies the kernel.
     """
 
     layer: str
