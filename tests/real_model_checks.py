@@ -9,6 +9,14 @@ import pytest
 import keras_fracinit
 from keras_fracinit import _keras_private
 
+# a fixed batch of small images for the keras.applications models
+IMAGES = np.random.default_rng(0).normal(size=(8, 32, 32, 3)).astype("float32")
+
+
+def application(name):
+    """A keras.applications model at 32 x 32 x 3 inputs and 10 classes, weights=None."""
+    return getattr(keras.applications, name)(weights=None, input_shape=(32, 32, 3), classes=10)
+
 
 def _moments(tensor, s):
     values = np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64).reshape(len(tensor), -1)

@@ -6,6 +6,8 @@ Small inputs (32 x 32, Xception's smallest 71 x 71, 10 classes, weights=None).
 import keras
 import numpy as np
 import pytest
+from real_model_checks import IMAGES
+from real_model_checks import application
 from real_model_checks import calibrate_checked
 
 import keras_fracinit
@@ -13,15 +15,10 @@ import keras_fracinit
 pytestmark = pytest.mark.backends("tensorflow", "jax")
 
 RNG = np.random.default_rng(0)
-IMAGES = RNG.normal(size=(8, 32, 32, 3)).astype("float32")
-
-
-def _application(name):
-    return getattr(keras.applications, name)(weights=None, input_shape=(32, 32, 3), classes=10)
 
 
 def test_efficientnetb0_calibrates_swish_and_stops_on_the_squeeze_excite_gates():
-    model = _application("EfficientNetB0")
+    model = application("EfficientNetB0")
     with pytest.raises(keras_fracinit.UnsupportedActivationError, match="'silu'.*and \\d+ more"):
         keras_fracinit.initialize(model, 1.0, seed=0)
     report = calibrate_checked(model, IMAGES, gates=("_se_expand",))

@@ -4,23 +4,16 @@ Small inputs (32 x 32, 10 classes, weights=None); split from test_real_models_ca
 the two files run on two workers.
 """
 
-import keras
-import numpy as np
 import pytest
+from real_model_checks import IMAGES
+from real_model_checks import application
 from real_model_checks import calibrate_checked
 
 pytestmark = pytest.mark.backends("tensorflow", "jax")
 
-RNG = np.random.default_rng(0)
-IMAGES = RNG.normal(size=(8, 32, 32, 3)).astype("float32")
-
-
-def _application(name):
-    return getattr(keras.applications, name)(weights=None, input_shape=(32, 32, 3), classes=10)
-
 
 def test_convnext_tiny_calibrates_gelu_and_layer_scale_paths():
-    model = _application("ConvNeXtTiny")
+    model = application("ConvNeXtTiny")
     report = calibrate_checked(model, IMAGES[:4])
     calibrated = [r for r in report if r.status == "calibrated"]
     assert {r.activation for r in calibrated} == {"gelu", "unknown"}
@@ -28,7 +21,7 @@ def test_convnext_tiny_calibrates_gelu_and_layer_scale_paths():
 
 
 def test_mobilenetv3small_gates_and_hard_swish_calibrate_to_finite_weights():
-    model = _application("MobileNetV3Small")
+    model = application("MobileNetV3Small")
     report = calibrate_checked(model, IMAGES)
     counts = report.counts()
     assert counts["skipped"] == 0 and counts["calibrated"] > 0
