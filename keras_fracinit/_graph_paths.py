@@ -110,6 +110,7 @@ class _Step:
     end: Any
     normalized: bool = False
     problem: str = ""
+    head: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +142,7 @@ def read(layer, graph):
     steps, seen = [], set()
     for tensor in outputs:
         _walk(tensor, _State(), layer, graph, steps, seen)
-    return _combine(layer, steps, graph)
+    return _combine(layer, steps)
 
 
 def _only_outputs(tensors, graph):
@@ -198,10 +199,10 @@ def _walk(tensor, state, producer, graph, steps, seen):
             )
 
 
-def _linear_step(state, where, producer):
+def _linear_step(state, where, producer, head=False):
     if state.saw_max:
         return _problem(state, (*state.names, where), "a max pooling before a linear map")
-    return _Step("linear", None, state.keep, (*state.names, where), producer, state.normalized)
+    return _Step("linear", None, state.keep, (*state.names, where), producer, state.normalized, head=head)
 
 
 def _problem(state, names, why):
@@ -212,7 +213,7 @@ def _activation_step(found, operation, node, names, state, producer, graph):
     activation, slope = found
     if activation in laws.HEAD_ACTIVATIONS and _only_outputs(node.outputs, graph):
         # a softmax or sigmoid output: the kernel makes its logits
-        return _linear_step(state, f"{names[-1]} ({activation} head: logits)", producer)
+        return _linear_step(state, f"{names[-1]} ({activation} head: logits)", producer, head=True)
     if state.saw_max and activation not in laws.MONOTONE:
         return _problem(state, names, f"a max pooling before '{activation}', which is not monotone")
     after = _dropout_after(node.outputs, graph)
@@ -246,7 +247,7 @@ def _with_dropout_after(path, outputs, graph):
     return dataclasses.replace(path, dropout=1 - after.pop() if after else 0.0)
 
 
-def _combine(layer, steps, graph):
+def _combine(layer, steps):
     if not steps:
         return Path("linear", None, 0.0, "layer", layer, reason="no consumer in the model's graph")
     first = steps[0]
@@ -281,7 +282,7 @@ def _combine(layer, steps, graph):
         found_in,
         first.end,
         normalized,
-        head=any(" head: logits)" in step.names[-1] for step in steps),
+        head=any(step.head for step in steps),
     )
 
 

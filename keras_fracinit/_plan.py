@@ -64,10 +64,7 @@ def plan_model(model, include_frozen=False):
             continue
         kernels, reason = _kernel_rules.layer_kernels(layer)
         if reason:
-            plans += [
-                KernelPlan(f"{name}/{kernel_name}", layer, layer, None, None, False, reason, variable)
-                for kernel_name, variable in _kernel_rules.named_kernel_weights(layer)
-            ]
+            plans += _skipped(name, layer, layer, reason)
             continue
         path = _graph_paths.read(layer, graph)
         visible = _seen(layer, graph)
@@ -89,10 +86,7 @@ def plan_model(model, include_frozen=False):
             continue
         for sub_name, sublayer, sub_kernels, sub_reason in _kernel_rules.composite_kernels(layer, name):
             if sub_reason:
-                plans += [
-                    KernelPlan(f"{sub_name}/{kernel_name}", layer, sublayer, None, None, False, sub_reason, w)
-                    for kernel_name, w in _kernel_rules.named_kernel_weights(sublayer)
-                ]
+                plans += _skipped(sub_name, layer, sublayer, sub_reason)
                 continue
             sub_path = _hidden(sublayer, layer)
             for kernel in sub_kernels:
@@ -115,6 +109,14 @@ def plan_model(model, include_frozen=False):
             for plan in plans
         ]
     return plans
+
+
+def _skipped(prefix, holder, layer, reason):
+    """Plans for the kernels of `layer` left as they are, with the reason."""
+    return [
+        KernelPlan(f"{prefix}/{kernel_name}", holder, layer, None, None, False, reason, variable)
+        for kernel_name, variable in _kernel_rules.named_kernel_weights(layer)
+    ]
 
 
 def _seen(layer, graph):

@@ -220,19 +220,19 @@ def initialize(
     plans = _plan.plan_model(model, include_frozen)
     calibrating = calibrate_with is not None
     entries = [_entry(plan, s, mode, calibrating) for plan in plans]
-    outside = [(plan, entry) for plan, entry in zip(plans, entries) if entry.status == "outside"]
+    outside = [entry for entry in entries if entry.status == "outside"]
     if outside and not calibrating:
         if on_unsupported == "raise":
             raise UnsupportedActivationError(
                 f"{len(outside)} kernel(s) of model {model.name!r} are outside the paper's class (relu, "
                 "leaky_relu, rrelu, linear) or their path is not known: "
-                + _listing(entry for _, entry in outside)
+                + _listing(outside)
                 + ". Pass calibrate_with=<a batch of inputs> to calibrate them on data, or "
                 "on_unsupported='warn' to skip them."
             )
         warnings.warn(
             f"keras_fracinit.initialize: skipped {len(outside)} kernel(s) outside the paper's class: "
-            + _listing(entry for _, entry in outside),
+            + _listing(outside),
             stacklevel=2,
         )
         entries = [
