@@ -131,6 +131,10 @@ def _hidden(sublayer, composite):
     """The path of a sublayer run by a composite layer's call(), which no graph shows."""
     path = _graph_paths.read(sublayer, _graph_paths.Graph(None, {}, None))
     reason = path.reason and f"inside {type(composite).__name__} '{composite.name}', whose call() is not read"
+    if not _kernel_rules.is_kernel_layer(sublayer):
+        # a kernel the unknown layer holds itself: its own activation says
+        # nothing about how its call() uses the kernel
+        reason = f"how {type(sublayer).__name__} '{sublayer.name}' uses its kernel is not known"
     return dataclasses.replace(path, found_in=f"layer (inside {composite.name})", reason=reason)
 
 

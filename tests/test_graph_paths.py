@@ -170,3 +170,29 @@ def test_the_look_through_table_names_a_reason_for_every_entry():
     assert all(entry.why and (entry.layers or entry.ops) for entry in _layer_laws.LOOK_THROUGH)
     assert _layer_laws.look_through(keras.layers.Activation("linear")).category == _layer_laws.REARRANGE
     assert _layer_laws.look_through(keras.layers.Activation("relu")) is None
+
+
+class _OwnKernel(keras.layers.Layer):
+    """A custom layer with its own kernel and an `activation` attribute: how call() uses it is unknown."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = keras.activations.relu
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], 4), name="kernel")
+
+    def call(self, x):
+        return self.activation(keras.ops.matmul(x, self.kernel) + 1.0)
+
+
+def test_an_unknown_layers_own_kernel_is_never_drawn_from_its_activation_attribute():
+    x = keras.Input((6,))
+    model = keras.Model(x, _OwnKernel(name="custom")(x))
+    with pytest.raises(
+        keras_fracinit.UnsupportedActivationError, match="how _OwnKernel 'custom' uses its kernel"
+    ):
+        keras_fracinit.initialize(model, 1.0, seed=0)
+    data = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
+    (entry,) = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=data)
+    assert entry.status == "calibrated" and entry.rule == "keras fans (unknown layer)"
