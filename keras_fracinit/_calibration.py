@@ -144,6 +144,37 @@ def _chain(target, graph):
         tensor = node.outputs[0]
 
 
+def dry_run(model, targets, data):
+    """Runs `model` on `data` once, unchanged; raises what a calibration on it would fail with.
+
+    A `ValueError` names the argument when the model cannot take the batch
+    or when a target's layer does not run on it.
+    """
+    ran = set()
+
+    def noting(layer, original):
+        def call(*args, **kwargs):
+            ran.add(id(layer))
+            return original(*args, **kwargs)
+
+        return call
+
+    try:
+        with _keras_private.replaced_calls([target.start for target in targets], noting):
+            model(data, training=False)
+    except Exception as error:
+        raise ValueError(
+            f"Argument `calibrate_with` must be a batch that model {model.name!r} can take; running the "
+            f"model on it failed, before any kernel was drawn: {type(error).__name__}: {error}"
+        ) from error
+    missing = [target.name for target in targets if id(target.start) not in ran]
+    if missing:
+        raise ValueError(
+            f"Argument `calibrate_with` must run every kernel to calibrate, but model {model.name!r} ran "
+            f"on it without calling the layers of {missing}; nothing was drawn."
+        )
+
+
 def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
     """Calibrates every `Target`; returns `{key: Outcome}`."""
     chains = {target.key: _chain(target, graph) for target in targets}

@@ -9,6 +9,7 @@ from typing import Any
 
 import keras
 
+from keras_fracinit import _kernel_draws
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import moments
 
@@ -300,8 +301,11 @@ class FractionalMomentNormal(_FractionalMomentInitializer):
         AISTATS 2021.
     """
 
-    def __call__(self, shape, dtype=None):
+    def __call__(self, shape, dtype=None, layout=None):
         dtype = _check_float_dtype(dtype)
+        if layout is not None:
+            stddev = self.stddev(shape)
+            return _kernel_draws.laid_out("normal", shape, dtype, stddev, self._seed_for_call(), layout)
         return keras.random.normal(
             shape,
             mean=0.0,
@@ -342,9 +346,11 @@ class FractionalMomentUniform(_FractionalMomentInitializer):
 
     _DISTRIBUTION = "uniform"
 
-    def __call__(self, shape, dtype=None):
+    def __call__(self, shape, dtype=None, layout=None):
         dtype = _check_float_dtype(dtype)
         limit = math.sqrt(3.0) * self.stddev(shape)
+        if layout is not None:
+            return _kernel_draws.laid_out("uniform", shape, dtype, limit, self._seed_for_call(), layout)
         return keras.random.uniform(
             shape, minval=-limit, maxval=limit, dtype=dtype, seed=self._seed_for_call()
         )

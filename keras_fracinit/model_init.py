@@ -9,7 +9,6 @@ paper's class does not cover.
 """
 
 import dataclasses
-import math
 import warnings
 from typing import Any
 
@@ -17,6 +16,7 @@ import keras
 
 from keras_fracinit import _calibration
 from keras_fracinit import _graph_paths
+from keras_fracinit import _kernel_draws
 from keras_fracinit import _layers
 from keras_fracinit import _plan
 from keras_fracinit import initializers as fracinit
@@ -159,8 +159,15 @@ def initialize(
     one pass. A ratio that stops following the scale (a sigmoid gate) keeps
     the best finite scale found, and one warning names such kernels.
 
-    Planning happens before any kernel is drawn: an error leaves every
-    weight untouched. Biases are not changed.
+    Everything the arguments can get wrong is checked before the first
+    draw, `calibrate_with` by one pass through the model: such an error
+    leaves every weight untouched. Kernels are then drawn one at a time on
+    the devices that hold them, in their layout (sharded or not), without a
+    copy of the model: the extra memory is about one kernel. The values
+    depend on the seed and the kernels' order and shapes, not on where
+    they live. An error after the first draw (out of memory, an interrupt)
+    leaves the kernels drawn so far with their new values and says so.
+    Biases are not changed.
 
     Args:
         model: A built Keras model (Sequential, functional, nested or subclassed).
@@ -184,7 +191,8 @@ def initialize(
     Raises:
         UnsupportedActivationError: for kernels outside the class, with
             `on_unsupported="raise"` and no `calibrate_with`.
-        ValueError: for invalid arguments or an unbuilt model.
+        ValueError: for invalid arguments, an unbuilt model, or a
+            `calibrate_with` the model cannot run.
 
     Example:
 
@@ -248,18 +256,23 @@ def initialize(
 
     drawn = [(plan.variable, entry.stddev) for plan, entry in zip(plans, entries) if entry.stddev is not None]
     report = InitializationReport(entries)
-    if not calibrating:
-        _draw(drawn, seed)
+    targets = _calibration_targets(plans, report) if calibrating else []
+    if targets:
+        # What the data can get wrong (a batch the model cannot take, a
+        # layer it never reaches) fails here, before the first draw, so
+        # that no copy of the weights is needed to put them back.
+        _calibration.dry_run(model, targets, calibrate_with)
+    _kernel_draws.draw(drawn, seed)
+    if not targets:
         return report
-    # Calibration runs the model on the data, which can still fail (a batch
-    # of the wrong shape): the kernels are then put back as they were.
-    saved = [keras.ops.convert_to_numpy(variable) for variable, _ in drawn]
     try:
-        _draw(drawn, seed)
-        return _calibrated(model, report, plans, calibrate_with, s, tolerance, max_iterations)
-    except Exception:
-        for (variable, _), value in zip(drawn, saved):
-            variable.assign(value)
+        return _calibrated(model, report, targets, calibrate_with, s, tolerance, max_iterations)
+    except BaseException as error:
+        error.add_note(
+            f"keras_fracinit.initialize: this error came after the {len(drawn)} kernel(s) of model "
+            f"{model.name!r} were drawn; they keep their new values (no copy of the old weights is "
+            "kept), and the kernels still to calibrate keep their linear draws."
+        )
         raise
 
 
@@ -332,8 +345,9 @@ def _entry(plan, s, mode, calibrating):
     )
 
 
-def _calibrated(model, report, plans, data, s, tolerance, max_iterations):
-    targets, ends = [], {}
+def _calibration_targets(plans, report):
+    """A `_calibration.Target` for each kernel the report marks as calibrated, keyed by its index."""
+    targets = []
     for index, (plan, entry) in enumerate(zip(plans, report)):
         if entry.status != "calibrated":
             continue
@@ -341,9 +355,11 @@ def _calibrated(model, report, plans, data, s, tolerance, max_iterations):
         # activation sees, so the kernel's own output is what it can hold.
         end = plan.start if plan.path.normalized else plan.end
         targets.append(_calibration.Target(index, plan.name, plan.variable, plan.start, end, plan.visible))
-        ends[index] = end.name
-    if not targets:
-        return report
+    return targets
+
+
+def _calibrated(model, report, targets, data, s, tolerance, max_iterations):
+    ends = {target.key: target.end.name for target in targets}
     outcomes = _calibration.calibrate(
         model, targets, data, s, tolerance, max_iterations, _graph_paths.Graph.of(model)
     )
@@ -372,24 +388,3 @@ def _calibrated(model, report, plans, data, s, tolerance, max_iterations):
             stacklevel=3,
         )
     return report
-
-
-def _draw(kernels, seed):
-    """Assigns `N(0, stddev^2)` draws to `[(variable, stddev)]`.
-
-    One standard-normal draw for all kernels, cut in model order: one
-    compiled random op whatever the number of kernel shapes (on JAX, a draw
-    per shape compiles per shape).
-    """
-    if not kernels:
-        return
-    sizes = [math.prod(variable.shape) for variable, _ in kernels]
-    wide = any(keras.backend.standardize_dtype(variable.dtype) == "float64" for variable, _ in kernels)
-    normal = keras.ops.convert_to_numpy(
-        keras.random.normal((sum(sizes),), dtype="float64" if wide else "float32", seed=seed)
-    )
-    start = 0
-    for (variable, stddev), size in zip(kernels, sizes):
-        values = normal[start : start + size].reshape(tuple(variable.shape)) * normal.dtype.type(stddev)
-        variable.assign(values)
-        start += size
