@@ -271,7 +271,8 @@ def initialize(
         error.add_note(
             f"keras_fracinit.initialize: this error came after the {len(drawn)} kernel(s) of model "
             f"{model.name!r} were drawn; they keep their new values (no copy of the old weights is "
-            "kept), and the kernels still to calibrate keep their linear draws."
+            f"kept), and the {len(targets)} kernel(s) to calibrate may hold a scale between their linear "
+            "draw and the calibrated one."
         )
         raise
 

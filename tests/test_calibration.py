@@ -136,10 +136,23 @@ def test_nothing_to_calibrate_leaves_the_exact_draws():
 def test_a_batch_the_model_cannot_take_leaves_every_kernel_as_it_was():
     model = resnet_block()
     before = [_numpy(w).copy() for w in model.weights]
-    with pytest.raises(Exception):  # noqa: B017 - whatever the backend raises for the wrong shape
+    with pytest.raises(ValueError, match="`calibrate_with` must be a batch .* before any kernel was drawn"):
         keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.zeros((2, 5, 5, 3), "float32"))
     for weight, old in zip(model.weights, before):
         np.testing.assert_array_equal(_numpy(weight), old)
+
+
+def test_an_error_after_the_draws_says_the_kernels_keep_their_new_values(monkeypatch):
+    model = resnet_block()
+    x = np.random.default_rng(3).normal(size=(4, 12, 12, 8)).astype("float32")
+
+    def failing(*args, **kwargs):
+        raise MemoryError("out of memory in the middle of a calibration")
+
+    monkeypatch.setattr(keras_fracinit.model_init._calibration, "calibrate", failing)
+    with pytest.raises(MemoryError) as caught:
+        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
+    assert any("keep their new values" in note for note in caught.value.__notes__)
 
 
 def test_paths_read_the_same_after_a_tap_model_called_the_layers_again():
