@@ -1,6 +1,11 @@
 """Helpers several test modules share: statistical bounds and data sources."""
 
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import keras
 
@@ -33,3 +38,27 @@ def batches_py_dataset(x, y, batch_size):
             return x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
 
     return Batches()
+
+
+def run_fresh_python(code, *args, backend=None, env=None, timeout=600):
+    """Runs `code` (dedented) in a new interpreter; returns its stdout.
+
+    On `backend` (default: the current one), with `env` added to the
+    environment; the run must succeed.
+    """
+    environment = dict(os.environ, KERAS_BACKEND=backend or keras.backend.backend(), **(env or {}))
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
+
+
+def last_json_line(stdout):
+    """The JSON object on the last line a fresh interpreter printed."""
+    return json.loads(stdout.strip().splitlines()[-1])

@@ -2,33 +2,16 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
 import pytest
+from helpers import last_json_line
+from helpers import run_fresh_python
 
 import keras_fracinit
 from keras_fracinit import FractionalMomentNormal
 from keras_fracinit import FractionalMomentUniform
-
-
-def _run_fresh_python(code, *args):
-    """Runs `code` in a new interpreter on the current backend; returns stdout."""
-    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 @pytest.mark.parametrize(
@@ -127,7 +110,9 @@ def test_keras_file_loads_in_a_fresh_process(tmp_path):
     model.save(tmp_path / "model.keras")
     np.save(tmp_path / "x.npy", x)
 
-    stdout = _run_fresh_python(FRESH_LOAD, tmp_path / "model.keras", tmp_path / "x.npy", tmp_path / "y.npy")
+    stdout = run_fresh_python(
+        FRESH_LOAD, tmp_path / "model.keras", tmp_path / "x.npy", tmp_path / "y.npy", timeout=300
+    )
     loaded = json.loads(stdout.strip().splitlines()[-1])
     for layer, (module, name, config) in zip(model.layers, loaded):
         assert module == "keras_fracinit.initializers"
@@ -195,7 +180,7 @@ MIRRORED = """
 
 @pytest.mark.tensorflow_only
 def test_mirrored_strategy_replicas_get_the_same_kernel():
-    report = json.loads(_run_fresh_python(MIRRORED).strip().splitlines()[-1])
+    report = last_json_line(run_fresh_python(MIRRORED, timeout=300))
     expected_std = FractionalMomentNormal(0.8).stddev((64, 32))
     for label, entry in report.items():
         assert entry["replicas"] == 2 and len(entry["devices"]) == 2, label

@@ -6,15 +6,15 @@ TensorFlow's `MirroredStrategy` on 2 logical CPU devices.
 """
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
-import textwrap
 
 import keras
 import numpy as np
 import pytest
+from helpers import last_json_line
+from helpers import run_fresh_python
 
 import keras_fracinit
 from keras_fracinit import _kernel_draws
@@ -90,18 +90,6 @@ def test_a_large_kernel_is_drawn_in_blocks_of_rows_each_from_its_folded_seed():
     np.testing.assert_allclose(
         _numpy(model.get_layer("wide").kernel), np.concatenate([_numpy(b) for b in blocks]), rtol=2 * 2.0**-23
     )
-
-
-def _run_fresh(script, env):
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env),
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 SHARDED = """
@@ -237,10 +225,8 @@ SHARDED = """
 
 @pytest.mark.backend_independent  # it starts its own JAX process with 8 devices
 def test_sharded_models_keep_their_layouts_and_get_the_unsharded_values():
-    summary = _run_fresh(
-        SHARDED,
-        {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"},
-    )
+    eight_devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    summary = last_json_line(run_fresh_python(SHARDED, backend="jax", env=eight_devices))
     model_parallel = summary["model_parallel"]
     assert model_parallel["specs"] == {
         "conv/kernel": [None, None, None, "model"],
@@ -315,7 +301,7 @@ MIRRORED = """
 
 @pytest.mark.tensorflow_only
 def test_mirrored_variables_stay_equal_on_both_replicas():
-    results = _run_fresh(MIRRORED, {"KERAS_BACKEND": "tensorflow"})
+    results = last_json_line(run_fresh_python(MIRRORED, backend="tensorflow"))
     assert results["exact"]["statuses"] == ["initialized", "skipped", "initialized"]
     assert results["calibrated"]["statuses"] == ["initialized", "calibrated", "initialized"]
     for label, got in results.items():

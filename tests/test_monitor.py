@@ -2,12 +2,7 @@
 
 import csv
 import gc
-import json
 import math
-import os
-import subprocess
-import sys
-import textwrap
 import tracemalloc
 import warnings
 
@@ -15,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 from helpers import batches_py_dataset
+from helpers import last_json_line
+from helpers import run_fresh_python
 
 from keras_fracinit import FractionalMomentMonitor
 from keras_fracinit import FractionalMomentNormal
@@ -667,16 +664,7 @@ MIRRORED = """
 
 @pytest.mark.tensorflow_only
 def test_under_mirrored_strategy():
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(MIRRORED)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = last_json_line(run_fresh_python(MIRRORED, backend="tensorflow", timeout=300))
     assert report["replicas"] == 2
     logged = report["logged"]
     assert logged["s_moment/head"] == pytest.approx(report["expected_head"], rel=1e-4)
