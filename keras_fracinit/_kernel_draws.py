@@ -26,8 +26,9 @@ kernel (the largest), whatever the size of the model.
   kernel on 2 CPU cores), so a small kernel on one device is cut, on the
   host, from a flat draw whose length is the next power of two (one
   compiled function per length): threefry makes entry `i` from the key and
-  `i` alone, so the values are the same. Small kernels compile without
-  XLA's backend optimizations (4x faster to compile, 4x slower to run).
+  `i` alone, so the values are the same. Kernels under `OPTIMIZE_FROM`
+  entries compile without XLA's backend optimizations (4x faster to
+  compile, 4x slower to run).
   Known limit: for a large kernel sharded along its first axis, XLA's
   partitioner of the row loop needs more memory per device than the
   shard (measured: 22 MiB for a 16 MiB kernel on a 4-way model axis).
@@ -43,6 +44,9 @@ import numpy as np
 # JAX: kernels with fewer entries are drawn whole, larger ones in blocks of
 # rows of at most this many entries (4 MiB of float32).
 SMALL = 2**20
+# JAX: kernels with fewer entries are compiled without XLA's backend
+# optimizations, which cost more time to compile than they save in drawing.
+OPTIMIZE_FROM = 2**16
 
 
 def draw(kernels, generator):
@@ -69,19 +73,22 @@ def _jax_value(shape, dtype, sharding, seed, stddev):
     seed, stddev = np.asarray(seed), np.asarray(stddev, dtype)
     size = math.prod(shape)
     if size < SMALL and len(sharding.device_set) == 1:
-        flat = _jax_normal((1 << max(size - 1, 0).bit_length(),), dtype, None, small=True)(seed, stddev)
+        length = 1 << max(size - 1, 0).bit_length()
+        flat = _jax_normal((length,), dtype, None, whole=True, optimize=size >= OPTIMIZE_FROM)(seed, stddev)
         return np.asarray(flat)[:size].reshape(shape)
-    return _jax_normal(shape, dtype, sharding, small=size < SMALL)(seed, stddev)
+    return _jax_normal(shape, dtype, sharding, whole=size < SMALL, optimize=size >= OPTIMIZE_FROM)(
+        seed, stddev
+    )
 
 
 @functools.cache
-def _jax_normal(shape, dtype, sharding, small):
+def _jax_normal(shape, dtype, sharding, whole, optimize):
     """The compiled `(seed, stddev) -> N(0, stddev^2)` of `shape`, laid out as `sharding`.
 
-    `small`: the kernel is small, so drawn whole and compiled without XLA's
-    backend optimizations (they can move the last bit of a value); it goes
-    with the kernel, not with the shape drawn (a flat draw to cut from can
-    be longer), so that a kernel's values do not depend on the way taken.
+    `whole` (else in blocks of rows) and `optimize` (XLA's backend
+    optimizations, which can move the last bit of a value) go with the
+    kernel's size, not with the shape drawn (a flat draw to cut from is
+    longer), so that a kernel's values do not depend on the way taken.
     """
     import jax
     from jax import lax
@@ -93,7 +100,7 @@ def _jax_normal(shape, dtype, sharding, small):
         return jax.random.normal(jax.random.fold_in(seed, index), (count, *shape[1:]), dtype) * stddev
 
     def normal(seed, stddev):
-        if small:
+        if whole:
             return jax.random.normal(seed, shape, dtype) * stddev
 
         # JAX's threefry holds two 32-bit words per entry while it works:
@@ -107,7 +114,7 @@ def _jax_normal(shape, dtype, sharding, small):
             out = lax.dynamic_update_slice_in_dim(out, block(seed, stddev, full, rest), full * rows, 0)
         return out
 
-    options = {"xla_backend_optimization_level": 0} if small else {}
+    options = {} if optimize else {"xla_backend_optimization_level": 0}
     lowered = jax.jit(normal, out_shardings=sharding).lower(
         jax.ShapeDtypeStruct((2,), "uint32"), jax.ShapeDtypeStruct((), dtype)
     )

@@ -6,6 +6,7 @@ TensorFlow's `MirroredStrategy` on 2 logical CPU devices.
 """
 
 import json
+import math
 import pathlib
 import subprocess
 import sys
@@ -70,7 +71,9 @@ def test_a_small_kernel_cut_from_a_flat_draw_equals_the_draw_in_its_own_shape(sh
     sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     seed = np.asarray([5, 9], "uint32")
     cut = _kernel_draws._jax_value(shape, "float32", sharding, seed, 0.3)
-    whole = _kernel_draws._jax_normal(shape, "float32", sharding, small=True)(seed, np.float32(0.3))
+    whole = _kernel_draws._jax_normal(
+        shape, "float32", sharding, whole=True, optimize=math.prod(shape) >= _kernel_draws.OPTIMIZE_FROM
+    )(seed, np.float32(0.3))
     assert cut.shape == shape
     np.testing.assert_array_equal(np.asarray(cut), np.asarray(whole))
 
