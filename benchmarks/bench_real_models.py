@@ -30,7 +30,7 @@ import numpy as np
 import report
 
 import keras_fracinit
-from keras_fracinit import model_init
+from keras_fracinit import _kernel_draws
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from test_calibration import transformer_block  # noqa: E402
@@ -197,7 +197,7 @@ def calibration_cost_table():
         keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)  # warm-up
         # every kernel drawn (the calibrated ones as linear), as initialize draws them
         kernels = [(w, 0.01) for w in model.weights if w.name.endswith("kernel")]
-        draws = _median_seconds(lambda: model_init._draw(kernels, keras.random.SeedGenerator(0)), 3)
+        draws = _median_seconds(lambda: _kernel_draws.draw(kernels, keras.random.SeedGenerator(0)), 3)
         reports = []
         total = _median_seconds(
             lambda: reports.append(keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)), 3
