@@ -29,9 +29,12 @@ kernel (the largest), whatever the size of the model.
   `i` alone, so the values are the same. Kernels under `OPTIMIZE_FROM`
   entries compile without XLA's backend optimizations (4x faster to
   compile, 4x slower to run).
-  Known limit: for a large kernel sharded along its first axis, XLA's
-  partitioner of the row loop needs more memory per device than the
-  shard (measured: 22 MiB for a 16 MiB kernel on a 4-way model axis).
+  The blocks are written in place by a loop; for a kernel whose rows are
+  split over devices, where XLA would assemble more than the whole kernel
+  on each device for such a loop (22 MiB for a 16 MiB kernel on a model
+  axis of 4), the blocks are mapped instead, and each device draws its own
+  (12 MiB). When the rows split unevenly against the blocks, XLA moves
+  rows between devices (16.3 MiB for a 15.6 MiB kernel).
 - Other backends: `keras.random.normal` and `assign`.
 """
 
@@ -99,9 +102,22 @@ def _jax_normal(shape, dtype, sharding, whole, optimize):
     def block(seed, stddev, index, count):
         return jax.random.normal(jax.random.fold_in(seed, index), (count, *shape[1:]), dtype) * stddev
 
+    # Split along the rows (sharding's shard_shape; None: one device)?
+    rows_split = sharding is not None and shape and sharding.shard_shape(shape)[0] < shape[0]
+
     def normal(seed, stddev):
         if whole:
             return jax.random.normal(seed, shape, dtype) * stddev
+        if rows_split:
+            # A loop writing blocks at computed offsets into rows that are
+            # split over devices makes XLA assemble more than a whole
+            # kernel per device. Mapped over the blocks, each device draws
+            # its own blocks only (3 times its shard while it draws them).
+            # (a last, shorter block is the head of a whole one: threefry
+            # makes entry i from the key and i alone)
+            count = full + bool(rest)
+            blocks = jax.vmap(lambda index: block(seed, stddev, index, rows))(jax.numpy.arange(count))
+            return blocks.reshape((count * rows, *shape[1:]))[: shape[0]]
 
         # JAX's threefry holds two 32-bit words per entry while it works:
         # drawn whole, a kernel would need 3 times its size. Blocks of rows

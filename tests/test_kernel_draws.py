@@ -115,7 +115,7 @@ SHARDED = """
     LAYOUTS = {
         "conv/kernel": (None, None, None, "model"),
         "dense/kernel": (None, "model"),
-        "einsum/kernel": (None, "model"),
+        "einsum/kernel": ("model", None),  # its rows split over the devices
         "head/kernel": (None, "model"),
     }
 
@@ -182,7 +182,13 @@ SHARDED = """
             "built": built, "exact": exact_values, "calibrated": calibrated_values,
             "statuses": [r.status for r in exact], "kept": kept, "pieces": pieces,
             "assigned": list(assigned), "monitor": measured,
-            "specs": {p: list(getattr(s, "spec", ["single device"])) for p, s in layouts.items()},
+            # a PartitionSpec leaves out trailing unsplit axes: padded to the kernel's rank
+            "specs": {
+                p: list(s.spec) + [None] * (len(built[p].shape) - len(s.spec))
+                if hasattr(s, "spec")
+                else ["single device"]
+                for p, s in layouts.items()
+            },
         }
 
     results = {"unsharded": run("unsharded")}
@@ -222,6 +228,19 @@ SHARDED = """
                 for k in base["monitor"]
             ),
         }
+    # per device, while one 2048 x 2048 kernel (16 MiB) is drawn in blocks of
+    # 2^18 entries: the output shard and the generator's temporaries
+    _kernel_draws.SMALL = 2**18
+    summary["memory"] = {}
+    for axes in [("model", None), (None, "model"), ("batch", "model")]:
+        sharding = jax.sharding.NamedSharding(mesh.backend_mesh, jax.sharding.PartitionSpec(*axes))
+        draw = _kernel_draws._jax_normal((2048, 2048), "float32", sharding, whole=False, optimize=True)
+        analysis = draw.memory_analysis()
+        summary["memory"][str(axes)] = {
+            "output": analysis.output_size_in_bytes,
+            "temporaries": analysis.temp_size_in_bytes,
+            "shard": int(np.prod(sharding.shard_shape((2048, 2048)))) * 4,
+        }
     print(json.dumps(summary))
 """
 
@@ -230,11 +249,12 @@ SHARDED = """
 def test_sharded_models_keep_their_layouts_and_get_the_unsharded_values():
     eight_devices = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
     summary = last_json_line(run_fresh_python(SHARDED, backend="jax", env=eight_devices))
+    memory = summary.pop("memory")
     model_parallel = summary["model_parallel"]
     assert model_parallel["specs"] == {
         "conv/kernel": [None, None, None, "model"],
         "dense/kernel": [None, "model"],
-        "einsum/kernel": [None, "model"],
+        "einsum/kernel": ["model", None],
         "head/kernel": [None, "model"],
     }
     # replicated on every device
@@ -254,6 +274,11 @@ def test_sharded_models_keep_their_layouts_and_get_the_unsharded_values():
     for item in model_parallel["assigned"]:
         assert item["largest_piece"] == item["size"] // 4, item
     assert all(piece * 4 == model_parallel["sizes"][p] for p, piece in model_parallel["pieces"].items())
+    # each device holds its shard of the output and works on its own blocks only: threefry's two
+    # 32-bit words per entry of its shard, at most (the kernel is 4 or 8 times the shard)
+    for axes, used in memory.items():
+        assert used["output"] == used["shard"], axes
+        assert used["temporaries"] <= 3 * used["shard"] + 2**20, (axes, used)
 
 
 MIRRORED = """
