@@ -63,17 +63,19 @@ class Outcome:
 class _Search:
     """The rescaling of one kernel, step by step, with its safeguards."""
 
-    def __init__(self, target, s, tolerance, max_iterations):
-        self.target, self.s = target, s
+    def __init__(self, target, s, tolerance, max_iterations, applied):
+        self.target, self.s, self.applied = target, s, applied
         self.tolerance, self.max_iterations = tolerance, max_iterations
         self.scale, self.steps, self.ratio = 1.0, 0, math.nan
         self.best = (math.inf, 1.0, math.nan)
         self.stopped = ""
 
     def set_scale(self, scale):
-        variable = self.target.variable
-        variable.assign(variable * keras.ops.cast(scale / self.scale, variable.dtype))
+        variable, factor = self.target.variable, scale / self.scale
+        variable.assign(variable * keras.ops.cast(factor, variable.dtype))
         self.scale = scale
+        key = self.target.key
+        self.applied[key] = self.applied.get(key, 1.0) * factor
 
     def next_scale(self, ratio):
         """Records a measured ratio; returns the next scale to try, or None when done."""
@@ -176,24 +178,42 @@ def dry_run(model, targets, data):
 
 
 def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
-    """Calibrates every `Target`; returns `{key: Outcome}`."""
+    """Calibrates every `Target`; returns `{key: Outcome}`.
+
+    If it fails part way, every kernel it rescaled is put back at the scale
+    it was drawn with before the error is raised.
+    """
+    applied: dict = {}  # {key: the factor by which a kernel was rescaled}
+    try:
+        return _calibrate(model, targets, data, s, tolerance, max_iterations, graph, applied)
+    except BaseException:
+        for target in targets:
+            if target.key in applied:
+                variable = target.variable
+                variable.assign(variable / keras.ops.cast(applied[target.key], variable.dtype))
+        raise
+
+
+def _calibrate(model, targets, data, s, tolerance, max_iterations, graph, applied):
     chains = {target.key: _chain(target, graph) for target in targets}
     local = [target for target in targets if chains[target.key] is not None]
     whole = [target for target in targets if chains[target.key] is None]
     outcomes = {}
     if local:
-        outcomes.update(_calibrate_on_call(model, local, chains, data, s, tolerance, max_iterations))
+        outcomes.update(_calibrate_on_call(model, local, chains, data, s, tolerance, max_iterations, applied))
     if not whole:
         return outcomes
     for target in whole:
-        outcomes[target.key] = _calibrate_by_passes(model, target, data, s, tolerance, max_iterations)
+        outcomes[target.key] = _calibrate_by_passes(
+            model, target, data, s, tolerance, max_iterations, applied
+        )
     # A kernel calibrated on call may sit after one calibrated by whole passes,
     # whose new scale moved its input: those are calibrated again, once, on
     # their now final inputs; then every kernel is measured again.
     measured = _measure(model, local, data, s)
     moved = [t for t in local if not _within(measured[t.key], tolerance)]
     if moved:
-        again = _calibrate_on_call(model, moved, chains, data, s, tolerance, max_iterations)
+        again = _calibrate_on_call(model, moved, chains, data, s, tolerance, max_iterations, applied)
         for key, outcome in again.items():
             first = outcomes[key]
             outcomes[key] = dataclasses.replace(
@@ -225,7 +245,7 @@ def _ratios(path_moments, data):
     }
 
 
-def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iterations):
+def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iterations, applied):
     """One eager pass; each kernel is calibrated when its layer runs, on its final input."""
     by_start: dict[int, list] = {}
     for target in targets:
@@ -239,7 +259,7 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
             inputs = args[0] if args else next(iter(kwargs.values()))
             denominator = _moment(inputs, s) if pending else math.nan
             for target in pending:
-                search = _Search(target, s, tolerance, max_iterations)
+                search = _Search(target, s, tolerance, max_iterations, applied)
                 while True:
                     end_output = outputs
                     for node, tensor in chains[target.key]:
@@ -268,10 +288,10 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
     return outcomes
 
 
-def _calibrate_by_passes(model, target, data, s, tolerance, max_iterations):
+def _calibrate_by_passes(model, target, data, s, tolerance, max_iterations, applied):
     """Whole passes of the model for a path through a merge (its other inputs come from elsewhere)."""
     measure = _taps.PathMoments(model, {target.key: (target.start, target.end, target.visible)}, s)
-    search = _Search(target, s, tolerance, max_iterations)
+    search = _Search(target, s, tolerance, max_iterations, applied)
     while True:
         scale = search.next_scale(_ratios(measure, data)[target.key])
         if scale is None:

@@ -166,7 +166,8 @@ def initialize(
     copy of the model: the extra memory is about one kernel. The values
     depend on the seed and the kernels' order and shapes, not on where
     they live. An error after the first draw (out of memory, an interrupt)
-    leaves the kernels drawn so far with their new values and says so.
+    leaves the kernels drawn so far with their new values, puts the kernels
+    being calibrated back at their linear draw, and says so.
     Biases are not changed.
 
     Args:
@@ -271,8 +272,7 @@ def initialize(
         error.add_note(
             f"keras_fracinit.initialize: this error came after the {len(drawn)} kernel(s) of model "
             f"{model.name!r} were drawn; they keep their new values (no copy of the old weights is "
-            f"kept), and the {len(targets)} kernel(s) to calibrate may hold a scale between their linear "
-            "draw and the calibrated one."
+            f"kept); the {len(targets)} kernel(s) to calibrate were put back at their linear draw."
         )
         raise
 

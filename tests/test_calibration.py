@@ -155,6 +155,43 @@ def test_an_error_after_the_draws_says_the_kernels_keep_their_new_values(monkeyp
     assert any("keep their new values" in note for note in caught.value.__notes__)
 
 
+def test_a_calibration_failing_part_way_puts_its_kernels_back_at_their_linear_draw(monkeypatch):
+    model = resnet_block()
+    x = np.random.default_rng(3).normal(size=(4, 12, 12, 8)).astype("float32")
+    calibration = keras_fracinit.model_init._calibration
+    def fails_at_once(*args):
+        raise MemoryError("before the first step")
+
+    # the draws alone: a calibration that fails before its first step
+    with monkeypatch.context() as patch:
+        patch.setattr(calibration, "_calibrate", fails_at_once)
+        with pytest.raises(MemoryError):
+            keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
+    drawn = [_numpy(w).copy() for w in model.weights]
+    # then one that fails after some rescaling steps
+    steps, moment = [], calibration._moment
+
+    def failing_moment(tensor, s):
+        if len(steps) == 3:
+            raise MemoryError("out of memory in the middle of a calibration")
+        steps.append(s)
+        return moment(tensor, s)
+
+    monkeypatch.setattr(calibration, "_moment", failing_moment)
+    rescaled = []
+    set_scale = calibration._Search.set_scale
+    monkeypatch.setattr(
+        calibration._Search, "set_scale", lambda self, scale: rescaled.append(scale) or set_scale(self, scale)
+    )
+    with pytest.raises(MemoryError, match="middle of a calibration") as caught:
+        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
+    assert rescaled, "the failure must come after a rescaling step"
+    assert any("put back at their linear draw" in note for note in caught.value.__notes__)
+    for weight, before in zip(model.weights, drawn):
+        # rescaled and divided back: float32 rounding apart
+        np.testing.assert_allclose(_numpy(weight), before, rtol=1e-6, atol=0)
+
+
 def test_paths_read_the_same_after_a_tap_model_called_the_layers_again():
     """Tap models (calibration, the monitor) call the model's layers on new inputs,
     which adds consumers to them; initialize reads the model's own graph only."""
