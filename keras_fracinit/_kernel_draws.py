@@ -29,12 +29,11 @@ kernel (the largest), whatever the size of the model.
   `i` alone, so the values are the same. Kernels under `OPTIMIZE_FROM`
   entries compile without XLA's backend optimizations (4x faster to
   compile, 4x slower to run).
-  The blocks are written in place by a loop; for a kernel whose rows are
-  split over devices, where XLA would assemble more than the whole kernel
-  on each device for such a loop (22 MiB for a 16 MiB kernel on a model
-  axis of 4), the blocks are mapped instead, and each device draws its own
-  (12 MiB). When the rows split unevenly against the blocks, XLA moves
-  rows between devices (16.3 MiB for a 15.6 MiB kernel).
+  The blocks are written in place by a loop when every device holds all
+  the rows; when the rows are split over devices, each device draws the
+  blocks its rows overlap, one at a time (for such a loop XLA would
+  assemble more than a kernel per device: 22 MiB for a 16 MiB kernel on a
+  model axis of 4).
 - Other backends: `keras.random.normal` and `assign`.
 """
 
@@ -94,47 +93,114 @@ def _jax_normal(shape, dtype, sharding, whole, optimize):
     longer), so that a kernel's values do not depend on the way taken.
     """
     import jax
-    from jax import lax
 
-    rows = max(1, SMALL // math.prod(shape[1:]))
-    full, rest = divmod(shape[0] if shape else 1, rows)
+    if whole:
 
-    def block(seed, stddev, index, count):
-        return jax.random.normal(jax.random.fold_in(seed, index), (count, *shape[1:]), dtype) * stddev
-
-    # Split along the rows (sharding's shard_shape; None: one device)?
-    rows_split = sharding is not None and shape and sharding.shard_shape(shape)[0] < shape[0]
-
-    def normal(seed, stddev):
-        if whole:
+        def normal(seed, stddev):
             return jax.random.normal(seed, shape, dtype) * stddev
-        if rows_split:
-            # A loop writing blocks at computed offsets into rows that are
-            # split over devices makes XLA assemble more than a whole
-            # kernel per device. Mapped over the blocks, each device draws
-            # its own blocks only (3 times its shard while it draws them).
-            # (a last, shorter block is the head of a whole one: threefry
-            # makes entry i from the key and i alone)
-            count = full + bool(rest)
-            blocks = jax.vmap(lambda index: block(seed, stddev, index, rows))(jax.numpy.arange(count))
-            return blocks.reshape((count * rows, *shape[1:]))[: shape[0]]
 
-        # JAX's threefry holds two 32-bit words per entry while it works:
-        # drawn whole, a kernel would need 3 times its size. Blocks of rows
-        # written into the output in place need the kernel and one block.
-        def step(index, out):
-            return lax.dynamic_update_slice_in_dim(out, block(seed, stddev, index, rows), index * rows, 0)
-
-        out = lax.fori_loop(0, full, step, jax.numpy.empty(shape, dtype))
-        if rest:
-            out = lax.dynamic_update_slice_in_dim(out, block(seed, stddev, full, rest), full * rows, 0)
-        return out
-
+    else:
+        normal = _blocks_of_rows(shape, dtype, sharding)
     options = {} if optimize else {"xla_backend_optimization_level": 0}
     lowered = jax.jit(normal, out_shardings=sharding).lower(
         jax.ShapeDtypeStruct((2,), "uint32"), jax.ShapeDtypeStruct((), dtype)
     )
     return lowered.compile(options)
+
+
+def _blocks_of_rows(shape, dtype, sharding):
+    """`(seed, stddev) -> values`, drawn in blocks of `rows` rows, block `j` from the seed folded with `j`.
+
+    JAX's threefry holds two 32-bit words per entry while it works: drawn
+    whole, a kernel would need 3 times its size. A last, shorter block is
+    the head of a whole one (threefry makes entry `i` from the key and `i`
+    alone), so any block can be drawn whole and cut.
+    """
+    import jax
+    from jax import lax
+
+    # A power of two, so that the blocks line up with the shards when a
+    # kernel's rows are split evenly over devices (row counts are multiples
+    # of powers of two far more often than of anything else).
+    rows = 1 << max(0, (SMALL // math.prod(shape[1:])).bit_length() - 1)
+    full, rest = divmod(shape[0], rows)
+    count = full + bool(rest)
+
+    def block(seed, stddev, index, length=rows):
+        return jax.random.normal(jax.random.fold_in(seed, index), (length, *shape[1:]), dtype) * stddev
+
+    local = sharding.shard_shape(shape) if sharding is not None else shape
+    if local[0] == shape[0]:
+        # Rows on every device: the blocks written in place by a loop need
+        # the kernel and one block.
+        def normal(seed, stddev):
+            def step(index, out):
+                return lax.dynamic_update_slice_in_dim(out, block(seed, stddev, index), index * rows, 0)
+
+            out = lax.fori_loop(0, full, step, jax.numpy.empty(shape, dtype))
+            if rest:
+                out = lax.dynamic_update_slice_in_dim(out, block(seed, stddev, full, rest), full * rows, 0)
+            return out
+
+        return normal
+    # Rows split over devices: for a loop writing at computed offsets into
+    # them, XLA would assemble more than a kernel per device.
+    if tuple(local[1:]) == tuple(shape[1:]) and isinstance(sharding, jax.sharding.NamedSharding):
+        return _rows_by_device(shape, dtype, sharding, rows, block)
+
+    # Rows and other axes split: mapped over the blocks, each device draws
+    # its own where the shards follow block boundaries (3 times its shard
+    # while it draws them); otherwise XLA moves rows between the devices.
+    def normal(seed, stddev):
+        blocks = jax.vmap(lambda index: block(seed, stddev, index))(jax.numpy.arange(count))
+        return blocks.reshape((count * rows, *shape[1:]))[: shape[0]]
+
+    return normal
+
+
+def _rows_by_device(shape, dtype, sharding, rows, block):
+    """Only the rows split over devices: each device draws the blocks its rows overlap, one at a time.
+
+    Each device works alone: it needs its shard, the blocks its rows overlap
+    (at most two more than the shard holds) and one block's work, whether
+    or not the shards follow block boundaries. Its blocks are whole rows,
+    so this is for kernels whose other axes are not split.
+    """
+    import jax
+    from jax import lax
+
+    spec = tuple(sharding.spec) + (None,) * (len(shape) - len(sharding.spec))
+    local = sharding.shard_shape(shape)
+    # shards that follow block boundaries overlap their own blocks only
+    overlapped = -(-local[0] // rows) + bool(local[0] % rows)
+
+    def offset(axis):
+        names = spec[axis] if isinstance(spec[axis], tuple) else (spec[axis],)
+        index = 0
+        for name in names:
+            index = index * sharding.mesh.shape[name] + lax.axis_index(name)
+        return index * local[axis]
+
+    def on_device(seed, stddev):
+        first = offset(0) // rows
+
+        def step(k, window):
+            return lax.dynamic_update_slice_in_dim(window, block(seed, stddev, first + k), k * rows, 0)
+
+        empty = jax.numpy.empty((overlapped * rows, *shape[1:]), dtype)
+        window = lax.fori_loop(0, overlapped, step, empty)
+        return lax.dynamic_slice_in_dim(window, offset(0) - first * rows, local[0], 0)
+
+    partition = jax.sharding.PartitionSpec
+    # (check_vma=False: the window starts the same on every device and
+    # differs once written; JAX's check would reject that loop carry)
+    return jax.shard_map(
+        on_device,
+        mesh=sharding.mesh,
+        in_specs=(partition(), partition()),
+        out_specs=partition(*spec),
+        check_vma=False,
+    )
 
 
 @functools.cache

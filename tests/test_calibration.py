@@ -159,6 +159,7 @@ def test_a_calibration_failing_part_way_puts_its_kernels_back_at_their_linear_dr
     model = resnet_block()
     x = np.random.default_rng(3).normal(size=(4, 12, 12, 8)).astype("float32")
     calibration = keras_fracinit.model_init._calibration
+
     def fails_at_once(*args):
         raise MemoryError("before the first step")
 

@@ -85,10 +85,10 @@ def test_a_large_kernel_is_drawn_in_blocks_of_rows_each_from_its_folded_seed():
     model = keras.Sequential([keras.Input((1100,)), keras.layers.Dense(1000, name="wide")])
     (entry,) = keras_fracinit.initialize(model, 1.0, seed=7)
     seed = keras.random.SeedGenerator(7).next()
-    rows = _kernel_draws.SMALL // 1000  # 1048 rows a block: one whole block, then 52 rows
+    # blocks of 2^20 entries at most, a power of two of rows: 1024 rows, then the last 76
     blocks = [
         keras.random.normal((count, 1000), stddev=entry.stddev, seed=jax.random.fold_in(seed, index))
-        for index, count in enumerate((rows, 1100 - rows))
+        for index, count in enumerate((1024, 76))
     ]
     np.testing.assert_allclose(
         _numpy(model.get_layer("wide").kernel), np.concatenate([_numpy(b) for b in blocks]), rtol=2 * 2.0**-23
@@ -228,18 +228,22 @@ SHARDED = """
                 for k in base["monitor"]
             ),
         }
-    # per device, while one 2048 x 2048 kernel (16 MiB) is drawn in blocks of
-    # 2^18 entries: the output shard and the generator's temporaries
+    # per device, while a kernel of 2048 (or 2000: shards across block
+    # boundaries) x 2048 is drawn in blocks of 2^18 entries: the output
+    # shard and the generator's temporaries
     _kernel_draws.SMALL = 2**18
     summary["memory"] = {}
-    for axes in [("model", None), (None, "model"), ("batch", "model")]:
+    for rows, axes in [
+        (2048, ("model", None)), (2000, ("model", None)), (2048, (None, "model")), (2048, ("batch", "model"))
+    ]:
         sharding = jax.sharding.NamedSharding(mesh.backend_mesh, jax.sharding.PartitionSpec(*axes))
-        draw = _kernel_draws._jax_normal((2048, 2048), "float32", sharding, whole=False, optimize=True)
+        draw = _kernel_draws._jax_normal((rows, 2048), "float32", sharding, whole=False, optimize=True)
         analysis = draw.memory_analysis()
-        summary["memory"][str(axes)] = {
+        summary["memory"][f"{rows} {axes}"] = {
             "output": analysis.output_size_in_bytes,
             "temporaries": analysis.temp_size_in_bytes,
-            "shard": int(np.prod(sharding.shard_shape((2048, 2048)))) * 4,
+            "shard": int(np.prod(sharding.shard_shape((rows, 2048)))) * 4,
+            "kernel": rows * 2048 * 4,
         }
     print(json.dumps(summary))
 """
@@ -274,11 +278,12 @@ def test_sharded_models_keep_their_layouts_and_get_the_unsharded_values():
     for item in model_parallel["assigned"]:
         assert item["largest_piece"] == item["size"] // 4, item
     assert all(piece * 4 == model_parallel["sizes"][p] for p, piece in model_parallel["pieces"].items())
-    # each device holds its shard of the output and works on its own blocks only: threefry's two
-    # 32-bit words per entry of its shard, at most (the kernel is 4 or 8 times the shard)
+    # each device holds its shard of the output and works on its own rows only: never a kernel's
+    # worth, nor more than threefry's two 32-bit words per entry of its shard and a block
     for axes, used in memory.items():
         assert used["output"] == used["shard"], axes
         assert used["temporaries"] <= 3 * used["shard"] + 2**20, (axes, used)
+        assert used["temporaries"] + used["output"] < used["kernel"], (axes, used)
 
 
 MIRRORED = """
