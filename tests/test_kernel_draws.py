@@ -239,7 +239,10 @@ SHARDED = """
         sharding = jax.sharding.NamedSharding(mesh.backend_mesh, jax.sharding.PartitionSpec(*axes))
         draw = _kernel_draws._jax_normal((rows, 2048), "float32", sharding, whole=False, optimize=True)
         analysis = draw.memory_analysis()
+        key, stddev = np.asarray([1, 2], "uint32"), np.float32(0.5)
+        alone = _kernel_draws._jax_normal((rows, 2048), "float32", None, whole=False, optimize=True)
         summary["memory"][f"{rows} {axes}"] = {
+            "equal": bool(np.array_equal(np.asarray(draw(key, stddev)), np.asarray(alone(key, stddev)))),
             "output": analysis.output_size_in_bytes,
             "temporaries": analysis.temp_size_in_bytes,
             "shard": int(np.prod(sharding.shard_shape((rows, 2048)))) * 4,
@@ -281,6 +284,7 @@ def test_sharded_models_keep_their_layouts_and_get_the_unsharded_values():
     # each device holds its shard of the output and works on its own rows only: never a kernel's
     # worth, nor more than threefry's two 32-bit words per entry of its shard and a block
     for axes, used in memory.items():
+        assert used["equal"], axes  # the values of the draw on one device
         assert used["output"] == used["shard"], axes
         assert used["temporaries"] <= 3 * used["shard"] + 2**20, (axes, used)
         assert used["temporaries"] + used["output"] < used["kernel"], (axes, used)
