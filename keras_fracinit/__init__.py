@@ -26,10 +26,10 @@ _LAZY_ATTRIBUTES = {
     "FractionalMomentUniform": "keras_fracinit.initializers",
     "InitializationReport": "keras_fracinit.model_init",
     "LayerReport": "keras_fracinit.model_init",
-    "SuggestedS": "keras_fracinit._gradient_noise",
+    "SuggestedS": "keras_fracinit.suggest",
     "UnsupportedActivationError": "keras_fracinit.model_init",
     "initialize": "keras_fracinit.model_init",
-    "suggest_s": "keras_fracinit._gradient_noise",
+    "suggest_s": "keras_fracinit.suggest",
 }
 _LAZY_SUBMODULES = ("datasets", "simulate", "tail_index", "theory")
 
@@ -54,8 +54,6 @@ if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from keras_fracinit import simulate
     from keras_fracinit import tail_index
     from keras_fracinit import theory
-    from keras_fracinit._gradient_noise import SuggestedS
-    from keras_fracinit._gradient_noise import suggest_s
     from keras_fracinit.initializers import FractionalMomentNormal
     from keras_fracinit.initializers import FractionalMomentUniform
     from keras_fracinit.model_init import InitializationReport
@@ -63,6 +61,8 @@ if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from keras_fracinit.model_init import UnsupportedActivationError
     from keras_fracinit.model_init import initialize
     from keras_fracinit.monitor import FractionalMomentMonitor
+    from keras_fracinit.suggest import SuggestedS
+    from keras_fracinit.suggest import suggest_s
 
 
 def __getattr__(name):

@@ -23,6 +23,7 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.tail_index",
     "keras_fracinit._layers",
     "keras_fracinit._gradient_noise",
+    "keras_fracinit.suggest",
     "keras_fracinit.monitor.callback",
 ]
 
