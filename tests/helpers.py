@@ -27,6 +27,19 @@ def block_sum_sd(alpha, samples, block):
     return alpha**2 * sd_inverse
 
 
+def per_entry_sd(alpha, terms, block):
+    """Upper bound on the standard deviation of `per_entry_tail_index` for iid symmetric alpha-stable draws.
+
+    Each of the `terms` independent terms is `log|Y| - mean of block log|d|`
+    with `Y` and the `d` symmetric alpha-stable, so its sd is at most
+    `sigma (1 + 1/sqrt(block))` (Minkowski), `sigma^2 = Var log|X| =
+    pi^2/6 (1/alpha^2 + 1/2)`; delta method for `alpha = 1/(1/alpha)`.
+    """
+    sd_log = math.sqrt(math.pi**2 / 6 * (1 / alpha**2 + 0.5))
+    sd_inverse = sd_log * (1 + 1 / math.sqrt(block)) / math.sqrt(terms) / math.log(block)
+    return alpha**2 * sd_inverse
+
+
 def batches_py_dataset(x, y, batch_size):
     """A `keras.utils.PyDataset` of the full `(x, y)` batches, in order."""
 
