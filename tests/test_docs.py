@@ -21,6 +21,7 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.simulate",
     "keras_fracinit.model_init",
     "keras_fracinit.tail_index",
+    "keras_fracinit.heavy_tails",
     "keras_fracinit._layers",
     "keras_fracinit._gradient_noise",
     "keras_fracinit.suggest",
