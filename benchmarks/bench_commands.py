@@ -80,7 +80,7 @@ def main():
         if name == "tests":
             text = text[:-1] + f"; the last printed {tail.strip('= ')}."
         else:  # what the run printed last: its summary
-            summary = result.stdout.strip().splitlines()[-8 if name == "main_job" else -7 :]
+            summary = result.stdout.strip().splitlines()[-8 if name == "main_job" else -10 :]
             text += " The last run printed, at its end:\n\n```text\n" + "\n".join(summary) + "\n```"
         report.publish(
             f"time_{name}",

@@ -11,8 +11,8 @@ TensorBoard. It writes, in `--out`:
 - <init>.csv: Keras' CSVLogger file, monitor columns included;
 - tensorboard/<init>/: the monitor's own TensorBoard scalars;
 
-and prints the mean and range of the per-layer ratios before and after
-training.
+and prints `suggest_s`'s verdict on the trained networks' gradient noise and
+the mean and range of the per-layer ratios before and after training.
 
     python examples/monitor_fashion_mnist.py \\
         --data-dir /usr/share/datasets/fashion-mnist --out runs/monitor
@@ -79,13 +79,16 @@ def main(argv=None):
     suggestion = keras_fracinit.suggest_s(
         probe_model, (x_train, y_train), loss, batches=args.noise_batches, batch_size=args.batch_size
     )
+    print(f"suggest_s at initialization ({suggestion.batches} batches): {suggestion.reason}")
+    verdicts = [assessment.verdict for assessment in suggestion.per_layer.values()]
     print(
-        f"suggest_s at initialization: s = {suggestion.s:.2f} (median tail index "
-        f"{suggestion.alpha:.2f}, spread across layers {suggestion.spread:.2f}, "
-        f"{suggestion.batches} batches)"
+        "  per layer: "
+        + ", ".join(f"{verdict} {verdicts.count(verdict)}" for verdict in dict.fromkeys(verdicts))
+        + "; tail indices "
+        + " ".join(f"{assessment.alpha:.2f}" for assessment in suggestion.per_layer.values())
     )
 
-    results = {}
+    results, trained = {}, {}
     for init, s in (("fractional", args.s), ("he", 2.0)):
         keras.utils.set_random_seed(args.seed)
         model = paper_stack(x_train.shape[1], classes, args.depth, args.width)
@@ -114,6 +117,12 @@ def main(argv=None):
             ratio_summary([monitor.history[key][-1] for key in ratios]),
             history.history["val_accuracy"][-1],
         )
+        trained[init] = keras_fracinit.suggest_s(
+            model, (x_train, y_train), loss, batches=args.noise_batches, batch_size=args.batch_size
+        )
+
+    for init, suggestion in trained.items():
+        print(f"suggest_s after {args.epochs} epochs ({init}): {suggestion.reason}")
 
     print(f"\ns_moment_ratio per layer (s = {args.s:g}), {args.depth} layers:")
     for init, (before, after, accuracy) in results.items():

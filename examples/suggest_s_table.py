@@ -98,24 +98,28 @@ def compare(per_scheme, suggested, config):
 def markdown(rows, config, batches):
     lines = [
         f"{config['dataset']}: suggest_s on each seed's He network at initialization ({batches} "
-        "mini-batches of the cell's batch size), rounded to the nearest s trained; final test "
-        "accuracy after the sweep's training, mean ± sd over seeds; the difference to the cell's "
-        "best scheme is paired by seed (t-test p).",
+        "mini-batches of the cell's batch size): the verdicts over seeds, the tail index (median "
+        "and range over seeds) against what Gaussian noise with the same per-entry scales reads "
+        "(the null, median over seeds), and the suggested s rounded to the nearest s trained; "
+        "final test accuracy after the sweep's training, mean ± sd over seeds; the difference to "
+        "the cell's best scheme is paired by seed (t-test p).",
         "",
-        "| width | depth | batch | lr | suggest_s (median, range) | rounded to | accuracy | best scheme "
-        "| its accuracy | He | suggested − best (p) |",
-        "|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|",
+        "| width | depth | batch | lr | verdicts | tail index (median, range) | null | rounded to "
+        "| accuracy | best scheme | its accuracy | He | suggested − best (p) |",
+        "|---:|---:|---:|---:|---|---:|---:|---|---:|---|---:|---:|---:|",
     ]
     for row in rows:
-        suggested = np.array(row["suggested_s"])
+        alpha = np.array(row["alpha"])
         chosen = ", ".join(f"{name} ×{row['chosen'].count(name)}" for name in dict.fromkeys(row["chosen"]))
+        verdicts = ", ".join(f"{v} ×{row['verdicts'].count(v)}" for v in dict.fromkeys(row["verdicts"]))
 
         def mean_sd(values):
             return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
 
         lines.append(
             f"| {row['width']} | {row['depth']} | {row['batch_size']} | {row['lr']:g} | "
-            f"{np.median(suggested):.2f} ({suggested.min():.2f}–{suggested.max():.2f}) | {chosen} | "
+            f"{verdicts} | {np.median(alpha):.2f} ({alpha.min():.2f}–{alpha.max():.2f}) | "
+            f"{np.median(row['null_alpha']):.2f} | {chosen} | "
             f"{mean_sd(row['accuracy_chosen'])} | {row['best']} | {mean_sd(row['accuracy_best'])} | "
             f"{mean_sd(row['accuracy_he'])} | {row['difference']:+.3f} (p {row['p']:.2g}) |"
         )
@@ -155,6 +159,9 @@ def main(argv=None):
         row = dict(zip(("width", "depth", "batch_size", "lr"), cell))
         row.update(compare(table[cell], [value.s for value in found], config))
         row["alpha"] = [float(value.alpha) for value in found]
+        row["interval"] = [[float(end) for end in value.interval] for value in found]
+        row["null_alpha"] = [float(value.null_alpha) for value in found]
+        row["verdicts"] = [value.verdict for value in found]
         rows.append(row)
         print(f"{cell}: suggest_s {np.round(row['suggested_s'], 2).tolist()}", file=sys.stderr)
     written = {"config": config, "batches": args.batches, "rows": rows}

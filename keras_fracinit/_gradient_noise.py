@@ -171,25 +171,33 @@ class KernelGradients:
 
         return gradients
 
-    def noise(self, batches):
-        """Gradient noise `g_k - mean_k g_k` over `batches` of `(x, y)`.
+    def draws(self, batches):
+        """Per-batch gradients over `batches` of `(x, y)`, stacked.
 
         Returns:
-            One float64 array per variable, of shape `(len(batches),) +
-            variable.shape`.
+            One array per variable, of shape `(len(batches),) +
+            variable.shape` (or `(len(batches), max_entries)`).
         """
         if len(batches) < 2:
             raise ValueError(
                 f"Argument `batches` must hold at least 2 batches. Received: {len(batches)} batches"
             )
         per_batch = [self(x, y) for x, y in batches]
-        stacked = [np.stack(g) for g in zip(*per_batch)]
-        return [g - g.mean(axis=0) for g in stacked]
+        return [np.stack(g) for g in zip(*per_batch)]
+
+    def noise(self, batches):
+        """Gradient noise `g_k - mean_k g_k` over `batches` of `(x, y)`.
+
+        Returns:
+            One array per variable, of shape `(len(batches),) +
+            variable.shape`.
+        """
+        return [g - g.mean(axis=0) for g in self.draws(batches)]
 
 
 def noise_tail_index(noise):
-    """Block-sum tail index of one variable's gradient noise (`nan` if all zero)."""
-    try:
-        return tail_index_lib.block_sum_tail_index(noise)
-    except ValueError:
+    """`per_entry_tail_index` of one variable's gradient noise over mini-batches
+    (`nan` where it carries no noise or is not finite)."""
+    if not tail_index_lib.carries_noise(noise):
         return math.nan
+    return tail_index_lib.per_entry_tail_index(noise)

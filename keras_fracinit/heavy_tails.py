@@ -124,7 +124,7 @@ def _interval(group_inverses, level):
     if groups < 2:
         return (0.0, math.inf)
     half = stats.t.ppf(1 - level / 2, groups - 1) * group_inverses.std(ddof=1) / math.sqrt(groups)
-    return (1.0 / (inverse + half), _alpha(inverse - half))
+    return (float(1.0 / (inverse + half)), float(_alpha(inverse - half)))
 
 
 def _null_draws(draws, rng):
@@ -185,7 +185,7 @@ def assess_layers(
         null_alphas = np.array([_alpha(float(_inverse_alpha(r, block_size).mean())) for r in null_terms])
         null_alpha = float(null_alphas.mean())
         half = stats.norm.ppf(1 - level / 2) * float(null_alphas.std(ddof=1))
-        band = (null_alpha - half, null_alpha + half)
+        band = (float(null_alpha - half), float(null_alpha + half))
         interval = _interval(group_inverses, level)
         if interval[1] < band[0]:
             verdict = "heavy-tailed"

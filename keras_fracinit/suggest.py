@@ -6,85 +6,59 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-import numpy as np
 
 from keras_fracinit import _data
 from keras_fracinit import _layers
+from keras_fracinit import heavy_tails
+from keras_fracinit import tail_index
+from keras_fracinit._gradient_noise import NOISE_ENTRIES
 from keras_fracinit._gradient_noise import KernelGradients
-from keras_fracinit._gradient_noise import noise_tail_index
 from keras_fracinit._gradient_noise import resolve_loss
 
 
 @dataclasses.dataclass(frozen=True)
 class SuggestedS:
-    """A data-driven choice of `s` from the gradient-noise tail index.
+    """A data-driven choice of `s`: 2 unless the gradient noise is heavy-tailed.
 
     Attributes:
-        s: `alpha` clipped into (0, 2]: the moment order to preserve.
-        alpha: Median over layers of the estimated tail index (not clipped).
-        spread: Standard deviation of the per-layer estimates.
-        per_layer: Dict `{layer path: alpha}`.
+        s: The moment order to preserve: `min(alpha, 2)` when the noise is
+            heavy-tailed, else 2 (He).
+        reason: One sentence on why `s` is what it is.
+        assessment: The `HeavyTailAssessment` of all measured kernels pooled
+            (each layer weighted equally).
+        per_layer: Dict `{layer path: HeavyTailAssessment}`.
         batches: Number of mini-batches the noise was measured on.
     """
 
     s: float
-    alpha: float
-    spread: float
-    per_layer: dict
+    reason: str
+    assessment: heavy_tails.HeavyTailAssessment
+    per_layer: dict[str, heavy_tails.HeavyTailAssessment]
     batches: int
 
+    @property
+    def verdict(self) -> str:
+        """`"heavy-tailed"`, `"not heavy-tailed"` or `"inconclusive"`."""
+        return self.assessment.verdict
 
-def suggest_s(
-    model: keras.Model,
-    dataset: Any,
-    loss: Any,
-    *,
-    batches: int = 32,
-    batch_size: int = 32,
-    layers: Sequence[str | keras.layers.Layer] | None = None,
-) -> SuggestedS:
-    """Suggests `s` as the tail index of the model's stochastic-gradient noise.
+    @property
+    def alpha(self) -> float:
+        """The pooled tail-index estimate (not clipped)."""
+        return self.assessment.alpha
 
-    For each kernel, the gradients of `loss` on `batches` mini-batches minus
-    their mean give noise samples; the block-sum estimator (Mohammadi et al.
-    2015, as used by Simsekli et al. 2019) gives the layer's tail index
-    `alpha`. Under the paper's Kesten model the depth limit's tail index
-    equals `s`, so `s = min(median alpha, 2)` preserves the moment the
-    gradient noise still has.
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The estimate's confidence interval at `1 - level`."""
+        return self.assessment.interval
 
-    Args:
-        model: A built Keras model.
-        dataset: Training data: a tuple `(x, y)` of arrays (cut into
-            `batch_size` batches), or anything iterable that yields `(x, y)`
-            or `(x, y, sample_weight)` batches (a `tf.data.Dataset`, a
-            `keras.utils.PyDataset`, a generator).
-        loss: A loss name, a `keras.losses.Loss` or a function of
-            `(y_true, y_pred)`.
-        batches: Number of mini-batches to measure (at least 2).
-        batch_size: Batch size when `dataset` is a tuple of arrays.
-        layers: Layer paths to measure (`"outer/inner"` inside nested models); default
-            every layer with a trainable `kernel`.
+    @property
+    def null_alpha(self) -> float:
+        """The estimate on Gaussian noise with the measured per-entry scales."""
+        return self.assessment.null_alpha
 
-    Returns:
-        A `SuggestedS`.
 
-    Example:
-
-    >>> import keras, numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(1)])
-    >>> x = rng.standard_cauchy((2048, 64)).astype("float32")
-    >>> y = np.zeros((2048, 1), "float32")
-    >>> suggestion = suggest_s(model, (x, y), lambda t, p: p, batches=64)
-    >>> abs(suggestion.s - 1.0) < 0.25  # Cauchy noise: alpha = 1
-    True
-
-    Reference:
-        Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban (2019).
-    """
-    if isinstance(batches, bool) or not isinstance(batches, numbers.Integral) or batches < 2:
-        raise ValueError(f"Argument `batches` must be an integer >= 2. Received: batches={batches!r}")
-    loss = resolve_loss(loss)
+def _measured_layers(model, layers):
+    """`{path: layer}` of the layers with a trainable kernel (those named in `layers`)."""
     chosen = {
         path: layer
         for path, layer in _layers.named_layers(model)
@@ -104,22 +78,102 @@ def suggest_s(
             "Argument `model` must have a layer with a trainable kernel. "
             f"Received: model={model.name!r}, which has no layer with a trainable kernel"
         )
+    return chosen
+
+
+def _reason(assessment):
+    if assessment.verdict == "heavy-tailed":
+        return f"s = {min(assessment.alpha, 2.0):.2f}, the tail index: {assessment.reason}"
+    return f"s = 2 (He), because heavy tails are not established: {assessment.reason}"
+
+
+def suggest_s(
+    model: keras.Model,
+    dataset: Any,
+    loss: Any,
+    *,
+    batches: int = 32,
+    batch_size: int = 32,
+    layers: Sequence[str | keras.layers.Layer] | None = None,
+    level: float = 0.05,
+) -> SuggestedS:
+    """Suggests `s`: the gradient noise's tail index if it is heavy-tailed, else 2.
+
+        s = min(alpha, 2)  if the verdict is "heavy-tailed",  else  s = 2,
+
+    with `alpha` the tail index of the model's stochastic-gradient noise and
+    the verdict of `keras_fracinit.heavy_tails.assess_heavy_tails`. Each
+    kernel's gradients on `batches` mini-batches (at most 65,536 fixed random
+    entries per kernel) are the draws; `per_entry_tail_index` compares every
+    entry with its own scale, so entries of different sizes do not read as
+    heavy tails; the layers are pooled with equal weights. The interval comes
+    from independent groups of mini-batches, and the null from Gaussian noise
+    with the measured per-entry scales. Under the paper's Kesten model the
+    depth limit's tail index equals `s`: heavy-tailed noise of index `alpha`
+    suggests preserving the moment `s = alpha` it still has.
+
+    Args:
+        model: A built Keras model.
+        dataset: Training data: a tuple `(x, y)` of arrays (cut into
+            `batch_size` batches), or anything iterable that yields `(x, y)`
+            or `(x, y, sample_weight)` batches (a `tf.data.Dataset`, a
+            `keras.utils.PyDataset`, a generator).
+        loss: A loss name, a `keras.losses.Loss` or a function of
+            `(y_true, y_pred)`.
+        batches: Number of mini-batches to measure (at least 8: two
+            independent groups of 4 for the interval).
+        batch_size: Batch size when `dataset` is a tuple of arrays.
+        layers: Layer paths to measure (`"outer/inner"` inside nested models); default
+            every layer with a trainable `kernel`.
+        level: Level of the test against the finite-variance null.
+
+    Returns:
+        A `SuggestedS` carrying the verdict, the estimate, its interval, the
+        null's value and the reason.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(1)])
+    >>> x = rng.standard_cauchy((2048, 64)).astype("float32")
+    >>> y = np.zeros((2048, 1), "float32")
+    >>> suggestion = suggest_s(model, (x, y), lambda t, p: p, batches=64)
+    >>> suggestion.verdict  # Cauchy noise: alpha = 1
+    'heavy-tailed'
+    >>> low, high = suggestion.interval
+    >>> bool(low < 1.0 < high), suggestion.s == suggestion.alpha
+    (True, True)
+
+    Reference:
+        Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban
+        (ICML 2019); Xie, Sato and Sugiyama (ICLR 2021).
+    """
+    if isinstance(batches, bool) or not isinstance(batches, numbers.Integral) or batches < 8:
+        raise ValueError(
+            "Argument `batches` must be an integer >= 8 (two independent groups of 4 mini-batches "
+            f"give the interval). Received: batches={batches!r}"
+        )
+    loss = resolve_loss(loss)
+    chosen = _measured_layers(model, layers)
     data = _data.take_batches(dataset, batches, batch_size)
     if any(y is None for _, y in data):
         raise ValueError(
             "Argument `dataset` must yield targets: (x, y) batches. Received: batches without targets"
         )
-    gradients = KernelGradients(model, [layer.kernel for layer in chosen.values()], loss)
-    noise = gradients.noise(data)
-    per_layer = {path: noise_tail_index(n) for path, n in zip(chosen, noise)}
-    estimates = np.array([a for a in per_layer.values() if np.isfinite(a)])
-    if estimates.size == 0:
-        raise ValueError("The gradient noise is zero in every layer: no tail index to estimate.")
-    alpha = float(np.median(estimates))
+    kernels = [layer.kernel for layer in chosen.values()]
+    draws = KernelGradients(model, kernels, loss, NOISE_ENTRIES).draws(data)
+    noisy = {path: d for path, d in zip(chosen, draws) if tail_index.carries_noise(d)}
+    if not noisy:
+        raise ValueError(
+            "The gradient noise is zero (or not finite) in every measured layer: no tail index to "
+            f"estimate. Received: layers {list(chosen)}"
+        )
+    pooled, per_layer = heavy_tails.assess_layers(list(noisy.values()), level=level)
     return SuggestedS(
-        s=min(alpha, 2.0),
-        alpha=alpha,
-        spread=float(np.std(estimates)),
-        per_layer=per_layer,
+        s=min(pooled.alpha, 2.0) if pooled.verdict == "heavy-tailed" else 2.0,
+        reason=_reason(pooled),
+        assessment=pooled,
+        per_layer=dict(zip(noisy, per_layer)),
         batches=len(data),
     )

@@ -199,7 +199,7 @@ def test_a_monitor_moved_to_another_model_starts_afresh():
     np.testing.assert_array_equal(monitor.probe[0], x[32:48])
 
 
-def test_tail_index_equals_the_block_sum_estimate_of_closed_form_gradients():
+def test_tail_index_equals_the_per_entry_estimate_of_closed_form_gradients():
     rng = np.random.default_rng(5)
     x = rng.standard_t(1.5, size=(64, 40)).astype("float32")
     y = rng.standard_normal((64, 3)).astype("float32")
@@ -214,15 +214,15 @@ def test_tail_index_equals_the_block_sum_estimate_of_closed_form_gradients():
         bx, by = x[8 * i : 8 * i + 8].astype(np.float64), y[8 * i : 8 * i + 8]
         gradients.append(2.0 / (8 * 3) * bx.T @ (bx @ w - by))
     gradients = np.stack(gradients)
-    expected = tail_index_lib.block_sum_tail_index(gradients - gradients.mean(axis=0))
+    expected = tail_index_lib.per_entry_tail_index(gradients)
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
 def test_an_infinite_tail_index_warns_once(monkeypatch):
     from keras_fracinit.monitor import callback
 
-    # The block-sum estimate is inf where block sums grow no faster than single
-    # samples (light-tailed noise of a small layer); forced here.
+    # The estimate is inf where block sums grow no faster than single draws
+    # (light-tailed noise of a small layer); forced here.
     monkeypatch.setattr(callback.gradient_noise, "noise_tail_index", lambda noise: math.inf)
     x, y = _data(n=64)
     model = _dense_stack()
@@ -594,7 +594,7 @@ def test_progress_line_stays_short_while_history_and_csv_get_every_value(verbose
             {"tail_index": True, "probe": (np.ones((8, 2)), np.ones((8, 1)))},
             "needs a probe of at least 16 samples. Received: a probe of 8 samples",
         ),
-        ({"tail_index": True, "gradient_batches": 1}, "must be >= 2 with tail_index=True"),
+        ({"tail_index": True, "gradient_batches": 3}, "must be >= 4 with tail_index=True"),
         ({"probe": 3}, "Argument `probe` must be an array"),
         ({"loss": {"a": "mse"}}, "Argument `loss` must be"),
     ],

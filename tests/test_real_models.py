@@ -31,7 +31,7 @@ def _kernel_layers(model):
 def _check_monitor(model, expected_paths, tail_index=False):
     model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
     monitor = keras_fracinit.FractionalMomentMonitor(
-        1.0, probe=(IMAGES, LABELS), tail_index=tail_index, gradient_batches=2
+        1.0, probe=(IMAGES, LABELS), tail_index=tail_index, gradient_batches=4
     )
     monitor.set_model(model)
     with warnings.catch_warnings():
@@ -107,7 +107,7 @@ def test_transformer_block_initialize_calibrate_and_monitor():
     assert [r.layer for r in report if r.status == "calibrated"] == ["mlp_in"]
     assert [r.layer for r in report][:4] == [f"attention/{k}" for k in ("query", "key", "value", "output")]
     model.compile(keras.optimizers.SGD(0.01), "mse")
-    monitor = keras_fracinit.FractionalMomentMonitor(1.0, probe=(x, x), tail_index=True, gradient_batches=2)
+    monitor = keras_fracinit.FractionalMomentMonitor(1.0, probe=(x, x), tail_index=True, gradient_batches=4)
     monitor.set_model(model)
     values = monitor.measure()
     # attention has a kernel but no single input/output the monitor taps as a layer pair

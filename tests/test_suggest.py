@@ -1,16 +1,15 @@
 """`keras_fracinit.suggest`: `suggest_s` and the datasets it reads."""
 
-import math
-
 import keras
 import numpy as np
 import pytest
 import scipy.stats
 from helpers import batches_py_dataset
-from helpers import block_sum_sd
+from helpers import per_entry_sd
 
 import keras_fracinit
 from keras_fracinit import _data
+from keras_fracinit import tail_index
 
 
 def _linear_model(inputs=5, outputs=3, bias=False):
@@ -20,11 +19,10 @@ def _linear_model(inputs=5, outputs=3, bias=False):
 
 
 @pytest.mark.parametrize("alpha", [1.2, 1.5, 1.8])
-def test_suggest_s_recovers_the_tail_index_of_stable_gradient_noise(alpha):
+def test_heavy_tailed_noise_suggests_its_tail_index(alpha):
     # loss = mean(y_pred) on a linear layer: each mini-batch gradient is the
-    # batch mean of the inputs, alpha-stable with the inputs' index, and the
-    # centred noise is a linear combination of them: alpha-stable again.
-    inputs, batches, batch_size = 256, 64, 32
+    # batch mean of the inputs, alpha-stable with the inputs' index.
+    inputs, batches, batch_size = 2048, 64, 16
     x = scipy.stats.levy_stable.rvs(
         alpha, 0.0, size=(batches * batch_size, inputs), random_state=np.random.default_rng(2)
     ).astype("float32")
@@ -33,32 +31,36 @@ def test_suggest_s_recovers_the_tail_index_of_stable_gradient_noise(alpha):
     suggestion = keras_fracinit.suggest_s(
         model, (x, y), lambda y_true, y_pred: y_pred, batches=batches, batch_size=batch_size
     )
-    samples = batches * inputs
-    tolerance = 4 * block_sum_sd(alpha, samples, round(math.sqrt(samples)))
-    assert abs(suggestion.alpha - alpha) < tolerance
-    assert suggestion.s == pytest.approx(min(suggestion.alpha, 2.0))
-    assert suggestion.per_layer == {"linear": suggestion.alpha}
-    assert suggestion.spread == 0.0 and suggestion.batches == batches
+    assert suggestion.verdict == "heavy-tailed"
+    assert abs(suggestion.alpha - alpha) <= 4 * per_entry_sd(alpha, inputs * batches // 4, 2)
+    assert suggestion.s == suggestion.alpha
+    assert suggestion.interval[0] <= alpha <= suggestion.interval[1]
+    assert suggestion.null_alpha > suggestion.interval[1]
+    assert list(suggestion.per_layer) == ["linear"] and suggestion.batches == batches
+    assert suggestion.reason.startswith(f"s = {suggestion.s:.2f}, the tail index: heavy-tailed")
 
 
-def test_gaussian_noise_suggests_at_most_two_and_spread_is_across_layers():
+def test_gaussian_noise_with_per_entry_scales_suggests_two():
+    # Inputs of log-normal per-feature scales: each kernel entry's gradient
+    # noise is Gaussian with its own scale. Pooled over entries it reads as
+    # heavy-tailed; compared entry by entry it does not, and s stays 2.
     rng = np.random.default_rng(3)
-    inputs, batches = 256, 64
-    x = rng.standard_normal((batches * 32, inputs)).astype("float32")
+    inputs, batches = 2048, 64
+    scales = np.exp(1.5 * rng.standard_normal(inputs))
+    x = (scales * rng.standard_normal((batches * 16, inputs))).astype("float32")
     y = np.zeros((len(x), 1), "float32")
     x_in = keras.Input((inputs,))
     left = keras.layers.Dense(1, use_bias=False, name="left")(x_in)
     right = keras.layers.Dense(1, use_bias=False, name="right")(x_in)
     model = keras.Model(x_in, keras.layers.Add()([left, right]))
-    suggestion = keras_fracinit.suggest_s(model, (x, y), lambda t, p: p, batches=batches)
-    samples = batches * inputs
-    tolerance = 4 * block_sum_sd(2.0, samples, round(math.sqrt(samples)))
-    for estimate in suggestion.per_layer.values():
-        assert abs(estimate - 2.0) < tolerance
-    assert suggestion.s <= 2.0
-    values = list(suggestion.per_layer.values())
-    assert suggestion.alpha == pytest.approx(np.median(values))
-    assert suggestion.spread == pytest.approx(np.std(values))
+    suggestion = keras_fracinit.suggest_s(model, (x, y), lambda t, p: p, batches=batches, batch_size=16)
+    assert suggestion.s == 2.0 and suggestion.verdict == "not heavy-tailed"
+    assert suggestion.reason.startswith("s = 2 (He), because heavy tails are not established")
+    assert sorted(suggestion.per_layer) == ["left", "right"]
+    for assessment in suggestion.per_layer.values():
+        assert abs(assessment.alpha - 2.0) <= 4 * per_entry_sd(2.0, inputs * batches // 4, 2)
+    pooled = tail_index.block_sum_tail_index(x.reshape(batches, 16, inputs).mean(axis=1))
+    assert pooled < 1.8  # what the pooled estimator would have said
 
 
 def _batches_as(kind, x, y, batch_size):
@@ -89,12 +91,12 @@ def test_every_kind_of_dataset_gives_the_same_batches(kind):
 def test_bad_arguments_fail_clearly():
     model = _linear_model()
     x, y = np.ones((64, 5), "float32"), np.ones((64, 3), "float32")
-    with pytest.raises(ValueError, match="`batches` must be an integer >= 2"):
-        keras_fracinit.suggest_s(model, (x, y), "mse", batches=1)
-    with pytest.raises(ValueError, match="must hold at least 4 batches. Received: 2 batches"):
-        keras_fracinit.suggest_s(model, (x, y), "mse", batches=4, batch_size=32)
+    with pytest.raises(ValueError, match=r"`batches` must be an integer >= 8 \(two independent groups"):
+        keras_fracinit.suggest_s(model, (x, y), "mse", batches=7)
+    with pytest.raises(ValueError, match="must hold at least 8 batches. Received: 2 batches"):
+        keras_fracinit.suggest_s(model, (x, y), "mse", batches=8, batch_size=32)
     with pytest.raises(ValueError, match="must yield targets"):
-        keras_fracinit.suggest_s(model, (x,), "mse", batches=2)
+        keras_fracinit.suggest_s(model, (x,), "mse", batches=8, batch_size=8)
     with pytest.raises(ValueError, match="must name layers with a trainable kernel"):
         keras_fracinit.suggest_s(model, (x, y), "mse", layers=["nope"])
     with pytest.raises(ValueError, match="Argument `loss` must be"):

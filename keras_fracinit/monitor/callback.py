@@ -33,8 +33,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         s_moment/<kernel>        = mean_i (||y_i|| / sqrt(n))^s
         s_moment_ratio/<kernel>  = s_moment(y) / s_moment(x)
         kernel_s_moment/<kernel> = mean_j |w_j|^s
-        tail_index/<kernel>      = block-sum tail index of the kernel's
-                                   stochastic-gradient noise
+        tail_index/<kernel>      = tail index of the kernel's stochastic-
+                                   gradient noise across mini-batches
 
     with `x_i` the input of the layer that applies the kernel for probe
     sample `i`, `y_i` the output at the end of the kernel's path (after
@@ -79,13 +79,18 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             kernel.
         kernels: Whether to log `kernel_s_moment`.
         tail_index: Whether to log `tail_index`: the probe is split into
-            `gradient_batches` mini-batches, and per-batch kernel gradients
-            minus their mean give the noise samples (at most 65,536 fixed
-            random entries per kernel, in the kernel's float dtype).
+            `gradient_batches` mini-batches, and the per-batch kernel
+            gradients (at most 65,536 fixed random entries per kernel, in the
+            kernel's float dtype) give `per_entry_tail_index`: each entry is
+            compared with its own scale across the mini-batches, so entries
+            of different sizes do not read as heavy tails. A point estimate:
+            for its interval and a test against Gaussian noise, see
+            `suggest_s`.
         log_dir: Directory for the monitor's own TensorBoard scalars
             (`None`: none).
         loss: Loss for `tail_index` (default: the model's compiled loss).
-        gradient_batches: Number of probe mini-batches for `tail_index`.
+        gradient_batches: Number of probe mini-batches for `tail_index`
+            (at least 4: two pairs of mini-batches).
 
     Example:
 
@@ -138,9 +143,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.log_dir = None if log_dir is None else scalars_lib.check_tensorboard(log_dir)
         self.loss = loss if loss is None else gradient_noise.resolve_loss(loss)
         self.gradient_batches = activation_lib.check_width(gradient_batches, "gradient_batches")
-        if self.tail_index and self.gradient_batches < 2:
+        if self.tail_index and self.gradient_batches < 4:
             raise ValueError(
-                "Argument `gradient_batches` must be >= 2 with tail_index=True. "
+                "Argument `gradient_batches` must be >= 4 with tail_index=True. "
                 f"Received: gradient_batches={gradient_batches}"
             )
         self.probe = None if probe is None else probe_lib.probe_batch(probe)
@@ -255,8 +260,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 f"{nonfinite} (logged as nan); training continues.",
             )
         if self.tail_index:
-            noise = self._gradients.noise(self._gradient_batches)
-            values.update(statistics_lib.tail_indices(self._tailed, noise))
+            draws = self._gradients.draws(self._gradient_batches)
+            values.update(statistics_lib.tail_indices(self._tailed, draws))
             unbounded = [path for path in self._tailed if not math.isfinite(values["tail_index/" + path])]
             if unbounded:
                 self._warn_once(

@@ -19,13 +19,12 @@ def kernel_moment(kernel, s):
     return float(np.mean(np.power(magnitude, np.float32(s)), dtype=np.float64))
 
 
-def tail_indices(paths, noise):
-    """`{"tail_index/<path>": index}` of each layer's gradient noise (nan if not finite)."""
+def tail_indices(paths, draws):
+    """`{"tail_index/<path>": index}` of each layer's per-batch gradients
+    (nan where they are not finite or carry no noise)."""
     return {
-        "tail_index/" + path: (
-            _gradient_noise.noise_tail_index(layer_noise) if np.all(np.isfinite(layer_noise)) else math.nan
-        )
-        for path, layer_noise in zip(paths, noise)
+        "tail_index/" + path: _gradient_noise.noise_tail_index(layer_draws)
+        for path, layer_draws in zip(paths, draws)
     }
 
 
