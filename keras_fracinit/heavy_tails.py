@@ -35,10 +35,6 @@ from keras_fracinit.theory.activation import check_width
 
 VERDICTS = ("heavy-tailed", "not heavy-tailed", "inconclusive")
 
-# sd of a centred Gaussian from the median of |difference of two draws|:
-# the difference has sd sqrt(2) sigma, and median |N(0, 1)| = Phi^-1(3/4).
-_MEDIAN_ABS_TO_SD = 1.0 / (math.sqrt(2.0) * stats.norm.ppf(0.75))
-
 
 @dataclasses.dataclass(frozen=True)
 class HeavyTailAssessment:
@@ -110,8 +106,11 @@ def _as_layers(draws):
 
 
 def _inverse_alpha(terms, block_size):
-    """Per-group `1/alpha` contributions, averaged over layers (equal weights)."""
-    return np.mean(terms, axis=0) / math.log(block_size)
+    """Per-group `1/alpha` contributions, averaged over layers (equal weights);
+    groups no layer could measure are dropped."""
+    terms = np.atleast_2d(terms)
+    measured = ~np.all(np.isnan(terms), axis=0)
+    return np.nanmean(terms[:, measured], axis=0) / math.log(block_size)
 
 
 def _alpha(inverse):
@@ -127,15 +126,16 @@ def _interval(group_inverses, level):
     return (float(1.0 / (inverse + half)), float(_alpha(inverse - half)))
 
 
-def _null_draws(draws, rng):
-    """Gaussian draws of the same shape with each live entry's measured scale."""
-    values = np.asarray(draws, dtype=np.float64).reshape(np.shape(draws)[0], -1)
-    pairs = values.shape[0] // 2
-    differences = values[0 : 2 * pairs : 2] - values[1 : 2 * pairs : 2]
-    scale = np.median(np.abs(differences), axis=0) * _MEDIAN_ABS_TO_SD
-    # Entries without noise stay without noise, so that the null keeps the data's dead units.
-    scale[np.any(differences == 0, axis=0)] = 0.0
-    return rng.standard_normal(values.shape) * scale
+def _null_differences(differences, rng):
+    """Gaussian draw-pair differences with each entry's measured scale, zero
+    where the data's are zero (so that the null measures the same cells)."""
+    nonzero = differences != 0
+    magnitude = np.where(nonzero, np.abs(differences), np.nan)
+    # sd of a centred Gaussian difference from its median absolute value.
+    scale = np.zeros(differences.shape[1])
+    alive = nonzero.any(axis=0)
+    scale[alive] = np.nanmedian(magnitude[:, alive], axis=0) / stats.norm.ppf(0.75)
+    return np.where(nonzero, rng.standard_normal(differences.shape) * scale, 0.0)
 
 
 def assess_layers(
@@ -165,17 +165,19 @@ def assess_layers(
     replicates = check_width(null_replicates, "null_replicates")
     if replicates < 2:
         raise ValueError(f"Argument `null_replicates` must be >= 2. Received: null_replicates={replicates}")
-    measured = [tail_index_lib.block_terms(layer, block_size) for layer in draws]
-    if len({terms.size for terms, _ in measured}) > 1:
+    counts = {np.shape(layer)[0] // 2 for layer in draws}
+    if len(counts) > 1:
         raise ValueError(
             "Argument `draws` must hold the same number of draws for every layer. "
             f"Received: draw counts {[np.shape(layer)[0] for layer in draws]}"
         )
+    differences = [tail_index_lib.paired_differences(layer) for layer in draws]
+    measured = [tail_index_lib.difference_terms(d, block_size) for d in differences]
     rng = np.random.default_rng(seed)
     # replicate x layer x group terms of the null
     null = np.array(
         [
-            [tail_index_lib.block_terms(_null_draws(layer, rng), block_size)[0] for layer in draws]
+            [tail_index_lib.difference_terms(_null_differences(d, rng), block_size)[0] for d in differences]
             for _ in range(replicates)
         ]
     )

@@ -140,9 +140,20 @@ def hill_tail_index(samples: ArrayLike, k: int | None = None) -> float:
     return float(1.0 / np.mean(np.log(top[:k] / top[k])))
 
 
-def _paired_differences(draws):
-    """`(draws // 2, entries)` differences of consecutive draw pairs, and the
-    entries kept (those without an exact zero difference)."""
+def paired_differences(draws: ArrayLike) -> np.ndarray:
+    """Differences of consecutive pairs of draws: `d_ke = X_(2k)e - X_(2k+1)e`.
+
+    A difference of two independent draws is symmetric and has the draws'
+    tail index, whatever their common mean, and no centring ties the draws
+    of an entry together.
+
+    Args:
+        draws: Array of shape `(draws, ...)`, at least 2 draws; an odd last
+            draw is dropped.
+
+    Returns:
+        A float64 array of shape `(draws // 2, entries)`.
+    """
     values = np.asarray(draws, dtype=np.float64)
     if values.ndim < 2 or values.shape[0] < 2:
         raise ValueError(
@@ -153,26 +164,80 @@ def _paired_differences(draws):
         raise ValueError("Argument `draws` must be finite. Received: draws holding NaN or inf")
     flat = values.reshape(values.shape[0], -1)
     pairs = flat.shape[0] // 2
-    # A difference of two independent draws is symmetric and has the draws'
-    # tail index, whatever their common mean: no centring that would tie the
-    # draws of an entry together.
-    differences = flat[0 : 2 * pairs : 2] - flat[1 : 2 * pairs : 2]
-    kept = np.all(differences != 0, axis=0)
-    return differences[:, kept], int(kept.sum())
+    return flat[0 : 2 * pairs : 2] - flat[1 : 2 * pairs : 2]
+
+
+def _cells(differences, block_size):
+    """`(cells, valid)`: per group and entry, `log|block sum| - mean log|d|`
+    (shape `(groups, entries)`), and where it is defined (no zero difference,
+    no zero sum)."""
+    groups = differences.shape[0] // block_size
+    grouped = differences[: groups * block_size].reshape(groups, block_size, -1)
+    sums = grouped.sum(axis=1)
+    valid = np.all(grouped != 0, axis=1) & (sums != 0)
+    safe = np.where(valid[:, None, :], grouped, 1.0)
+    cells = np.log(np.abs(safe.sum(axis=1))) - np.log(np.abs(safe)).mean(axis=1)
+    return np.where(valid, cells, np.nan), valid
+
+
+def difference_terms(differences: np.ndarray, block_size: int = 2) -> tuple[np.ndarray, int]:
+    """`block_terms` of draw-pair differences (see there)."""
+    m = check_width(block_size, "block_size")
+    if m < 2 or differences.shape[0] < m:
+        raise ValueError(
+            "Argument `block_size` must be at least 2 and leave one block of draw-pair differences: "
+            f"at most {differences.shape[0]} here. Received: block_size={block_size} with "
+            f"{2 * differences.shape[0]} draws"
+        )
+    cells, valid = _cells(differences, m)
+    if not valid.any():
+        raise ValueError(
+            "Argument `draws` must have an entry whose draws differ (no tail to estimate). "
+            "Received: draws whose entries do not differ between mini-batches"
+        )
+    counts = valid.sum(axis=1)
+    terms = np.full(len(counts), np.nan)
+    terms[counts > 0] = np.nansum(cells[counts > 0], axis=1) / counts[counts > 0]
+    return terms, int(valid.any(axis=0).sum())
+
+
+def block_terms(draws: ArrayLike, block_size: int = 2) -> tuple[np.ndarray, int]:
+    """Per-group terms of `per_entry_tail_index`, independent across groups.
+
+    Group `g` holds `block_size` consecutive draw-pair differences of every
+    entry; its term is
+
+        T_g = mean_e (log|sum_(k in g) d_ke| - mean_(k in g) log|d_ke|),
+
+    and `E[T_g] = log(block_size) / alpha` for symmetric alpha-stable draws.
+    Each entry's term is unchanged by its scale. An entry whose draws do not
+    differ within a pair (zero gradient on both mini-batches: an inactive
+    unit) has no logarithm there and is left out of that group. Groups use
+    disjoint draws, so for independent draws the `T_g` are independent even
+    when entries are correlated.
+
+    Args:
+        draws: Array of shape `(draws, ...)`, at least `2 block_size` draws.
+        block_size: Differences summed per block, `m >= 2`.
+
+    Returns:
+        `(T, entries)`: the `draws // (2 block_size)` terms (nan for a group
+        without any entry to measure) and the number of entries measured in
+        at least one group.
+    """
+    return difference_terms(paired_differences(draws), block_size)
 
 
 def carries_noise(draws: ArrayLike) -> bool:
     """Whether `per_entry_tail_index` has something to estimate in `draws`.
 
     True when the draws are finite, number at least 4 (two draw-pair
-    differences) and some entry differs between the two draws of every pair.
+    differences) and some entry differs within two consecutive pairs.
     """
     values = np.asarray(draws, dtype=np.float64)
     if values.ndim < 2 or values.shape[0] < 4 or not np.all(np.isfinite(values)):
         return False
-    flat = values.reshape(values.shape[0], -1)
-    pairs = flat.shape[0] // 2
-    return bool(np.any(np.all(flat[0 : 2 * pairs : 2] != flat[1 : 2 * pairs : 2], axis=0)))
+    return bool(_cells(paired_differences(values), 2)[1].any())
 
 
 def standardized_noise(draws: ArrayLike) -> np.ndarray:
@@ -181,11 +246,11 @@ def standardized_noise(draws: ArrayLike) -> np.ndarray:
         d_ke = X_(2k)e - X_(2k+1)e,    z_ke = d_ke / exp(mean_k log|d_ke|),
 
     for draws `X_ie` (row `i` one draw, for instance one mini-batch's
-    gradient; column `e` one entry). Each entry's per-draw mean cancels in
-    the differences and its scale in the division, so `z` pools entries of
-    different scales into one sample whose tail is the draws' tail. Entries
-    with an exact zero difference (dead or unused units, which carry no
-    tail) are left out.
+    gradient; column `e` one entry), the mean over the nonzero differences.
+    Each entry's per-draw mean cancels in the differences and its scale in
+    the division, so `z` pools entries of different scales into one sample
+    whose tail is the draws' tail. Zero differences stay zero; entries
+    without a nonzero difference (dead units) are left out.
 
     Args:
         draws: Array of shape `(draws, ...)`, at least 2 draws; an odd last
@@ -206,44 +271,13 @@ def standardized_noise(draws: ArrayLike) -> np.ndarray:
     Reference:
         Xie, Sato and Sugiyama, ICLR 2021 (why pooled entries mislead).
     """
-    differences, _ = _paired_differences(draws)
-    return differences / np.exp(np.mean(np.log(np.abs(differences)), axis=0))
-
-
-def block_terms(draws: ArrayLike, block_size: int = 2) -> tuple[np.ndarray, int]:
-    """Per-group terms of `per_entry_tail_index`, independent across groups.
-
-    Group `g` holds `block_size` consecutive draw-pair differences of every
-    entry; its term is `T_g = mean_e (log|sum_(k in g) d_ke| - mean_(k in g)
-    log|d_ke|)`, and `E[T_g] = log(block_size) / alpha` for symmetric
-    alpha-stable draws. Groups use disjoint draws, so for independent draws
-    the `T_g` are independent even when entries are correlated.
-
-    Returns:
-        `(T, entries)`: the `draws // (2 block_size)` terms and the number of
-        entries kept.
-    """
-    m = check_width(block_size, "block_size")
-    differences, entries = _paired_differences(draws)
-    groups = differences.shape[0] // m
-    if m < 2 or groups < 1:
-        raise ValueError(
-            "Argument `block_size` must be at least 2 and leave one block of draw-pair differences: "
-            f"at most {differences.shape[0]} here. Received: block_size={block_size} with "
-            f"{2 * differences.shape[0]} draws"
-        )
-    grouped = differences[: groups * m].reshape(groups, m, -1)
-    sums = np.abs(grouped.sum(axis=1))
-    # An exact zero sum has no logarithm: those entries are left out as dead ones.
-    live = np.all(sums != 0, axis=0)
-    if not live.any():
-        raise ValueError(
-            "Argument `draws` must have an entry whose draws differ (no tail to estimate). "
-            "Received: draws whose entries are all constant"
-        )
-    log_sums = np.log(sums[:, live])
-    log_values = np.log(np.abs(grouped[:, :, live])).mean(axis=1)
-    return (log_sums - log_values).mean(axis=1), int(live.sum())
+    differences = paired_differences(draws)
+    nonzero = differences != 0
+    kept = nonzero.any(axis=0)
+    differences, nonzero = differences[:, kept], nonzero[:, kept]
+    logs = np.log(np.abs(np.where(nonzero, differences, 1.0)))
+    scale = np.exp(logs.sum(axis=0) / nonzero.sum(axis=0))
+    return differences / scale
 
 
 def per_entry_tail_index(draws: ArrayLike, block_size: int = 2) -> float:
@@ -253,7 +287,8 @@ def per_entry_tail_index(draws: ArrayLike, block_size: int = 2) -> float:
 
     with `z` the `standardized_noise` of the draws and blocks of
     `m = block_size` consecutive differences of one entry (the differences
-    past the last whole block are dropped). This is the block-sum estimator
+    past the last whole block, and blocks with a zero difference, are
+    dropped: see `block_terms`). This is the block-sum estimator
     of Mohammadi et al. (2015) with each entry as its own sample: exact in
     expectation (of `1/alpha`) for symmetric alpha-stable draws, and
     unchanged by per-entry means and scales.
@@ -284,5 +319,5 @@ def per_entry_tail_index(draws: ArrayLike, block_size: int = 2) -> float:
         (ICLR 2021).
     """
     terms, _ = block_terms(draws, block_size)
-    inverse = float(terms.mean()) / math.log(block_size)
+    inverse = float(np.nanmean(terms)) / math.log(block_size)
     return 1.0 / inverse if inverse > 0 else math.inf

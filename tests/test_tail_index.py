@@ -124,6 +124,21 @@ def test_dead_entries_are_left_out():
     assert not carries_noise(draws[:3]) and not carries_noise(np.where(draws > 0, np.inf, draws))
 
 
+def test_blocks_with_an_inactive_pair_are_left_out_not_the_whole_entry():
+    # A unit inactive on both mini-batches of a pair gives a zero difference
+    # there: that entry's block is left out, its other blocks still count.
+    rng = np.random.default_rng(7)
+    draws = rng.standard_cauchy((16, 4000))  # 8 differences, 4 blocks of 2
+    for entry in range(draws.shape[1]):
+        pair = entry % 8
+        draws[2 * pair + 1, entry] = draws[2 * pair, entry]
+    terms, entries = block_terms(draws)
+    assert entries == 4000 and np.all(np.isfinite(terms))
+    assert carries_noise(draws)
+    # 3 of each entry's 4 blocks remain: 12,000 independent terms.
+    assert abs(per_entry_tail_index(draws) - 1.0) <= 4 * per_entry_sd(1.0, 12000, 2)
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -142,7 +157,7 @@ def test_dead_entries_are_left_out():
         (lambda: per_entry_tail_index(np.ones((2, 10))), "leave one block"),
         (lambda: per_entry_tail_index(np.eye(8)[:, :4] * [1, 2, 3, 4], block_size=1), "block_size"),
         (lambda: per_entry_tail_index(np.full((8, 3), np.nan)), "finite"),
-        (lambda: per_entry_tail_index(np.ones((8, 3))), "entries are all constant"),
+        (lambda: per_entry_tail_index(np.ones((8, 3))), "entries do not differ between mini-batches"),
         (lambda: standardized_noise(np.ones((1, 3))), "at least 2 draws"),
     ],
 )
