@@ -43,7 +43,7 @@ README_QUOTES = {"tests", "main_job"}
 PAGES = {"monitor_example": ["docs/monitoring.md"]}
 DESCRIPTIONS = {
     "tests": "the test command (`python -m pytest`, TensorFlow backend)",
-    "main_job": "the main job's training (`python examples/mnist_dense.py ...`)",
+    "main_job": "the Fashion-MNIST example's training (`python examples/mnist_dense.py ...`)",
     "monitor_example": "`python examples/monitor_fashion_mnist.py ...`",
 }
 

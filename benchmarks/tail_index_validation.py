@@ -52,6 +52,17 @@ def _scaled(draw, spread):
     return lambda rng, shape: draw(rng, shape) * np.exp(spread * rng.standard_normal(shape[1]))
 
 
+def _sparse(draw, fraction):
+    """`draw` set exactly to zero on a random `fraction` of (mini-batch, entry) cells."""
+
+    def sparse(rng, shape):
+        values = draw(rng, shape)
+        values[rng.random(shape) < fraction] = 0.0
+        return values
+
+    return sparse
+
+
 def _correlated(rho):
     """Gaussian draws whose entries share a common factor per draw (correlation rho)."""
     return lambda rng, shape: (
@@ -73,6 +84,8 @@ LAWS = {
     "Gaussian × per-entry scale exp(N(0, 2²))": (_scaled(_stable(2), 2.0), 2.0, math.inf),
     "α-stable 1.5 × per-entry scale exp(N(0, 1))": (_scaled(_stable(1.5), 1.0), 1.5, 1.5),
     "Gaussian, mean 1, sd 1": (lambda rng, shape: 1.0 + rng.standard_normal(shape), 2.0, math.inf),
+    "Gaussian, zero on 40% of mini-batches (inactive units)": (_sparse(_stable(2), 0.4), 2.0, math.inf),
+    "α-stable 1.5, zero on 40% of mini-batches": (_sparse(_stable(1.5), 0.4), 1.5, 1.5),
     "Gaussian, correlation 0.1 between entries": (_correlated(0.1), 2.0, math.inf),
     "Gaussian, correlation 0.5 between entries": (_correlated(0.5), 2.0, math.inf),
 }

@@ -126,16 +126,22 @@ def _interval(group_inverses, level):
     return (float(1.0 / (inverse + half)), float(_alpha(inverse - half)))
 
 
-def _null_differences(differences, rng):
-    """Gaussian draw-pair differences with each entry's measured scale, zero
-    where the data's are zero (so that the null measures the same cells)."""
-    nonzero = differences != 0
-    magnitude = np.where(nonzero, np.abs(differences), np.nan)
-    # sd of a centred Gaussian difference from its median absolute value.
-    scale = np.zeros(differences.shape[1])
-    alive = nonzero.any(axis=0)
-    scale[alive] = np.nanmedian(magnitude[:, alive], axis=0) / stats.norm.ppf(0.75)
-    return np.where(nonzero, rng.standard_normal(differences.shape) * scale, 0.0)
+def _null_draws(draws, rng):
+    """Gaussian draws with each entry's measured centre and scale where the
+    data's draw is nonzero, and exactly zero where it is zero (a unit inactive
+    on a whole mini-batch), so that the null keeps the data's sparsity."""
+    values = np.asarray(draws, dtype=np.float64).reshape(np.shape(draws)[0], -1)
+    nonzero = values != 0
+    present = np.where(nonzero, values, np.nan)
+    measured = nonzero.sum(axis=0) >= 2
+    centre = np.zeros(values.shape[1])
+    scale = np.zeros(values.shape[1])
+    centre[measured] = np.nanmedian(present[:, measured], axis=0)
+    # The median absolute deviation over Phi^-1(3/4) is a Gaussian's sd, and
+    # is not inflated by a heavy tail the way the sample sd is.
+    deviation = np.abs(present[:, measured] - centre[measured])
+    scale[measured] = np.nanmedian(deviation, axis=0) / stats.norm.ppf(0.75)
+    return np.where(nonzero, centre + scale * rng.standard_normal(values.shape), 0.0)
 
 
 def assess_layers(
@@ -171,13 +177,12 @@ def assess_layers(
             "Argument `draws` must hold the same number of draws for every layer. "
             f"Received: draw counts {[np.shape(layer)[0] for layer in draws]}"
         )
-    differences = [tail_index_lib.paired_differences(layer) for layer in draws]
-    measured = [tail_index_lib.difference_terms(d, block_size) for d in differences]
+    measured = [tail_index_lib.block_terms(layer, block_size) for layer in draws]
     rng = np.random.default_rng(seed)
     # replicate x layer x group terms of the null
     null = np.array(
         [
-            [tail_index_lib.difference_terms(_null_differences(d, rng), block_size)[0] for d in differences]
+            [tail_index_lib.block_terms(_null_draws(layer, rng), block_size)[0] for layer in draws]
             for _ in range(replicates)
         ]
     )
@@ -230,8 +235,10 @@ def assess_heavy_tails(
     terms `T_g / log m`, `m = block_size`); its interval is Student's t with
     `G - 1` degrees of freedom on the `G` independent group terms, mapped
     through `1/x`. The null is a parametric bootstrap: `null_replicates`
-    times, Gaussian draws with each entry's measured scale (from the median
-    absolute draw-pair difference) go through the same estimator. Then
+    times, Gaussian draws with each entry's measured centre and scale (the
+    median and the median absolute deviation of its nonzero draws), exactly
+    zero where the data's draw is zero (a unit inactive on a whole
+    mini-batch), go through the same estimator. Then
 
         heavy-tailed      if interval_high < null_low,
         not heavy-tailed  if interval_low >= null_low - margin,

@@ -121,3 +121,19 @@ def test_layers_must_share_their_draws():
     rng = np.random.default_rng(6)
     with pytest.raises(ValueError, match="same number of draws for every layer"):
         assess_layers([rng.standard_normal((16, 10)), rng.standard_normal((8, 10))])
+
+
+def test_the_null_keeps_the_zeros_of_inactive_units():
+    # Gradients exactly zero on the mini-batches where a unit is inactive make
+    # a zero-inflated law of finite variance; the null has the same zeros,
+    # so the zeros alone do not make it heavy-tailed.
+    rng = np.random.default_rng(7)
+    draws = (0.3 + rng.standard_normal((32, 4096))) * _scales(rng, 4096)
+    draws[rng.random(draws.shape) < 0.4] = 0.0
+    result = assess_heavy_tails(draws)
+    assert result.verdict == "not heavy-tailed"
+    assert result.interval[0] <= result.null_alpha <= result.interval[1]
+    stable = stats.levy_stable.rvs(1.5, 0.0, size=(32, 4096), random_state=rng)
+    stable[rng.random(stable.shape) < 0.4] = 0.0
+    heavy = assess_heavy_tails(stable)
+    assert heavy.verdict == "heavy-tailed" and heavy.null_band[0] > 1.8

@@ -84,6 +84,33 @@ def test_one_version_everywhere():
 def test_readme_documents_every_extra():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     readme = (ROOT / "README.md").read_text()
-    install = readme[readme.index("## Install") : readme.index("## Set-up")]
+    install = readme[readme.index("## Install") : readme.index("## Reproduce")]
     for extra in extras:
         assert f"| `{extra}` |" in install, extra
+
+
+def _readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("## Reproduce: two commands") :]
+    block = block[block.index("```bash\n") + 8 : block.index("\n```", block.index("```bash\n"))]
+    lines = block.splitlines()
+    return {line.split(":")[0][2:]: lines[i + 1] for i, line in enumerate(lines) if line.startswith("# ")}
+
+
+def test_readme_commands_make_their_environment_from_the_system_python():
+    # A fresh Debian 12 has python3 but no `python`, and pip refuses system
+    # installs (PEP 668): each command makes .venv and uses it.
+    commands = _readme_commands()
+    assert sorted(commands) == ["example", "tests"]
+    for command in commands.values():
+        steps = command.split(" && ")
+        assert steps[1].startswith("apt-get install -y python3-venv ")
+        assert steps[2] == "python3 -m venv .venv"
+        assert all(step.startswith(".venv/bin/python ") for step in steps[3:]), steps
+        assert " python " not in f" {command} " and "pip install" not in command.replace("-m pip install", "")
+
+
+def test_ci_runs_the_readme_test_command_as_written():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "awk '/^# tests:/ {getline; print; exit}' README.md" in ci
+    assert 'bash -euo pipefail -c "$readme_tests"' in ci
