@@ -69,14 +69,13 @@ class KernelGradients:
         loss: Anything `resolve_loss` accepts.
         max_entries: Most entries kept per variable (`None`: all).
 
-    Example:
-
-    >>> import keras, numpy as np
-    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    >>> gradients = KernelGradients(model, [model.layers[0].kernel], "mse")
-    >>> (kernel_gradient,) = gradients(np.ones((4, 3)), np.zeros((4, 2)))
-    >>> kernel_gradient.shape
-    (3, 2)
+    Examples:
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        >>> gradients = KernelGradients(model, [model.layers[0].kernel], "mse")
+        >>> (kernel_gradient,) = gradients(np.ones((4, 3)), np.zeros((4, 2)))
+        >>> kernel_gradient.shape
+        (3, 2)
     """
 
     def __init__(self, model, variables, loss, max_entries=None):
@@ -176,7 +175,7 @@ class KernelGradients:
 
         Returns:
             One array per variable, of shape `(len(batches),) +
-            variable.shape` (or `(len(batches), max_entries)`).
+                variable.shape` (or `(len(batches), max_entries)`).
         """
         if len(batches) < 2:
             raise ValueError(
@@ -190,7 +189,7 @@ class KernelGradients:
 
         Returns:
             One array per variable, of shape `(len(batches),) +
-            variable.shape`.
+                variable.shape`.
         """
         return [g - g.mean(axis=0) for g in self.draws(batches)]
 

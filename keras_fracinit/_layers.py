@@ -16,13 +16,12 @@ def named_layers(model, prefix=""):
         model: A Keras model.
         prefix: Path prefix of `model`'s layers (used for recursion).
 
-    Example:
-
-    >>> import keras
-    >>> inner = keras.Sequential([keras.layers.Dense(2, name="d")], name="inner")
-    >>> outer = keras.Sequential([keras.Input((3,)), inner], name="outer")
-    >>> print(*(path for path, _ in named_layers(outer)))
-    inner/d
+    Examples:
+        >>> import keras
+        >>> inner = keras.Sequential([keras.layers.Dense(2, name="d")], name="inner")
+        >>> outer = keras.Sequential([keras.Input((3,)), inner], name="outer")
+        >>> print(*(path for path, _ in named_layers(outer)))
+        inner/d
     """
     for layer in model.layers:
         if isinstance(layer, keras.Model):

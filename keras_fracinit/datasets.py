@@ -17,13 +17,12 @@ disk, in the layout `keras.datasets.mnist.load_data()` returns:
   images, and the bytes are recovered exactly;
 - an `.npz` archive with `x_train`, `y_train`, `x_test`, `y_test`.
 
-Example:
-
->>> from keras_fracinit import datasets
->>> (x_train, y_train), (x_test, y_test) = datasets.load_mnist(
-...     "/usr/share/datasets/fashion-mnist")  # doctest: +SKIP
->>> x_train.shape, x_test.shape  # doctest: +SKIP
-((60000, 28, 28), (10000, 28, 28))
+Examples:
+    >>> from keras_fracinit import datasets
+    >>> (x_train, y_train), (x_test, y_test) = datasets.load_mnist(
+    ...     "/usr/share/datasets/fashion-mnist")  # doctest: +SKIP
+    >>> x_train.shape, x_test.shape  # doctest: +SKIP
+    ((60000, 28, 28), (10000, 28, 28))
 """
 
 import gzip
@@ -130,7 +129,7 @@ def load_mnist(directory: str | os.PathLike) -> MnistData:
 
     Returns:
         `((x_train, y_train), (x_test, y_test))`, as
-        `keras.datasets.mnist.load_data()` returns them.
+            `keras.datasets.mnist.load_data()` returns them.
 
     Raises:
         DataNotFoundError: if the folder holds none of the layouts.

@@ -260,15 +260,14 @@ def assess_heavy_tails(
     Returns:
         A `HeavyTailAssessment`; its `reason` says why in one sentence.
 
-    Example:
-
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> scales = np.exp(rng.standard_normal(4096))  # Gaussian, per-entry scales
-    >>> assess_heavy_tails(scales * rng.standard_normal((32, 4096))).verdict
-    'not heavy-tailed'
-    >>> assess_heavy_tails(scales * rng.standard_cauchy((32, 4096))).verdict
-    'heavy-tailed'
+    Examples:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> scales = np.exp(rng.standard_normal(4096))  # Gaussian, per-entry scales
+        >>> assess_heavy_tails(scales * rng.standard_normal((32, 4096))).verdict
+        'not heavy-tailed'
+        >>> assess_heavy_tails(scales * rng.standard_cauchy((32, 4096))).verdict
+        'heavy-tailed'
 
     Reference:
         Simsekli, Sagun and Gurbuzbalaban (ICML 2019); Xie, Sato and

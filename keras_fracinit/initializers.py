@@ -286,14 +286,13 @@ class FractionalMomentNormal(_FractionalMomentInitializer):
             the same values on every call, a `SeedGenerator` new values each
             call.
 
-    Example:
-
-    >>> import keras, keras_fracinit
-    >>> init = keras_fracinit.FractionalMomentNormal(s=0.8, seed=1)
-    >>> layer = keras.layers.Dense(64, activation="relu",
-    ...                            kernel_initializer=init)
-    >>> round(init.stddev((64, 64)), 6)
-    0.178887
+    Examples:
+        >>> import keras, keras_fracinit
+        >>> init = keras_fracinit.FractionalMomentNormal(s=0.8, seed=1)
+        >>> layer = keras.layers.Dense(64, activation="relu",
+        ...                            kernel_initializer=init)
+        >>> round(init.stddev((64, 64)), 6)
+        0.178887
 
     Reference:
         M. Gurbuzbalaban and Y. Hu, "Fractional moment-preserving
@@ -334,11 +333,10 @@ class FractionalMomentUniform(_FractionalMomentInitializer):
 
     Takes the same arguments as `FractionalMomentNormal`.
 
-    Example:
-
-    >>> import keras_fracinit
-    >>> init = keras_fracinit.FractionalMomentUniform(s=1.0, seed=0)
-    >>> w = init((256, 128))
+    Examples:
+        >>> import keras_fracinit
+        >>> init = keras_fracinit.FractionalMomentUniform(s=1.0, seed=0)
+        >>> w = init((256, 128))
 
     Reference:
         M. Gurbuzbalaban and Y. Hu, AISTATS 2021.

@@ -187,7 +187,7 @@ def initialize(
 
     Returns:
         An `InitializationReport`: a list of `LayerReport`, one per kernel,
-        that prints as a table; `.counts()` tallies the statuses.
+            that prints as a table; `.counts()` tallies the statuses.
 
     Raises:
         UnsupportedActivationError: for kernels outside the class, with
@@ -195,15 +195,14 @@ def initialize(
         ValueError: for invalid arguments, an unbuilt model, or a
             `calibrate_with` the model cannot run.
 
-    Example:
-
-    >>> import keras, keras_fracinit
-    >>> model = keras.Sequential([keras.Input((8,)),
-    ...                           keras.layers.Dense(4, activation="relu"),
-    ...                           keras.layers.Dense(2)])
-    >>> report = keras_fracinit.initialize(model, s=0.8, seed=0)
-    >>> print(*(r.activation for r in report))
-    relu linear
+    Examples:
+        >>> import keras, keras_fracinit
+        >>> model = keras.Sequential([keras.Input((8,)),
+        ...                           keras.layers.Dense(4, activation="relu"),
+        ...                           keras.layers.Dense(2)])
+        >>> report = keras_fracinit.initialize(model, s=0.8, seed=0)
+        >>> print(*(r.activation for r in report))
+        relu linear
 
     Reference:
         M. Gurbuzbalaban and Y. Hu, AISTATS 2021.

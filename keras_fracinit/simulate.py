@@ -203,13 +203,12 @@ def propagate(
     Returns:
         A `Simulation` with `norms` of shape `(networks, L + 1)`.
 
-    Example:
-
-    >>> import keras_fracinit
-    >>> sim = propagate(keras_fracinit.FractionalMomentNormal(1.0),
-    ...                 {"width": 64, "depth": 100}, networks=2000, seed=0)
-    >>> sim.norms.shape
-    (2000, 101)
+    Examples:
+        >>> import keras_fracinit
+        >>> sim = propagate(keras_fracinit.FractionalMomentNormal(1.0),
+        ...                 {"width": 64, "depth": 100}, networks=2000, seed=0)
+        >>> sim.norms.shape
+        (2000, 101)
     """
     if isinstance(widths, dict):
         widths = [widths["width"]] * (widths["depth"] + 1)

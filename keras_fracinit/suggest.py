@@ -129,21 +129,20 @@ def suggest_s(
 
     Returns:
         A `SuggestedS` carrying the verdict, the estimate, its interval, the
-        null's value and the reason.
+            null's value and the reason.
 
-    Example:
-
-    >>> import keras, numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(1)])
-    >>> x = rng.standard_cauchy((2048, 64)).astype("float32")
-    >>> y = np.zeros((2048, 1), "float32")
-    >>> suggestion = suggest_s(model, (x, y), lambda t, p: p, batches=64)
-    >>> suggestion.verdict  # Cauchy noise: alpha = 1
-    'heavy-tailed'
-    >>> low, high = suggestion.interval
-    >>> bool(low < 1.0 < high), suggestion.s == suggestion.alpha
-    (True, True)
+    Examples:
+        >>> import keras, numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(1)])
+        >>> x = rng.standard_cauchy((2048, 64)).astype("float32")
+        >>> y = np.zeros((2048, 1), "float32")
+        >>> suggestion = suggest_s(model, (x, y), lambda t, p: p, batches=64)
+        >>> suggestion.verdict  # Cauchy noise: alpha = 1
+        'heavy-tailed'
+        >>> low, high = suggestion.interval
+        >>> bool(low < 1.0 < high), suggestion.s == suggestion.alpha
+        (True, True)
 
     Reference:
         Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban

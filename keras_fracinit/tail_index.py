@@ -66,14 +66,13 @@ def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> f
 
     Returns:
         The estimate `alpha` (a float; about 2 for Gaussian samples, smaller
-        for heavier tails; not clipped).
+            for heavier tails; not clipped).
 
-    Example:
-
-    >>> import numpy as np
-    >>> noise = np.random.default_rng(0).standard_cauchy(100_000)
-    >>> round(block_sum_tail_index(noise), 1)
-    1.0
+    Examples:
+        >>> import numpy as np
+        >>> noise = np.random.default_rng(0).standard_cauchy(100_000)
+        >>> round(block_sum_tail_index(noise), 1)
+        1.0
 
     Reference:
         Mohammadi, Mohammadpour and Ogata (2015); Simsekli et al. (2019).
@@ -115,12 +114,11 @@ def hill_tail_index(samples: ArrayLike, k: int | None = None) -> float:
     Returns:
         The estimate `alpha`, a float.
 
-    Example:
-
-    >>> import numpy as np
-    >>> pareto = np.random.default_rng(0).pareto(1.5, 100_000) + 1
-    >>> abs(hill_tail_index(pareto, k=1000) - 1.5) < 4 * 1.5 / 1000**0.5
-    True
+    Examples:
+        >>> import numpy as np
+        >>> pareto = np.random.default_rng(0).pareto(1.5, 100_000) + 1
+        >>> abs(hill_tail_index(pareto, k=1000) - 1.5) < 4 * 1.5 / 1000**0.5
+        True
 
     Reference:
         Hill (1975).
@@ -222,8 +220,8 @@ def block_terms(draws: ArrayLike, block_size: int = 2) -> tuple[np.ndarray, int]
 
     Returns:
         `(T, entries)`: the `draws // (2 block_size)` terms (nan for a group
-        without any entry to measure) and the number of entries measured in
-        at least one group.
+            without any entry to measure) and the number of entries measured in
+            at least one group.
     """
     return difference_terms(paired_differences(draws), block_size)
 
@@ -259,14 +257,13 @@ def standardized_noise(draws: ArrayLike) -> np.ndarray:
     Returns:
         A float64 array of shape `(draws // 2, kept entries)`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> scales = np.exp(2 * rng.standard_normal(1000))  # per-entry scales
-    >>> z = standardized_noise(3 + scales * rng.standard_normal((8, 1000)))
-    >>> z.shape, round(float(np.abs(np.mean(np.log(np.abs(z)), axis=0)).max()), 12)
-    ((4, 1000), 0.0)
+    Examples:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> scales = np.exp(2 * rng.standard_normal(1000))  # per-entry scales
+        >>> z = standardized_noise(3 + scales * rng.standard_normal((8, 1000)))
+        >>> z.shape, round(float(np.abs(np.mean(np.log(np.abs(z)), axis=0)).max()), 12)
+        ((4, 1000), 0.0)
 
     Reference:
         Xie, Sato and Sugiyama, ICLR 2021 (why pooled entries mislead).
@@ -301,18 +298,17 @@ def per_entry_tail_index(draws: ArrayLike, block_size: int = 2) -> float:
 
     Returns:
         The estimate `alpha` (about 2 for Gaussian draws whatever their
-        per-entry scales; `inf` when the block sums do not grow).
+            per-entry scales; `inf` when the block sums do not grow).
 
-    Example:
-
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> scales = np.exp(rng.standard_normal(4096))  # one scale per entry
-    >>> draws = scales * rng.standard_normal((32, 4096))
-    >>> round(per_entry_tail_index(draws), 1)  # Gaussian: 2
-    2.0
-    >>> round(block_sum_tail_index(draws - draws.mean(axis=0)), 1)  # pooled: reads heavy
-    1.5
+    Examples:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> scales = np.exp(rng.standard_normal(4096))  # one scale per entry
+        >>> draws = scales * rng.standard_normal((32, 4096))
+        >>> round(per_entry_tail_index(draws), 1)  # Gaussian: 2
+        2.0
+        >>> round(block_sum_tail_index(draws - draws.mean(axis=0)), 1)  # pooled: reads heavy
+        1.5
 
     Reference:
         Mohammadi, Mohammadpour and Ogata (2015); Xie, Sato and Sugiyama

@@ -3,6 +3,7 @@
 import doctest
 import importlib
 import os
+import re
 import pathlib
 import subprocess
 import sys
@@ -50,6 +51,23 @@ def test_mkdocs_build_is_strict_clean(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     api = (tmp_path / "api" / "index.html").read_text()
     assert "FractionalMomentNormal" in api and "moment_gain" in api
+    _check_rendered_api(api)
+
+
+def _check_rendered_api(api):
+    """Every docstring example is a code block; every Returns table has one row."""
+    outside_code = re.sub(r"<pre>.*?</pre>", "", api, flags=re.DOTALL)
+    assert "&gt;&gt;&gt;" not in outside_code, "a `>>>` example rendered as text"
+    examples = [m.end() for m in re.finditer(r'doc-section-title">Examples:</span>', api)]
+    assert len(examples) >= 15
+    for end in examples:
+        assert api[end : end + 200].lstrip().startswith('</p>\n    <div class="highlight"><pre>'), api[end : end + 200]
+    returns = [m.end() for m in re.finditer(r'doc-section-title">Returns:</span>', api)]
+    assert len(returns) >= 15
+    for end in returns:
+        body = api[api.index("<tbody>", end) : api.index("</tbody>", end)]
+        # One value per function: a second row is a wrapped line read as a second value.
+        assert body.count("<tr") == 1, re.sub(r"<[^>]+>|\s+", " ", body)[:300]
 
 
 def test_the_real_models_page_lists_every_step_a_path_is_read_through():

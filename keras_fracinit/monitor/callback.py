@@ -92,21 +92,20 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         gradient_batches: Number of probe mini-batches for `tail_index`
             (at least 4: two pairs of mini-batches).
 
-    Example:
-
-    >>> import keras, numpy as np
-    >>> import keras_fracinit
-    >>> model = keras.Sequential([
-    ...     keras.Input((16,)),
-    ...     keras.layers.Dense(32, "relu", kernel_initializer=keras_fracinit.FractionalMomentNormal(1.0)),
-    ...     keras.layers.Dense(1, name="head"),
-    ... ])
-    >>> model.compile("sgd", "mse")
-    >>> monitor = keras_fracinit.FractionalMomentMonitor(s=1.0)
-    >>> x, y = np.ones((64, 16)), np.zeros((64, 1))
-    >>> history = model.fit(x, y, epochs=2, callbacks=[monitor], verbose=0)
-    >>> len(history.history["s_moment_ratio/head"])
-    2
+    Examples:
+        >>> import keras, numpy as np
+        >>> import keras_fracinit
+        >>> model = keras.Sequential([
+        ...     keras.Input((16,)),
+        ...     keras.layers.Dense(32, "relu", kernel_initializer=keras_fracinit.FractionalMomentNormal(1.0)),
+        ...     keras.layers.Dense(1, name="head"),
+        ... ])
+        >>> model.compile("sgd", "mse")
+        >>> monitor = keras_fracinit.FractionalMomentMonitor(s=1.0)
+        >>> x, y = np.ones((64, 16)), np.zeros((64, 1))
+        >>> history = model.fit(x, y, epochs=2, callbacks=[monitor], verbose=0)
+        >>> len(history.history["s_moment_ratio/head"])
+        2
 
     Reference:
         M. Gurbuzbalaban and Y. Hu, "Fractional moment-preserving

@@ -182,13 +182,12 @@ class ActivationSpec:
         upper: Randomized Leaky ReLU upper slope bound (default 1/3).
         dropout: Inverted-dropout rate on the layer output, in [0, 1).
 
-    Example:
-
-    >>> spec = ActivationSpec("leaky_relu", negative_slope=0.1)
-    >>> spec.law
-    ActivationLaw(lower=0.1, upper=0.1, keep=1.0)
-    >>> ActivationSpec("rrelu").config()["upper"]
-    0.3333333333333333
+    Examples:
+        >>> spec = ActivationSpec("leaky_relu", negative_slope=0.1)
+        >>> spec.law
+        ActivationLaw(lower=0.1, upper=0.1, keep=1.0)
+        >>> ActivationSpec("rrelu").config()["upper"]
+        0.3333333333333333
     """
 
     name: str | None = "relu"
@@ -239,6 +238,6 @@ def validate(
 
     Returns:
         `(s, width, spec)`: `s` as a float, `width` as an int and the
-        `ActivationSpec`.
+            `ActivationSpec`.
     """
     return check_s(s), check_width(width), as_spec(activation)

@@ -40,10 +40,9 @@ def large_width_gain(
     Returns:
         The approximate gain, a float.
 
-    Example:
-
-    >>> large_width_gain(1.0, "relu", width=64)
-    2.0390625
+    Examples:
+        >>> large_width_gain(1.0, "relu", width=64)
+        2.0390625
 
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021 (authors' code).

@@ -103,12 +103,11 @@ def log_norm_limit(
     Returns:
         A `LogNormLimit`.
 
-    Example:
-
-    >>> he = log_norm_limit(2.0, "relu", width=64, depth=100)
-    >>> frac = log_norm_limit(1.0, "relu", width=64, depth=100)
-    >>> round(frac.mean - he.mean, 2), round(he.std, 2)
-    (0.99, 1.44)
+    Examples:
+        >>> he = log_norm_limit(2.0, "relu", width=64, depth=100)
+        >>> frac = log_norm_limit(1.0, "relu", width=64, depth=100)
+        >>> round(frac.mean - he.mean, 2), round(he.std, 2)
+        (0.99, 1.44)
 
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021 (log-normal limit theorem).
@@ -162,12 +161,11 @@ def small_output_probability(
     Returns:
         A probability (float).
 
-    Example:
-
-    >>> p_he = small_output_probability(2.0, eps=0.1, width=64, depth=100)
-    >>> p_frac = small_output_probability(1.0, eps=0.1, width=64, depth=100)
-    >>> p_frac < p_he
-    True
+    Examples:
+        >>> p_he = small_output_probability(2.0, eps=0.1, width=64, depth=100)
+        >>> p_frac = small_output_probability(1.0, eps=0.1, width=64, depth=100)
+        >>> p_frac < p_he
+        True
 
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021.
@@ -198,10 +196,9 @@ def norm_factor_moment(
     Returns:
         A float.
 
-    Example:
-
-    >>> round(norm_factor_moment(1.0, 1.0, "relu", width=8), 12)
-    1.0
+    Examples:
+        >>> round(norm_factor_moment(1.0, 1.0, "relu", width=8), 12)
+        1.0
 
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021.
@@ -247,12 +244,11 @@ def kesten_tail_index(
         ValueError: if `E[log M] >= 0`: the norms grow without bound and
             there is no depth limit.
 
-    Example:
-
-    >>> from keras_fracinit.theory import moment_gain
-    >>> gain = moment_gain(0.7, "leaky_relu", width=16)
-    >>> round(kesten_tail_index(gain, "leaky_relu", width=16), 8)
-    0.7
+    Examples:
+        >>> from keras_fracinit.theory import moment_gain
+        >>> gain = moment_gain(0.7, "leaky_relu", width=16)
+        >>> round(kesten_tail_index(gain, "leaky_relu", width=16), 8)
+        0.7
 
     Reference:
         Kesten (1973); Goldie (1991); Gurbuzbalaban and Hu, AISTATS 2021.

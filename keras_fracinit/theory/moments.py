@@ -205,10 +205,9 @@ def fractional_moment(
     Returns:
         A float.
 
-    Example:
-
-    >>> round(fractional_moment(1.0, "linear", width=1), 6)  # E|z|
-    0.797885
+    Examples:
+        >>> round(fractional_moment(1.0, "linear", width=1), 6)  # E|z|
+        0.797885
 
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021, Section 3.
@@ -269,15 +268,14 @@ def moment_gain(
 
     Returns:
         The gain, a float. Cached per (s, activation law, width): a repeated
-        call costs microseconds.
+            call costs microseconds.
 
-    Example:
-
-    >>> round(moment_gain(1.0, "relu", width=64), 5)
-    2.03982
-    >>> from keras_fracinit.theory import ActivationSpec
-    >>> moment_gain(2.0, ActivationSpec("leaky_relu", negative_slope=0.5), width=64)
-    1.6
+    Examples:
+        >>> round(moment_gain(1.0, "relu", width=64), 5)
+        2.03982
+        >>> from keras_fracinit.theory import ActivationSpec
+        >>> moment_gain(2.0, ActivationSpec("leaky_relu", negative_slope=0.5), width=64)
+        1.6
 
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021, Sections 2-3.
