@@ -3,8 +3,8 @@
 import doctest
 import importlib
 import os
-import re
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -61,7 +61,9 @@ def _check_rendered_api(api):
     examples = [m.end() for m in re.finditer(r'doc-section-title">Examples:</span>', api)]
     assert len(examples) >= 15
     for end in examples:
-        assert api[end : end + 200].lstrip().startswith('</p>\n    <div class="highlight"><pre>'), api[end : end + 200]
+        assert api[end : end + 200].lstrip().startswith('</p>\n    <div class="highlight"><pre>'), api[
+            end : end + 200
+        ]
     returns = [m.end() for m in re.finditer(r'doc-section-title">Returns:</span>', api)]
     assert len(returns) >= 15
     for end in returns:

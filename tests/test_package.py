@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -114,3 +115,24 @@ def test_ci_runs_the_readme_test_command_as_written():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "awk '/^# tests:/ {getline; print; exit}' README.md" in ci
     assert 'bash -euo pipefail -c "$readme_tests"' in ci
+
+
+def test_readme_opens_with_a_quickstart_of_at_most_15_lines():
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Quickstart")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    code = [
+        line
+        for block in re.findall(r"```(?:bash|python)\n(.*?)```", section, re.DOTALL)
+        for line in block.splitlines()
+        if line.strip()
+    ]
+    assert readme[:start].count("\n") < 40 and 0 < len(code) <= 15, code
+    for step in (
+        "FractionalMomentNormal(",
+        "initialize(model",
+        "FractionalMomentMonitor(",
+        "callbacks=[monitor]",
+    ):
+        assert step in section, step
+    assert "pip install keras-fracinit" not in readme  # no release on PyPI yet
