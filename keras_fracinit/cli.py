@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Sequence
 
+from keras_fracinit import __version__
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import approximations
 from keras_fracinit.theory import moments
@@ -43,9 +44,9 @@ def _flag_value(check, convert=float):
 
 def _orders(text):
     """`--s`: a comma-separated list of moment orders in (0, 2]."""
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, none empty; got {text!r}")
     return [_flag_value(activation_lib.check_s)(item) for item in items]
 
 
@@ -98,6 +99,7 @@ def build_parser():
         prog="python -m keras_fracinit",
         description="Fractional moment-preserving initialization tools.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     table = commands.add_parser(
         "table",

@@ -5,6 +5,7 @@ import io
 
 import pytest
 
+import keras_fracinit
 from keras_fracinit import cli
 from keras_fracinit.theory import ActivationSpec
 from keras_fracinit.theory import large_width_gain
@@ -42,6 +43,11 @@ def test_human_formats(capsys, style):
         (["table", "--width", "2.5"], "argument --width: expected a number, got '2.5'"),
         (["table", "--s", "a,b"], "argument --s: expected a number, got 'a'"),
         (["table", "--s", ","], "argument --s: expected comma-separated numbers"),
+        (
+            ["table", "--s", "0.5,,1"],
+            "argument --s: expected comma-separated numbers, none empty; got '0.5,,1'",
+        ),
+        (["table", "--s", "0.5,"], "none empty"),
         (["table", "--dropout", "1"], "argument --dropout: must be in [0, 1); got '1'"),
         (["table", "--negative-slope", "-1"], "argument --negative-slope: must be a finite"),
         (["table", "--lower", "0.5", "--upper", "0.2"], "--lower and --upper must satisfy"),
@@ -72,3 +78,10 @@ def test_help_shows_every_default_and_a_help_text(capsys):
     }
     assert sorted(documented) == sorted(flags)
     assert all(documented.values())
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"python -m keras_fracinit {keras_fracinit.__version__}\n"
