@@ -4,8 +4,9 @@
 
 Each command runs in a fresh interpreter; the figure is the median wall time
 of the repeats. `keras_fracinit.theory` and the command line import numpy and
-scipy only, so they start in a fraction of the time that Keras with its
-backend takes (the last row, for comparison). `--write` puts the table into
+scipy only, and every example checks its flags before Keras starts, so they
+start in a fraction of the time that Keras with its backend takes (the last
+row, for comparison). `--write` puts the table into
 docs/benchmarks.md and the summary into README.md (see report.py).
 """
 
@@ -17,8 +18,17 @@ import time
 
 import report
 
+EXAMPLES = sorted(
+    path.name
+    for path in (report.ROOT / "examples").glob("*.py")
+    if 'if __name__ == "__main__":' in path.read_text()
+)
 COMMANDS = {
     "python -m keras_fracinit table": [sys.executable, "-m", "keras_fracinit", "table"],
+    **{
+        f"python examples/{name} --help": [sys.executable, str(report.ROOT / "examples" / name), "--help"]
+        for name in EXAMPLES
+    },
     "python -c 'import keras_fracinit.theory'": [sys.executable, "-c", "import keras_fracinit.theory"],
     "python -c 'import keras_fracinit, keras' (Keras and its backend)": [
         sys.executable,
@@ -56,10 +66,12 @@ def main():
         results[name] = median
         lines.append(f"| `{name}` | {median:.2f} | {low:.2f}–{high:.2f} |")
     table, keras_start = results["python -m keras_fracinit table"], list(results.values())[-1]
+    helps = [seconds for name, seconds in results.items() if name.endswith(" --help")]
     readme = (
         f"`python -m keras_fracinit table` starts in {table:.2f} s (median of {args.repeats}, "
         f"measured {where}): the theory and the command line never import Keras or a backend, "
-        f"which alone take {keras_start:.1f} s to start."
+        f"which alone take {keras_start:.1f} s to start; every example's `--help` answers in "
+        f"{min(helps):.2f}–{max(helps):.2f} s."
     )
     report.publish("bench_startup", "\n".join(lines), readme=readme, write=args.write)
 

@@ -28,9 +28,8 @@ import argparse
 import pathlib
 import pickle
 
+import example_args
 import numpy as np
-import paper_protocol as protocol
-from quiet_keras import keras
 
 WEIGHT_DECAY = 1e-4
 LR_DROP_EPOCH = 30
@@ -46,7 +45,7 @@ def _read_batch(path):
 def load_from_dir(data_dir):
     directory = pathlib.Path(data_dir)
     if not directory.is_dir():
-        raise protocol.DataUnavailable(f"--data-dir {data_dir} is not a directory")
+        raise example_args.DataUnavailable(f"--data-dir {data_dir} is not a directory")
     train_files = [directory / f"data_batch_{i}" for i in range(1, 6)]
     if all(p.exists() for p in train_files) and (directory / "test_batch").exists():
         batches = [_read_batch(p) for p in train_files]
@@ -54,10 +53,12 @@ def load_from_dir(data_dir):
         x_train = np.concatenate([b[0] for b in batches])
         y_train = np.concatenate([b[1] for b in batches])
         return (x_train, y_train), (x_test, y_test)
+    import paper_protocol as protocol
+
     from_npz = protocol.load_npz(directory)
     if from_npz is not None:
         return from_npz
-    raise protocol.DataUnavailable(
+    raise example_args.DataUnavailable(
         f"{data_dir} holds neither the CIFAR-10 python batches (data_batch_1..5, "
         "test_batch) nor an npz with x_train, y_train, x_test, y_test"
     )
@@ -66,10 +67,12 @@ def load_from_dir(data_dir):
 def load_data(data_dir):
     if data_dir is not None:
         return load_from_dir(data_dir)
+    from quiet_keras import keras  # Keras starts only once the flags are checked
+
     try:
         return keras.datasets.cifar10.load_data()
     except Exception as error:  # offline: keras tries to download
-        raise protocol.DataUnavailable(
+        raise example_args.DataUnavailable(
             f"cannot load cifar10 through keras.datasets ({type(error).__name__}); no "
             "cached copy under $KERAS_HOME/datasets and no network. Pass --data-dir with "
             "the python batches (data_batch_1..5, test_batch) or an npz"
@@ -78,34 +81,39 @@ def load_data(data_dir):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    protocol.add_common_flags(parser, epochs=2, seeds=1, batch_size=512, lr=0.01)
+    example_args.add_common_flags(parser, epochs=2, seeds=1, batch_size=512, lr=0.01)
     parser.set_defaults(inits="he,fractional")
     return parser
 
 
-class PadAndRandomCrop(keras.layers.Layer):
-    """Zero-pads by `padding` and crops back to the input size, in training only.
+def pad_and_random_crop(padding, size, seed=None):
+    """A layer that zero-pads by `padding` and crops back to `size`, in training only.
 
     Keras' `RandomCrop` alone does not undo the padding at inference, so the
-    two are wrapped: at inference the image passes unchanged.
+    two are wrapped: at inference the image passes unchanged. (Defined here so
+    that Keras starts only once the flags are checked.)
     """
+    from quiet_keras import keras
 
-    def __init__(self, padding, size, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.pad = keras.layers.ZeroPadding2D(padding)
-        self.crop = keras.layers.RandomCrop(size, size, seed=seed)
+    class PadAndRandomCrop(keras.layers.Layer):
+        def __init__(self, padding, size, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.pad = keras.layers.ZeroPadding2D(padding)
+            self.crop = keras.layers.RandomCrop(size, size, seed=seed)
 
-    def build(self, input_shape):
-        self.pad.build(input_shape)
-        self.crop.build(self.pad.compute_output_shape(input_shape))
+        def build(self, input_shape):
+            self.pad.build(input_shape)
+            self.crop.build(self.pad.compute_output_shape(input_shape))
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
+        def compute_output_shape(self, input_shape):
+            return input_shape
 
-    def call(self, images, training=None):
-        if training:
-            return self.crop(self.pad(images), training=True)
-        return images
+        def call(self, images, training=None):
+            if training:
+                return self.crop(self.pad(images), training=True)
+            return images
+
+    return PadAndRandomCrop(padding, size, seed=seed)
 
 
 def step_decay(lr):
@@ -115,11 +123,13 @@ def step_decay(lr):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import paper_protocol as protocol
+    from quiet_keras import keras
+
     try:
-        args.inits = protocol.parse_inits(args.inits)
         (x_train, y_train), (x_test, y_test) = load_data(args.data_dir)
-    except (protocol.DataUnavailable, argparse.ArgumentTypeError) as error:
-        protocol.fail(str(error))
+    except example_args.DataUnavailable as error:
+        example_args.fail(str(error))
     x_train = x_train.astype("float32") / 255.0
     x_test = x_test.astype("float32") / 255.0
     y_train = np.asarray(y_train, dtype="int32").reshape(-1)
@@ -128,7 +138,7 @@ def main(argv=None):
     def build_model(init, seed):
         inputs = keras.Input((32, 32, 3))
         x = keras.layers.RandomFlip("horizontal", seed=seed)(inputs)
-        x = PadAndRandomCrop(4, 32, seed=seed)(x)
+        x = pad_and_random_crop(4, 32, seed=seed)(x)
         x = keras.layers.Normalization(mean=0.5, variance=0.25)(x)
         x = keras.layers.Conv2D(6, 5, activation="relu")(x)
         x = keras.layers.MaxPooling2D(2)(x)

@@ -27,23 +27,24 @@ example stops; it never falls back to synthetic data.
 
 import argparse
 
-import paper_protocol as protocol
-from quiet_keras import keras
-
-from keras_fracinit import datasets
+import example_args
 
 
 def load_from_dir(data_dir):
     """The four IDX files, the classic mnist.pkl.gz or an npz in `data_dir`."""
+    from keras_fracinit import datasets
+
     try:
         return datasets.load_mnist(data_dir)
     except (datasets.DataNotFoundError, ValueError) as error:
-        raise protocol.DataUnavailable(f"--data-dir: {error}") from None
+        raise example_args.DataUnavailable(f"--data-dir: {error}") from None
 
 
 def load_data(dataset, data_dir):
     if data_dir is not None:
         return load_from_dir(data_dir)
+    from quiet_keras import keras  # Keras starts only once the flags are checked
+
     loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[dataset]
     try:
         return loader.load_data()
@@ -54,7 +55,7 @@ def load_data(dataset, data_dir):
             if dataset == "fashion_mnist"
             else ""
         )
-        raise protocol.DataUnavailable(
+        raise example_args.DataUnavailable(
             f"cannot load {dataset} through keras.datasets ({type(error).__name__}); "
             f"no cached copy under $KERAS_HOME/datasets and no network. Pass --data-dir "
             f"with the IDX files or an npz{hint}"
@@ -70,7 +71,7 @@ def preprocess(x):
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="fashion_mnist")
-    protocol.add_common_flags(parser, epochs=3, seeds=2, batch_size=128, lr=None, depth=None)
+    example_args.add_common_flags(parser, epochs=3, seeds=2, batch_size=128, lr=None, depth=None)
     parser.add_argument(
         "--side-by-side",
         action="store_true",
@@ -94,11 +95,13 @@ def apply_protocol_defaults(args):
 
 def main(argv=None):
     args = apply_protocol_defaults(build_parser().parse_args(argv))
+    import paper_protocol as protocol
+    from quiet_keras import keras
+
     try:
-        args.inits = protocol.parse_inits(args.inits)
         (x_train, y_train), (x_test, y_test) = load_data(args.dataset, args.data_dir)
-    except (protocol.DataUnavailable, argparse.ArgumentTypeError) as error:
-        protocol.fail(str(error))
+    except example_args.DataUnavailable as error:
+        example_args.fail(str(error))
     x_train, x_test = preprocess(x_train), preprocess(x_test)
     y_train, y_test = y_train.astype("int32"), y_test.astype("int32")
     classes = int(max(y_train.max(), y_test.max())) + 1

@@ -24,31 +24,48 @@ keras.datasets cache); it never falls back to synthetic data.
 import argparse
 import pathlib
 
+import example_args
 import mnist_dense
 import numpy as np
-import paper_protocol as protocol
-from quiet_keras import keras
-
-import keras_fracinit
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="fashion_mnist")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--s", type=float, default=0.8, help="moment order (the paper's relu choice)")
-    parser.add_argument("--depth", type=int, default=20)
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--noise-batches", type=int, default=32, help="mini-batches for suggest_s")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/monitor")
+    parser.add_argument(
+        "--data-dir", default=None, help="folder with the IDX files (default: keras.datasets)"
+    )
+    parser.add_argument(
+        "--s",
+        type=example_args.moment_order,
+        default=0.8,
+        help="moment order in (0, 2] (the paper's relu choice)",
+    )
+    parser.add_argument(
+        "--depth", type=example_args.integer_at_least(2), default=20, help="Dense layers in all, at least 2"
+    )
+    parser.add_argument("--width", type=example_args.positive_int, default=64, help="units per hidden layer")
+    parser.add_argument("--epochs", type=example_args.positive_int, default=10, help="epochs per init")
+    parser.add_argument(
+        "--batch-size", type=example_args.positive_int, default=128, help="SGD mini-batch size"
+    )
+    parser.add_argument("--lr", type=example_args.positive_float, default=0.01, help="SGD learning rate")
+    parser.add_argument(
+        "--noise-batches",
+        type=example_args.integer_at_least(8),
+        default=32,
+        help="mini-batches for suggest_s, at least 8",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the inits and of Keras")
+    parser.add_argument("--out", default="runs/monitor", help="folder for the outputs")
     return parser
 
 
 def paper_stack(inputs, classes, depth, width):
+    from quiet_keras import keras
+
     layers = [keras.Input((inputs,))]
     layers += [keras.layers.Dense(width, "relu", name=f"dense_{k + 1}") for k in range(depth - 1)]
     layers += [keras.layers.Dense(classes, name=f"dense_{depth}")]
@@ -62,10 +79,15 @@ def ratio_summary(values):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import paper_protocol as protocol
+    from quiet_keras import keras
+
+    import keras_fracinit
+
     try:
         (x_train, y_train), (x_test, y_test) = mnist_dense.load_data(args.dataset, args.data_dir)
-    except protocol.DataUnavailable as error:
-        protocol.fail(str(error))
+    except example_args.DataUnavailable as error:
+        example_args.fail(str(error))
     x_train, x_test = mnist_dense.preprocess(x_train), mnist_dense.preprocess(x_test)
     y_train, y_test = y_train.astype("int32"), y_test.astype("int32")
     classes = int(max(y_train.max(), y_test.max())) + 1

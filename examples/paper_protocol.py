@@ -5,30 +5,21 @@ metrics as JSON and CSV, mean +/- sd curves as PNG, a printed summary. Used
 by `mnist_dense.py` and `cifar10_dense.py`; only keras_fracinit's public API.
 """
 
-import argparse
 import csv
 import json
 import math
 import pathlib
-import sys
 import time
 
 import numpy as np
+from example_args import PAPER_S
 from paired import paired_test
 from quiet_keras import keras
 
 import keras_fracinit
 
-INITS = ("he", "glorot", "fractional", "random_walk")
-ACTIVATIONS = ("relu", "leaky_relu", "linear")
-# The paper's choices of s per activation.
-PAPER_S = {"relu": 0.8, "leaky_relu": 1.0, "linear": 1.0}
 LEAKY_SLOPE = 0.01  # the paper's Leaky ReLU slope
 METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
-
-
-class DataUnavailable(Exception):
-    """The dataset cannot be loaded here; the message says how to provide it."""
 
 
 def load_npz(directory):
@@ -38,69 +29,6 @@ def load_npz(directory):
         return None
     with np.load(files[0]) as arrays:
         return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
-
-
-def fail(message):
-    """Stops the example with a one-line error (exit status 2)."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def add_common_flags(parser, *, epochs, seeds, batch_size, lr, depth=20):
-    """The flags every protocol example shares; `depth` or `lr` None: chosen per activation."""
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("--inits", default="he,fractional,glorot", help=f"comma list of {', '.join(INITS)}")
-    parser.add_argument(
-        "--activation", choices=ACTIVATIONS, default="relu", help="activation of the hidden layers"
-    )
-    parser.add_argument(
-        "--s",
-        type=float,
-        default=None,
-        help="moment order of the fractional init (default: the "
-        "paper's, 0.8 for relu, 1 for leaky_relu and linear)",
-    )
-    per_activation = "the paper's: 20, and 30 for linear" if depth is None else "the paper: 20"
-    parser.add_argument(
-        "--depth", type=int, default=depth, help=f"number of Dense layers in all ({per_activation})"
-    )
-    parser.add_argument("--width", type=int, default=64, help="units per hidden layer")
-    parser.add_argument("--epochs", type=int, default=epochs, help="epochs per run")
-    parser.add_argument("--seeds", type=int, default=seeds, help="runs per init, with seeds 0, 1, ...")
-    parser.add_argument("--batch-size", type=int, default=batch_size, help="SGD mini-batch size")
-    per_activation = " (the paper's: 0.01, and 0.001 for linear)" if lr is None else ""
-    parser.add_argument("--lr", type=float, default=lr, help=f"SGD learning rate{per_activation}")
-    parser.add_argument("--out", default="runs", help="folder for the outputs")
-    parser.add_argument(
-        "--data-dir", default=None, help="folder holding the dataset's files (default: keras.datasets' cache)"
-    )
-    parser.add_argument(
-        "--monitor",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="attach FractionalMomentMonitor(s) to the first seed of each init "
-        "and write monitor_<init>.png/.json",
-    )
-    parser.add_argument(
-        "--logit-activation",
-        action="store_true",
-        help="apply the activation to the logits too, as the authors' code does",
-    )
-    parser.add_argument(
-        "--verbose",
-        type=int,
-        default=2,
-        choices=(0, 1, 2),
-        help="Keras' progress output (2: one line per epoch)",
-    )
-
-
-def parse_inits(text):
-    inits = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = sorted(set(inits) - set(INITS))
-    if unknown or not inits:
-        raise argparse.ArgumentTypeError(f"--inits takes a comma list of {', '.join(INITS)}; got {text!r}")
-    return inits
 
 
 def _slope(activation):

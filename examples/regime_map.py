@@ -29,28 +29,25 @@ import pathlib
 import sys
 import time
 
+import example_args
+import mnist_dense
+import numpy as np
+from example_args import LazyModule
+
+# Keras and JAX start on first use, after the flags are checked.
+protocol = LazyModule("paper_protocol")
+report = LazyModule("regime_map_report")
+side_by_side = LazyModule("side_by_side")
+stacked_dense = LazyModule("stacked_dense")
+keras = LazyModule("quiet_keras", "keras")
+theory = LazyModule("keras_fracinit.theory")
 os.environ.setdefault("KERAS_BACKEND", "jax")
-
-import numpy as np  # noqa: E402
-import paper_protocol as protocol  # noqa: E402
-import regime_map_report as report  # noqa: E402
-import side_by_side  # noqa: E402
-import stacked_dense  # noqa: E402
-from mnist_dense import load_data  # noqa: E402
-from mnist_dense import preprocess  # noqa: E402
-from quiet_keras import keras  # noqa: E402
-
-from keras_fracinit import theory  # noqa: E402
 
 PROBE_SIZE = 512
 
 
-def int_list(text):
-    return [int(v) for v in text.split(",") if v.strip()]
-
-
-def float_list(text):
-    return [float(v) for v in text.split(",") if v.strip()]
+widths = example_args.comma_list(example_args.positive_int)
+depths = example_args.comma_list(example_args.integer_at_least(2))
 
 
 def build_parser():
@@ -59,21 +56,39 @@ def build_parser():
     )
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
     parser.add_argument("--data-dir", default=None, help="folder with the dataset's files")
-    parser.add_argument("--widths", type=int_list, default=[4, 8, 16, 32, 64])
-    parser.add_argument("--depths", type=int_list, default=[10, 25, 50, 100], help="Dense layers in all")
-    parser.add_argument("--s", type=float_list, default=[0.25, 0.5, 1.0, 1.5], help="fractional s values")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--widths", type=widths, default=[4, 8, 16, 32, 64], help="hidden widths")
+    parser.add_argument("--depths", type=depths, default=[10, 25, 50, 100], help="Dense layers in all")
     parser.add_argument(
-        "--small-batch", type=int, default=16, help="batch size of the extra slice (0: no slice)"
+        "--s",
+        type=example_args.comma_list(example_args.moment_order),
+        default=[0.25, 0.5, 1.0, 1.5],
+        help="fractional s values",
     )
-    parser.add_argument("--small-batch-widths", type=int_list, default=[8, 16])
-    parser.add_argument("--small-batch-depths", type=int_list, default=[25, 50])
-    parser.add_argument("--lr", type=float_list, default=[0.01], help="SGD learning rates (comma list)")
+    parser.add_argument("--seeds", type=example_args.positive_int, default=5, help="runs per scheme")
+    parser.add_argument("--epochs", type=example_args.positive_int, default=10, help="epochs per run")
+    parser.add_argument("--batch-size", type=example_args.positive_int, default=128, help="SGD batch size")
+    parser.add_argument(
+        "--small-batch",
+        type=example_args.integer_at_least(0),
+        default=16,
+        help="batch size of the extra slice (0: no slice)",
+    )
+    parser.add_argument("--small-batch-widths", type=widths, default=[8, 16])
+    parser.add_argument("--small-batch-depths", type=depths, default=[25, 50])
+    parser.add_argument(
+        "--lr",
+        type=example_args.comma_list(example_args.positive_float),
+        default=[0.01],
+        help="SGD learning rates (comma list)",
+    )
     parser.add_argument("--activation", choices=("relu", "leaky_relu"), default="relu")
     parser.add_argument("--out", default="runs/regime_map")
-    parser.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
+    parser.add_argument(
+        "--limit-train",
+        type=example_args.positive_int,
+        default=None,
+        help="use only the first N training images",
+    )
     return parser
 
 
@@ -128,9 +143,13 @@ def init_cell(cell, args, x_train):
     return params, stacked_dense.init_statistics(params, x_train[:PROBE_SIZE], args.activation)
 
 
-def cell_list(text):
-    """`[(width, depth), ...]` of a `WIDTHxDEPTH,...` flag."""
-    return [tuple(int(v) for v in item.split("x")) for item in text.split(",") if item.strip()]
+def _cell(text):
+    width, _, depth = text.partition("x")
+    return (example_args.positive_int(width), example_args.integer_at_least(2)(depth))
+
+
+cell_list = example_args.comma_list(_cell)
+"""`[(width, depth), ...]` of a `WIDTHxDEPTH,...` flag."""
 
 
 def run_cell(cell, args, data, out, progress):
@@ -231,17 +250,20 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        (x_train, y_train), (x_test, y_test) = load_data(args.dataset, args.data_dir)
-    except protocol.DataUnavailable as error:
-        protocol.fail(str(error))
+        (x_train, y_train), (x_test, y_test) = mnist_dense.load_data(args.dataset, args.data_dir)
+    except example_args.DataUnavailable as error:
+        example_args.fail(str(error))
     if args.limit_train:
         x_train, y_train = x_train[: args.limit_train], y_train[: args.limit_train]
-    data = ((preprocess(x_train), y_train.astype("int32")), (preprocess(x_test), y_test.astype("int32")))
+    data = (
+        (mnist_dense.preprocess(x_train), y_train.astype("int32")),
+        (mnist_dense.preprocess(x_test), y_test.astype("int32")),
+    )
     results_path = out / "regime_map.json"
     config = {key: value for key, value in vars(args).items() if key != "out"}
     results = json.loads(results_path.read_text()) if results_path.exists() else {"cells": {}}
     if results.get("config", config) != config:
-        protocol.fail(f"{results_path} was written with other settings; use another --out")
+        example_args.fail(f"{results_path} was written with other settings; use another --out")
     results["config"] = config
     todo = [cell for cell in cells(args) if cell_key(cell) not in results["cells"]]
     done_weight = sum(cell_cost(c) * args.epochs for c in cells(args) if c not in todo)

@@ -26,7 +26,9 @@ import pathlib
 
 import docs_page
 import numpy as np
-from paired import paired_test
+from example_args import LazyModule
+
+paired_lib = LazyModule("paired")  # scipy starts on first use, after the flags
 
 TRAIN_MARGIN = 0.1
 TARGET_ACCURACY = {"mnist": 0.9, "fashion_mnist": 0.8}
@@ -58,7 +60,7 @@ def epochs_to_target(records, target):
 
 def paired(he, other):
     """Mean difference, its sd, the paired t-test's p and d = mean / sd."""
-    mean, sd, p = paired_test(final_accuracy(other), final_accuracy(he))
+    mean, sd, p = paired_lib.paired_test(final_accuracy(other), final_accuracy(he))
     if sd == 0.0:
         return mean, sd, p, (0.0 if mean == 0.0 else math.copysign(math.inf, mean))
     return mean, sd, p, mean / sd

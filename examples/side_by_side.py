@@ -14,6 +14,7 @@ import json
 import pathlib
 import time
 
+import example_args
 import numpy as np
 import paper_protocol as protocol
 import stacked_dense
@@ -44,7 +45,7 @@ def run_side_by_side(args, data, *, dataset):
     """Trains every init x seed side by side; returns the rows of `protocol.run_all`."""
     (x_train, _), _ = data
     if args.logit_activation and args.activation != "linear":
-        protocol.fail("--side-by-side trains linear logits only; drop --logit-activation")
+        example_args.fail("--side-by-side trains linear logits only; drop --logit-activation")
     classes = int(max(data[0][1].max(), data[1][1].max())) + 1
     seeds = list(range(args.seeds))
     dims = stacked_dense.layer_dims(x_train.shape[1], args.width, args.depth, classes)
@@ -54,9 +55,9 @@ def run_side_by_side(args, data, *, dataset):
     settings = {key: getattr(args, key) for key in ("activation", "depth", "width", "batch_size", "lr")}
     settings = json.dumps(settings | {"s": protocol.moment_order(args), "dataset": dataset})
     if state is not None and list(state["inits"]) != list(args.inits):
-        protocol.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
+        example_args.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
     if state is not None and str(state.get("settings", settings)) != settings:
-        protocol.fail(f"{checkpoint} was trained with {state['settings']}; use another --out")
+        example_args.fail(f"{checkpoint} was trained with {state['settings']}; use another --out")
     if state is None:
         drawer = kernel_drawer(
             args.activation, protocol.moment_order(args), args.depth, args.logit_activation

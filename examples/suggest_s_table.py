@@ -21,21 +21,22 @@ import os
 import pathlib
 import sys
 
+import docs_page
+import example_args
+import mnist_dense
+import numpy as np
+import regime_map
+from example_args import LazyModule
+
+# Keras and JAX start on first use, after the flags are checked.
+protocol = LazyModule("paper_protocol")
+report = LazyModule("regime_map_report")
+side_by_side = LazyModule("side_by_side")
+stacked_dense = LazyModule("stacked_dense")
+paired = LazyModule("paired")
+keras = LazyModule("quiet_keras", "keras")
+keras_fracinit = LazyModule("keras_fracinit")
 os.environ.setdefault("KERAS_BACKEND", "jax")
-
-import docs_page  # noqa: E402
-import numpy as np  # noqa: E402
-import paper_protocol as protocol  # noqa: E402
-import regime_map  # noqa: E402
-import regime_map_report as report  # noqa: E402
-import side_by_side  # noqa: E402
-import stacked_dense  # noqa: E402
-from mnist_dense import load_data  # noqa: E402
-from mnist_dense import preprocess  # noqa: E402
-from paired import paired_test  # noqa: E402
-from quiet_keras import keras  # noqa: E402
-
-import keras_fracinit  # noqa: E402
 
 
 def he_network(width, depth, activation, seed, inputs_dim=784, classes=10):
@@ -81,7 +82,7 @@ def compare(per_scheme, suggested, config):
     accuracy = {name: report.final_accuracy(per_scheme[name]) for name, _ in schemes}
     picked = np.array([accuracy[name][seed] for seed, name in enumerate(chosen)])
     best = max(accuracy, key=lambda name: accuracy[name].mean())
-    difference, sd, p = paired_test(picked, accuracy[best])
+    difference, sd, p = paired.paired_test(picked, accuracy[best])
     return {
         "suggested_s": [float(v) for v in suggested],
         "chosen": chosen,
@@ -136,7 +137,9 @@ def main(argv=None):
         default=None,
         help="WIDTHxDEPTH list (default: the significant cells)",
     )
-    parser.add_argument("--batches", type=int, default=32, help="mini-batches per suggest_s call")
+    parser.add_argument(
+        "--batches", type=example_args.integer_at_least(8), default=32, help="mini-batches per suggest_s call"
+    )
     parser.add_argument("--page", default=None, help="a documentation page with suggest_s_<dataset> markers")
     args = parser.parse_args(argv)
     results = json.loads((args.sweep / "regime_map.json").read_text())
@@ -147,12 +150,12 @@ def main(argv=None):
     else:
         chosen = sorted(cell for cell in table if cell[:2] in args.cells)
     try:
-        (x_train, y_train), _ = load_data(config["dataset"], args.data_dir or config["data_dir"])
-    except protocol.DataUnavailable as error:
-        protocol.fail(str(error))
+        (x_train, y_train), _ = mnist_dense.load_data(config["dataset"], args.data_dir or config["data_dir"])
+    except example_args.DataUnavailable as error:
+        example_args.fail(str(error))
     if config.get("limit_train"):
         x_train, y_train = x_train[: config["limit_train"]], y_train[: config["limit_train"]]
-    x_train, y_train = preprocess(x_train), y_train.astype("int32")
+    x_train, y_train = mnist_dense.preprocess(x_train), y_train.astype("int32")
     rows = []
     for cell in chosen:
         found = suggestions(cell, config, x_train, y_train, args.batches)

@@ -16,18 +16,19 @@ Uses only the public API of keras_fracinit.
 """
 
 import argparse
+import os
 import pathlib
 
-import matplotlib
+import example_args
+import numpy as np
+from example_args import LazyModule
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import quiet_keras  # noqa: E402, F401  (starts Keras with TensorFlow's notices filtered)
-
-import keras_fracinit  # noqa: E402
-from keras_fracinit import simulate  # noqa: E402
-from keras_fracinit import theory  # noqa: E402
+# Matplotlib and Keras (TensorFlow's notices filtered) start on first use, after the flags.
+os.environ.setdefault("MPLBACKEND", "Agg")
+plt = LazyModule("matplotlib.pyplot")
+keras_fracinit = LazyModule("keras_fracinit")
+simulate = LazyModule("keras_fracinit.simulate")
+theory = LazyModule("keras_fracinit.theory")
 
 COLORS = {2.0: "black", 1.5: "tab:blue", 1.0: "tab:orange", 0.8: "tab:orange", 0.5: "tab:green"}
 
@@ -142,9 +143,17 @@ def small_output_figure(path, networks, width=64, depth=200, eps=0.1):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(pathlib.Path(__file__).parents[1] / "docs" / "figures"))
-    parser.add_argument("--networks", type=int, default=20_000)
+    parser.add_argument(
+        "--out",
+        default=str(pathlib.Path(__file__).parents[1] / "docs" / "figures"),
+        help="folder for the PNGs",
+    )
+    parser.add_argument(
+        "--networks", type=example_args.positive_int, default=20_000, help="simulated networks per curve"
+    )
     args = parser.parse_args(argv)
+    import quiet_keras  # noqa: F401  (Keras starts with TensorFlow's notices filtered)
+
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     gain_figure(out / "gain.png")

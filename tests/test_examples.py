@@ -163,7 +163,9 @@ def test_missing_data_stops_with_one_line(tmp_path, capsys):
 def test_bad_inits_flag(tmp_path, capsys):
     with pytest.raises(SystemExit):
         mnist_dense.main(["--inits", "he,lsuv", "--data-dir", str(tmp_path)])
-    assert "--inits takes a comma list" in capsys.readouterr().err
+    assert "argument --inits: expected one of he, glorot, fractional, random_walk; got 'lsuv'" in (
+        capsys.readouterr().err
+    )
 
 
 def _write_cifar_batches(directory, per_batch=16, test=16):

@@ -1,0 +1,107 @@
+"""The examples check their flags before Keras, JAX or the data start."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+SCRIPTS = sorted(
+    path.name for path in EXAMPLES.glob("*.py") if 'if __name__ == "__main__":' in path.read_text()
+)
+HEAVY = ("keras", "tensorflow", "jax", "torch", "matplotlib", "scipy")
+
+pytestmark = pytest.mark.backend_independent
+
+# Runs each script's --help (or bad flags) in one interpreter and reports
+# the exit status, stderr's last line and which heavy modules were imported.
+RUNNER = """
+import contextlib, io, json, runpy, sys
+sys.path.insert(0, sys.argv[1])
+results = []
+for script, args in json.loads(sys.argv[2]):
+    sys.argv = [script, *args]
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_path(f"{sys.path[0]}/{script}", run_name="__main__")
+            code = 0
+        except SystemExit as stop:
+            code = stop.code
+    heavy = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY)
+    results.append([code, (err.getvalue().strip().splitlines() or [""])[-1], heavy])
+print(json.dumps(results))
+""".replace("HEAVY", repr(HEAVY))
+
+
+def _run(cases):
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(EXAMPLES), json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_every_example_answers_help_without_starting_keras():
+    assert len(SCRIPTS) >= 8, SCRIPTS
+    for script, (code, _, heavy) in zip(SCRIPTS, _run([[script, ["--help"]] for script in SCRIPTS])):
+        assert code == 0, script
+        assert heavy == [], (script, heavy)
+
+
+BAD_FLAGS = [
+    (["--width", "-5"], "argument --width: must be a positive integer; got '-5'"),
+    (["--seeds", "0"], "argument --seeds: must be a positive integer; got '0'"),
+    (["--epochs", "0"], "argument --epochs: must be a positive integer; got '0'"),
+    (["--batch-size", "0"], "argument --batch-size: must be a positive integer; got '0'"),
+    (["--depth", "0"], "argument --depth: must be an integer >= 2; got '0'"),
+    (["--s", "2.5"], "argument --s: must be in (0, 2]; got '2.5'"),
+    (["--lr", "-1"], "argument --lr: must be a finite number > 0; got '-1'"),
+    (
+        ["--inits", "he,,glorot"],
+        "argument --inits: expected a comma-separated list, none empty; got 'he,,glorot'",
+    ),
+    (
+        ["--inits", "he,kaiming"],
+        "argument --inits: expected one of he, glorot, fractional, random_walk; got 'kaiming'",
+    ),
+]
+
+
+@pytest.mark.parametrize("script", ["mnist_dense.py", "cifar10_dense.py"])
+def test_protocol_examples_reject_bad_flags_in_one_line_before_keras(script):
+    results = _run([[script, args] for args, _ in BAD_FLAGS])
+    for (args, message), (code, last_line, heavy) in zip(BAD_FLAGS, results):
+        assert code == 2 and last_line == f"{script}: error: {message}", (args, last_line)
+        assert heavy == [], (args, heavy)
+
+
+def test_the_other_examples_reject_bad_flags_before_keras():
+    cases = [
+        ["monitor_fashion_mnist.py", ["--noise-batches", "4"]],
+        ["monitor_fashion_mnist.py", ["--s", "0"]],
+        ["regime_map.py", ["--widths", "4,,8"]],
+        ["regime_map.py", ["--depths", "1"]],
+        ["regime_map.py", ["--lr", "0"]],
+        ["suggest_s_table.py", ["runs/x", "--cells", "4x1"]],
+        ["suggest_s_table.py", ["runs/x", "--batches", "7"]],
+        ["theory_figures.py", ["--networks", "0"]],
+    ]
+    expected = [
+        "argument --noise-batches: must be an integer >= 8; got '4'",
+        "argument --s: must be in (0, 2]; got '0'",
+        "argument --widths: expected a comma-separated list, none empty; got '4,,8'",
+        "argument --depths: must be an integer >= 2; got '1'",
+        "argument --lr: must be a finite number > 0; got '0'",
+        "argument --cells: must be an integer >= 2; got '1'",
+        "argument --batches: must be an integer >= 8; got '7'",
+        "argument --networks: must be a positive integer; got '0'",
+    ]
+    for (script, args), message, (code, last_line, heavy) in zip(cases, expected, _run(cases)):
+        assert code == 2 and last_line.endswith(message), (script, args, last_line)
+        assert heavy == [], (script, heavy)
