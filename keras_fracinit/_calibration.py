@@ -23,6 +23,7 @@ kernel is named in one summarized warning.
 
 import dataclasses
 import math
+import re
 from typing import Any
 
 import keras
@@ -146,6 +147,20 @@ def _chain(target, graph):
         tensor = node.outputs[0]
 
 
+def _shapes(shapes):
+    """`(4, 8)`, or `[(4, 8), (4, 3)]` for several inputs: shapes as text, without tensor names."""
+    shapes = [tuple(shape) for shape in shapes]
+    return str(shapes[0]) if len(shapes) == 1 else str(shapes)
+
+
+def _first_line(error):
+    """The line of a Keras error that says what went wrong (no ANSI codes, no call dump)."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
+    useful = [line for line in lines if line and not line.startswith(("Exception encountered", "Arguments"))]
+    # Keras names symbolic tensors `keras_tensor_26`: meaningless to the caller.
+    return re.sub(r" with name '[^']*'", "", useful[0]) if useful else type(error).__name__
+
+
 def dry_run(model, targets, data):
     """Runs `model` on `data` once, unchanged; raises what a calibration on it would fail with.
 
@@ -161,13 +176,25 @@ def dry_run(model, targets, data):
 
         return call
 
+    arrays = keras.tree.flatten(data)
+    if arrays and not any(np.any(keras.ops.convert_to_numpy(array)) for array in arrays):
+        raise ValueError(
+            "Argument `calibrate_with` must carry a signal: calibration compares the s-moments of a "
+            "layer's input and output, which an all-zero batch does not have. Received: a batch of "
+            f"shape {_shapes(np.shape(array) for array in arrays)} that is all zeros; pass real "
+            "inputs (a few dozen samples)."
+        )
     try:
         with _keras_private.replaced_calls([target.start for target in targets], noting):
             model(data, training=False)
     except Exception as error:
+        inputs = getattr(model, "inputs", None) or []
+        expected = f" (inputs of shape {_shapes(x.shape for x in inputs)})" if inputs else ""
         raise ValueError(
-            f"Argument `calibrate_with` must be a batch that model {model.name!r} can take; running the "
-            f"model on it failed, before any kernel was drawn: {type(error).__name__}: {error}"
+            f"Argument `calibrate_with` must be a batch that model {model.name!r} can take{expected}. "
+            f"Received: a batch of shape {_shapes(np.shape(array) for array in arrays)}; running the "
+            "model on it failed, before "
+            f"any kernel was drawn, with {type(error).__name__}: {_first_line(error)}"
         ) from error
     missing = [target.name for target in targets if id(target.start) not in ran]
     if missing:

@@ -201,6 +201,20 @@ def keras_fit_locals(model):
     return None
 
 
+def running_fit(model):
+    """Whether a `fit` of `model` is on the call stack (False in a custom
+    training loop that drives a `CallbackList` itself)."""
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
+                return True
+            frame = frame.f_back
+    finally:
+        del frame
+    return False
+
+
 def training_data_source(fit_locals):
     """What `fit` reads its batches from, readable afresh without disturbing it, or None.
 

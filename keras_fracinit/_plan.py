@@ -140,6 +140,11 @@ def _hidden(sublayer, composite):
 
 def select(model, items=None):
     """`{name: KernelPlan}` of the kernels `items` name (kernel names, layer paths or layers; None: all)."""
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} is not built, so it has no kernels yet: build it (give it a "
+            "`keras.Input`, or call it on a batch) before the monitor measures it."
+        )
     available = {plan.name: plan for plan in plan_model(model, include_frozen=True)}
     if not available:
         raise ValueError(f"Model {model.name!r} has no layer with a `kernel` to monitor.")

@@ -131,6 +131,15 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
                 )
             self.spec = activation
         else:
+            if not activation_lib.is_supported_activation(activation):
+                raise ValueError(
+                    "Argument `activation` must be one of "
+                    f"{', '.join(repr(a) for a in activation_lib.SUPPORTED_ACTIVATIONS)} (the paper's "
+                    f"class, where the exact gain exists). Received: activation={activation!r}. For a "
+                    "layer with another activation (GELU, swish, ...), build the model with any "
+                    "initializer and call `keras_fracinit.initialize(model, s, calibrate_with=x)` "
+                    "with a batch `x` of inputs: it scales such kernels on the data."
+                )
             self.spec = activation_lib.ActivationSpec(
                 activation, negative_slope=negative_slope, lower=lower, upper=upper, dropout=dropout
             )

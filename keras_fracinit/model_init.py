@@ -277,6 +277,11 @@ def initialize(
 
 
 def _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations):
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            "Argument `model` must be a keras.Model (Sequential, functional or subclassed). "
+            f"Received: model={model!r} of type {type(model).__name__}"
+        )
     if on_unsupported not in _ON_UNSUPPORTED:
         raise ValueError(
             "Argument `on_unsupported` must be one of 'raise', 'warn'. "

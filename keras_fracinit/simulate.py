@@ -211,7 +211,13 @@ def propagate(
         (2000, 101)
     """
     if isinstance(widths, dict):
-        widths = [widths["width"]] * (widths["depth"] + 1)
+        if sorted(widths) != ["depth", "width"]:
+            raise ValueError(
+                "Argument `widths` as a dict must hold exactly the keys 'width' and 'depth' (equal "
+                f"widths), or be a list of widths. Received: widths={widths!r}"
+            )
+        depth = activation_lib.check_width(widths["depth"], "depth")
+        widths = [widths["width"]] * (depth + 1)
     widths = tuple(activation_lib.check_width(w, "widths") for w in widths)
     if len(widths) < 2:
         raise ValueError(f"Argument `widths` needs at least two entries. Received: widths={widths}")

@@ -136,8 +136,25 @@ def test_nothing_to_calibrate_leaves_the_exact_draws():
 def test_a_batch_the_model_cannot_take_leaves_every_kernel_as_it_was():
     model = resnet_block()
     before = [_numpy(w).copy() for w in model.weights]
-    with pytest.raises(ValueError, match="`calibrate_with` must be a batch .* before any kernel was drawn"):
-        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.zeros((2, 5, 5, 3), "float32"))
+    with pytest.raises(
+        ValueError, match="`calibrate_with` must be a batch .* before any kernel was drawn"
+    ) as info:
+        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.ones((2, 5, 5, 3), "float32"))
+    for weight, old in zip(model.weights, before):
+        np.testing.assert_array_equal(_numpy(weight), old)
+    # It says what the model takes and what it got, without Keras' tensor names or ANSI codes.
+    message = str(info.value)
+    assert "(inputs of shape (None, 12, 12, 8)). Received: a batch of shape (2, 5, 5, 3)" in message
+    assert "keras_tensor" not in message and "\x1b" not in message and "Arguments received" not in message
+
+
+def test_an_all_zero_batch_is_refused_before_any_draw():
+    model = resnet_block()
+    before = [_numpy(w).copy() for w in model.weights]
+    with pytest.raises(
+        ValueError, match=r"`calibrate_with` must carry a signal.*shape \(4, 12, 12, 8\) that is all zeros"
+    ):
+        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.zeros((4, 12, 12, 8), "float32"))
     for weight, old in zip(model.weights, before):
         np.testing.assert_array_equal(_numpy(weight), old)
 

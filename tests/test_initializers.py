@@ -254,6 +254,7 @@ def test_repr_names_the_arguments():
         ({"s": math.inf}, r"Received: s=inf"),
         ({"s": "one"}, r"Argument `s` must be a real number.*Received: s='one'"),
         ({"activation": "gelu"}, r"Argument `activation` must be one of 'relu'.*'gelu'"),
+        ({"activation": "swish"}, r"Received: activation='swish'.*initialize\(model, s, calibrate_with=x\)"),
         ({"negative_slope": 0.1}, r"`negative_slope` only applies"),
         ({"activation": "leaky_relu", "negative_slope": -0.2}, r"negative_slope=-0.2"),
         ({"activation": "rrelu", "lower": 0.4, "upper": 0.1}, r"lower <= upper"),

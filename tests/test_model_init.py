@@ -164,6 +164,10 @@ def test_bad_arguments():
     unbuilt = keras.Sequential([keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="must be built"):
         keras_fracinit.initialize(unbuilt, s=1.0)
+    with pytest.raises(
+        ValueError, match="Argument `model` must be a keras.Model .* Received: model='model' of type str"
+    ):
+        keras_fracinit.initialize("model", s=1.0)
 
 
 def test_looks_through_normalization_and_dropout_to_the_activation():

@@ -670,3 +670,27 @@ def test_under_mirrored_strategy():
     assert logged["s_moment/head"] == pytest.approx(report["expected_head"], rel=1e-4)
     assert logged["s_moment_ratio/head"] == pytest.approx(report["expected_ratio"], rel=1e-4)
     assert math.isfinite(logged["tail_index/hidden"])
+
+
+def test_an_unbuilt_model_is_named_as_such():
+    monitor = FractionalMomentMonitor(probe=np.ones((4, 3), "float32"))
+    monitor.set_model(keras.Sequential([keras.layers.Dense(4)]))
+    with pytest.raises(ValueError, match="is not built, so it has no kernels yet: build it"):
+        monitor.measure()
+
+
+def test_a_custom_training_loop_gets_values_and_no_progress_bar_warning():
+    # A CallbackList driven by hand has no progress bar to compact: nothing to warn about.
+    x, y = _data(n=32)
+    model = _dense_stack()
+    model.compile("sgd", "mse")
+    monitor = FractionalMomentMonitor(probe=x)
+    callbacks = keras.callbacks.CallbackList([monitor], model=model)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        callbacks.on_train_begin()
+        callbacks.on_epoch_begin(0)
+        callbacks.on_epoch_end(0, {})
+        callbacks.on_train_end()
+    assert not [w for w in record if "progress bar" in str(w.message)]
+    assert monitor.epochs == [0] and math.isfinite(monitor.history["s_moment_ratio/head"][0])

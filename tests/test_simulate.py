@@ -184,6 +184,10 @@ def test_simulation_shapes_and_errors():
     assert sim.s_moments(1.0).shape == (3,) and sim.s_moments(1.0)[0] == 1.0
     with pytest.raises(ValueError, match="Argument `widths`"):
         simulate.propagate("fractional_moment", [5], networks=10)
+    with pytest.raises(ValueError, match=r"keys 'width' and 'depth'.*Received: widths=\{'width': 4\}"):
+        simulate.propagate("fractional_moment", {"width": 4}, networks=10)
+    with pytest.raises(ValueError, match="Argument `depth` must be a positive integer"):
+        simulate.propagate("fractional_moment", {"width": 4, "depth": 0}, networks=10)
     with pytest.raises(ValueError, match="Argument `networks` must be a positive integer"):
         simulate.propagate("fractional_moment", [5, 3], networks=2.5)
     with pytest.raises(ValueError, match="Argument `inputs`"):

@@ -176,7 +176,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         fit_locals = _keras_private.keras_fit_locals(self.model)
         if self.probe is None:
             self._take_first_training_batch(fit_locals)
-        if not self._progress.attach(fit_locals):
+        # Outside `fit` (a custom loop driving a CallbackList) there is no progress bar to compact.
+        if not self._progress.attach(fit_locals) and _keras_private.running_fit(self.model):
             self._warn_once(
                 "progbar",
                 "FractionalMomentMonitor could not find Keras' progress bar: "

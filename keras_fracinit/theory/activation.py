@@ -119,6 +119,15 @@ def check_dropout(dropout: float) -> float:
     return dropout
 
 
+def is_supported_activation(activation: object) -> bool:
+    """Whether `activation` names one of `SUPPORTED_ACTIVATIONS` (or an alias)."""
+    key = activation.lower() if isinstance(activation, str) else activation
+    try:
+        return key in _ACTIVATION_ALIASES
+    except TypeError:  # unhashable
+        return False
+
+
 def canonical_activation(activation: str | None) -> str:
     """Returns the supported name for `activation`, or raises `ValueError`."""
     key = activation.lower() if isinstance(activation, str) else activation
