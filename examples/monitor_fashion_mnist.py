@@ -54,9 +54,9 @@ def build_parser():
     parser.add_argument("--lr", type=example_args.positive_float, default=0.01, help="SGD learning rate")
     parser.add_argument(
         "--noise-batches",
-        type=example_args.integer_at_least(8),
+        type=example_args.integer_at_least(16),
         default=32,
-        help="mini-batches for suggest_s, at least 8",
+        help="mini-batches for suggest_s, at least 16",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the inits and of Keras")
     parser.add_argument("--out", default="runs/monitor", help="folder for the outputs")

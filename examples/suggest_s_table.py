@@ -138,7 +138,10 @@ def main(argv=None):
         help="WIDTHxDEPTH list (default: the significant cells)",
     )
     parser.add_argument(
-        "--batches", type=example_args.integer_at_least(8), default=32, help="mini-batches per suggest_s call"
+        "--batches",
+        type=example_args.integer_at_least(16),
+        default=32,
+        help="mini-batches per suggest_s call",
     )
     parser.add_argument("--page", default=None, help="a documentation page with suggest_s_<dataset> markers")
     args = parser.parse_args(argv)

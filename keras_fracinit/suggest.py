@@ -120,8 +120,9 @@ def suggest_s(
             `keras.utils.PyDataset`, a generator).
         loss: A loss name, a `keras.losses.Loss` or a function of
             `(y_true, y_pred)`.
-        batches: Number of mini-batches to measure (at least 8: two
-            independent groups of 4 for the interval).
+        batches: Number of mini-batches to measure (at least 16: four
+            independent groups of 4 for the interval; with fewer, sparse
+            gradients read as heavy-tailed too often).
         batch_size: Batch size when `dataset` is a tuple of arrays.
         layers: Layer paths to measure (`"outer/inner"` inside nested models); default
             every layer with a trainable `kernel`.
@@ -148,9 +149,9 @@ def suggest_s(
         Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban
         (ICML 2019); Xie, Sato and Sugiyama (ICLR 2021).
     """
-    if isinstance(batches, bool) or not isinstance(batches, numbers.Integral) or batches < 8:
+    if isinstance(batches, bool) or not isinstance(batches, numbers.Integral) or batches < 16:
         raise ValueError(
-            "Argument `batches` must be an integer >= 8 (two independent groups of 4 mini-batches "
+            "Argument `batches` must be an integer >= 16 (four independent groups of 4 mini-batches "
             f"give the interval). Received: batches={batches!r}"
         )
     loss = resolve_loss(loss)

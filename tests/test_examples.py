@@ -220,7 +220,7 @@ def test_protocol_pieces():
 
 def test_monitor_example_writes_plots_csv_and_tensorboard(tmp_path, capsys):
     data = tmp_path / "data"
-    write_mnist_idx(data, train=128)  # suggest_s: 8 mini-batches of 16
+    write_mnist_idx(data, train=256)  # suggest_s: 16 mini-batches of 16
     out = tmp_path / "out"
     results = monitor_fashion_mnist.main(
         [
@@ -235,7 +235,7 @@ def test_monitor_example_writes_plots_csv_and_tensorboard(tmp_path, capsys):
             "--batch-size",
             "16",
             "--noise-batches",
-            "8",
+            "16",
             "--out",
             str(out),
         ]
@@ -250,5 +250,5 @@ def test_monitor_example_writes_plots_csv_and_tensorboard(tmp_path, capsys):
             assert np.isfinite(float(rows[-1][key])), key
         assert list((out / "tensorboard" / init).glob("events.out.tfevents.*"))
     printed = capsys.readouterr().out
-    assert "suggest_s at initialization (8 batches): s = " in printed and "before training: mean" in printed
+    assert "suggest_s at initialization (16 batches): s = " in printed and "before training: mean" in printed
     assert "per layer: " in printed and "suggest_s after 2 epochs (he): s = " in printed

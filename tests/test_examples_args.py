@@ -93,13 +93,13 @@ def test_the_other_examples_reject_bad_flags_before_keras():
         ["theory_figures.py", ["--networks", "0"]],
     ]
     expected = [
-        "argument --noise-batches: must be an integer >= 8; got '4'",
+        "argument --noise-batches: must be an integer >= 16; got '4'",
         "argument --s: must be in (0, 2]; got '0'",
         "argument --widths: expected a comma-separated list, none empty; got '4,,8'",
         "argument --depths: must be an integer >= 2; got '1'",
         "argument --lr: must be a finite number > 0; got '0'",
         "argument --cells: must be an integer >= 2; got '1'",
-        "argument --batches: must be an integer >= 8; got '7'",
+        "argument --batches: must be an integer >= 16; got '7'",
         "argument --networks: must be a positive integer; got '0'",
     ]
     for (script, args), message, (code, last_line, heavy) in zip(cases, expected, _run(cases)):

@@ -44,14 +44,14 @@ def test_nearest_scheme_rounds_to_the_closest_s_trained():
 
 
 def test_table_reads_each_seeds_accuracy_under_the_suggested_s(tmp_path):
-    write_mnist_pickle(tmp_path / "data", sizes=(128, 16, 40))
+    write_mnist_pickle(tmp_path / "data", sizes=(256, 16, 40))
     sweep = tmp_path / "sweep"
     argv = ["--dataset", "mnist", "--data-dir", str(tmp_path / "data"), "--out", str(sweep)]
     argv += ["--widths", "4", "--depths", "3", "--s", "0.5,1", "--seeds", "3", "--epochs", "1"]
     results = regime_map.main([*argv, "--batch-size", "16", "--small-batch", "0"])
     page = tmp_path / "results.md"
     page.write_text("<!-- suggest_s_mnist:begin -->\n<!-- suggest_s_mnist:end -->\n")
-    (row,) = suggest_s_table.main([str(sweep), "--cells", "4x3", "--batches", "8", "--page", str(page)])
+    (row,) = suggest_s_table.main([str(sweep), "--cells", "4x3", "--batches", "16", "--page", str(page)])
     per_scheme = regime_map_report.by_cell(results)[(4, 3, 16, 0.01)]
     assert len(row["suggested_s"]) == 3 and all(0 < s <= 2 for s in row["suggested_s"])
     assert set(row["verdicts"]) <= set(VERDICTS) and len(row["null_alpha"]) == 3

@@ -91,12 +91,12 @@ def test_every_kind_of_dataset_gives_the_same_batches(kind):
 def test_bad_arguments_fail_clearly():
     model = _linear_model()
     x, y = np.ones((64, 5), "float32"), np.ones((64, 3), "float32")
-    with pytest.raises(ValueError, match=r"`batches` must be an integer >= 8 \(two independent groups"):
-        keras_fracinit.suggest_s(model, (x, y), "mse", batches=7)
-    with pytest.raises(ValueError, match="must hold at least 8 batches. Received: 2 batches"):
-        keras_fracinit.suggest_s(model, (x, y), "mse", batches=8, batch_size=32)
+    with pytest.raises(ValueError, match=r"`batches` must be an integer >= 16 \(four independent groups"):
+        keras_fracinit.suggest_s(model, (x, y), "mse", batches=15)
+    with pytest.raises(ValueError, match="must hold at least 16 batches. Received: 2 batches"):
+        keras_fracinit.suggest_s(model, (x, y), "mse", batches=16, batch_size=32)
     with pytest.raises(ValueError, match="must yield targets"):
-        keras_fracinit.suggest_s(model, (x,), "mse", batches=8, batch_size=8)
+        keras_fracinit.suggest_s(model, (x,), "mse", batches=16, batch_size=4)
     with pytest.raises(ValueError, match="must name layers with a trainable kernel"):
         keras_fracinit.suggest_s(model, (x, y), "mse", layers=["nope"])
     with pytest.raises(ValueError, match="Argument `loss` must be"):
