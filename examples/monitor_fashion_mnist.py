@@ -130,8 +130,12 @@ def main(argv=None):
             callbacks=[monitor, keras.callbacks.CSVLogger(str(out / f"{init}.csv"))],
         )
         figure = monitor.plot()
-        figure.suptitle(f"init = {init} (s = {s:g}), monitored moment s = {args.s:g}", fontsize=10)
-        figure.savefig(out / f"monitor_{init}.png", dpi=110)
+        scheme = "He init (s = 2)" if init == "he" else f"fractional init (s = {s:g})"
+        figure.suptitle(
+            f"{scheme}: moments of order s = {args.s:g} on a probe of {args.batch_size}", fontsize=10
+        )
+        figure.text(0.01, -0.01, protocol.DEPTH_PROFILE_NOTE, fontsize=7, wrap=True, va="top")
+        figure.savefig(out / f"monitor_{init}.png", dpi=110, bbox_inches="tight")
         protocol.pyplot().close(figure)
         ratios = [key for key in monitor.history if key.startswith("s_moment_ratio/")]
         results[init] = (

@@ -126,7 +126,7 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
                 callbacks=([monitor] if monitor else []) + [timer] + list(callbacks),
             ).history
             if monitor is not None:
-                write_monitor(monitor, pathlib.Path(args.out), init)
+                write_monitor(monitor, pathlib.Path(args.out), init, moment_order(args))
             for epoch in range(args.epochs):
                 rows.append(
                     {
@@ -153,16 +153,28 @@ def pyplot():
     return plt
 
 
-def write_monitor(monitor, out, init):
+# Under the plot: why the epoch-0 depth profile falls under every init.
+DEPTH_PROFILE_NOTE = (
+    "Epoch 0 is before training. Each layer's ratio is one random draw around its expected value "
+    "(1 for the fractional init); along the depth of one network these draws multiply, and their "
+    "typical product shrinks even when its mean is preserved (the log-normal depth limit), so "
+    "s_moment falls with depth at epoch 0 under every init."
+)
+
+
+def write_monitor(monitor, out, init, init_s=None):
     """Saves the monitor's plot and table as monitor_<init>.png / .json."""
     plt = pyplot()
 
     out.mkdir(parents=True, exist_ok=True)
     figure = monitor.plot()
+    scheme = f"{init} init" + (f" (s = {init_s:g})" if init == "fractional" and init_s is not None else "")
     figure.suptitle(
-        f"init = {init}: per-layer statistics on the probe batch (s = {monitor.s:g})", fontsize=10
+        f"{scheme}: per-layer statistics on the probe batch, moments of order s = {monitor.s:g}",
+        fontsize=10,
     )
-    figure.savefig(out / f"monitor_{init}.png", dpi=110)
+    figure.text(0.01, -0.01, DEPTH_PROFILE_NOTE, fontsize=7, wrap=True, va="top")
+    figure.savefig(out / f"monitor_{init}.png", dpi=110, bbox_inches="tight")
     plt.close(figure)
     # Epochs trained, as on the plot's axis and in metrics.csv; "initial" is epoch 0.
     table = {
@@ -259,7 +271,7 @@ def results_markdown(rows, epochs):
     return text
 
 
-def plot_curves(rows, path, title):
+def plot_curves(rows, path, title, s=None):
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -271,12 +283,13 @@ def plot_curves(rows, path, title):
                 [[r[metric] for r in rows if r["init"] == init and r["epoch"] == e] for e in epochs]
             )
             mean, sd = values.mean(axis=1), values.std(axis=1)
-            axis.plot(epochs, mean, marker="o", ms=3, label=init)
+            label = f"{init} (s = {s:g})" if init == "fractional" and s is not None else init
+            axis.plot(epochs, mean, marker="o", ms=3, label=label)
             axis.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
             axis.set(xlabel="epoch", title=metric.replace("_", " "))
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend()
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(f"{title}; lines: mean, shaded: ± 1 sd over the seeds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -286,6 +299,7 @@ def write_outputs(rows, args, *, dataset, title):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = dict(vars(args), s=moment_order(args))
+    title = f"{title} (mean ± sd over {args.seeds} seeds; fractional init s = {config['s']:g})"
     (out / "metrics.json").write_text(
         json.dumps({"dataset": dataset, "config": config, "rows": rows}, indent=1)
     )
@@ -293,10 +307,10 @@ def write_outputs(rows, args, *, dataset, title):
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    plot_curves(rows, out / "curves.png", title)
+    plot_curves(rows, out / "curves.png", title, config["s"])
     table = results_markdown(rows, args.epochs)
     (out / "summary.md").write_text(f"{title}\n\n{table}\n")
     written = ["metrics.json", "metrics.csv", "curves.png", "summary.md"]
     if args.monitor:
         written += [f"monitor_{init}.{suffix}" for init in args.inits for suffix in ("png", "json")]
-    print(f"\n{title} (mean ± sd over {args.seeds} seeds)\n{table}\n\nwrote {out}/: {', '.join(written)}")
+    print(f"\n{title}\n{table}\n\nwrote {out}/: {', '.join(written)}")

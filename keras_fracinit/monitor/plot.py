@@ -68,7 +68,8 @@ def plot_statistics(table, statistics=None, *, figsize=None):
             if axis.get_ylim()[1] > 4.0:
                 axis.set_ylim(0.0, 4.0)
                 axis.set_ylabel("axis cut at 4")
-        axis.set_title(f"{name}  (s = {table.s:g})")
+        # The tail index has no order s; the three moments do.
+        axis.set_title(name if name == "tail_index" else f"{name}  (order s = {table.s:g})")
         axis.set_xlabel("epochs trained")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
