@@ -38,6 +38,8 @@ COMMANDS = {
         "runs/monitor",
     ],
 }
+# The first line of each command's printed summary (the recorded output runs from there to the end).
+SUMMARY_STARTS = {"main_job": "fashion_mnist: ", "monitor_example": "suggest_s at initialization"}
 # Where each command's time goes besides docs/benchmarks.md.
 README_QUOTES = {"tests", "main_job"}
 PAGES = {"monitor_example": ["docs/monitoring.md"]}
@@ -79,8 +81,10 @@ def main():
         text = f"{DESCRIPTIONS[name]} took {span} in {args.repeats} runs ({where}; `{command}`)."
         if name == "tests":
             text = text[:-1] + f"; the last printed {tail.strip('= ')}."
-        else:  # what the run printed last: its summary
-            summary = result.stdout.strip().splitlines()[-8 if name == "main_job" else -10 :]
+        else:  # what the run printed last: its summary, from its first line on
+            lines = result.stdout.strip().splitlines()
+            start = max(i for i, line in enumerate(lines) if line.startswith(SUMMARY_STARTS[name]))
+            summary = lines[start:]
             text += " The last run printed, at its end:\n\n```text\n" + "\n".join(summary) + "\n```"
         report.publish(
             f"time_{name}",

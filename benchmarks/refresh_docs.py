@@ -1,0 +1,97 @@
+"""Regenerates every recorded output the README and the docs quote (one command).
+
+    python benchmarks/refresh_docs.py [--only NAME ...] [--mnist-dir DIR]
+
+In order, each step writing its own marked section (see report.py):
+
+- `cli_table`: `python -m keras_fracinit table --width 64` into README.md;
+- `startup`: `bench_startup.py --write` (README.md, docs/benchmarks.md);
+- `tests`, `main_job`, `monitor_example`: `bench_commands.py --write` (the
+  test count and time, the Fashion-MNIST example's and the monitoring
+  example's printed summaries, in README.md, docs/monitoring.md and
+  docs/benchmarks.md; the monitoring figures are copied to docs/figures/);
+- `tail_index_validation`: `tail_index_validation.py --write`
+  (docs/monitoring.md);
+- `suggest_s_tables`: `examples/suggest_s_table.py` on the two regime maps
+  in docs/results/ (docs/results.md); MNIST needs `--mnist-dir` (a folder
+  with mnist.pkl.gz), so without it only Fashion-MNIST's table is redone.
+
+The regime maps and the paper-protocol runs themselves take hours and are
+not redone here: docs/results.md gives their commands. About 15 minutes on
+2 CPU cores.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+
+import report
+
+STEPS = (
+    "cli_table",
+    "startup",
+    "tests",
+    "main_job",
+    "monitor_example",
+    "tail_index_validation",
+    "suggest_s_tables",
+)
+
+
+def run(*command):
+    print("$", " ".join(command), flush=True)
+    subprocess.run([sys.executable, *command], cwd=report.ROOT, check=True)
+
+
+def cli_table():
+    table = subprocess.run(
+        [sys.executable, "-m", "keras_fracinit", "table", "--width", "64"],
+        cwd=report.ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    report.replace_section(report.README, "cli_table", "```\n" + table + "```")
+
+
+def suggest_s_tables(mnist_dir):
+    run("examples/suggest_s_table.py", "docs/results/regime_map_fashion_mnist", "--page", "docs/results.md")
+    if mnist_dir is not None:
+        run(
+            "examples/suggest_s_table.py",
+            "docs/results/regime_map_mnist",
+            "--data-dir",
+            mnist_dir,
+            "--page",
+            "docs/results.md",
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=STEPS, action="append", help="run only this step (repeatable)")
+    parser.add_argument("--mnist-dir", default=None, help="folder with mnist.pkl.gz, for the MNIST table")
+    args = parser.parse_args()
+    for step in args.only or STEPS:
+        print(f"== {step}", flush=True)
+        if step == "cli_table":
+            cli_table()
+        elif step == "startup":
+            run("benchmarks/bench_startup.py", "--write")
+        elif step in ("tests", "main_job", "monitor_example"):
+            run("benchmarks/bench_commands.py", "--only", step, "--write")
+            if step == "monitor_example":
+                for init in ("fractional", "he"):
+                    shutil.copy(
+                        report.ROOT / "runs" / "monitor" / f"monitor_{init}.png",
+                        report.ROOT / "docs" / "figures" / f"monitor_fashion_mnist_{init}.png",
+                    )
+        elif step == "tail_index_validation":
+            run("benchmarks/tail_index_validation.py", "--write")
+        else:
+            suggest_s_tables(args.mnist_dir)
+
+
+if __name__ == "__main__":
+    main()
