@@ -133,7 +133,8 @@ def plot_heatmaps(table, config, path):
     axes[0][0].set_ylabel("width")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="final test accuracy difference")
     fig.suptitle(
-        f"{config['dataset']}: fractional − He, final test accuracy (mean of paired seeds; * p < 0.01), "
+        f"{config['dataset']}: fractional − He, final test accuracy (mean over {config['seeds']} paired "
+        "seeds; * paired t-test p < 0.01), "
         f"batch {batch}, lr {lr:g}",
         fontsize=9,
     )
