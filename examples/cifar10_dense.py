@@ -53,9 +53,9 @@ def load_from_dir(data_dir):
         x_train = np.concatenate([b[0] for b in batches])
         y_train = np.concatenate([b[1] for b in batches])
         return (x_train, y_train), (x_test, y_test)
-    import paper_protocol as protocol
+    from keras_fracinit import datasets
 
-    from_npz = protocol.load_npz(directory)
+    from_npz = datasets.load_npz(directory)
     if from_npz is not None:
         return from_npz
     raise example_args.DataUnavailable(

@@ -22,15 +22,6 @@ LEAKY_SLOPE = 0.01  # the paper's Leaky ReLU slope
 METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
-def load_npz(directory):
-    """`((x_train, y_train), (x_test, y_test))` from the first npz in `directory`, or None."""
-    files = sorted(directory.glob("*.npz"))
-    if not files:
-        return None
-    with np.load(files[0]) as arrays:
-        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
-
-
 def _slope(activation):
     return LEAKY_SLOPE if activation == "leaky_relu" else None
 
