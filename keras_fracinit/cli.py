@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from keras_fracinit import __version__
+from keras_fracinit.theory import _checks as checks
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import approximations
 from keras_fracinit.theory import moments
@@ -24,8 +25,8 @@ DEFAULT_ORDERS = (0.25, 0.5, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0)
 def _flag_value(check, convert=float):
     """An argparse type: `convert` the text, then validate it with `check`.
 
-    The theory's checks speak of Python arguments (``Argument `s` ...``);
-    argparse names the flag itself, so only the condition is kept.
+    The package's checks speak of Python arguments (``Argument `s` ...``);
+    argparse names the flag itself, so only the check's condition is used.
     """
 
     def parse(text):
@@ -35,9 +36,8 @@ def _flag_value(check, convert=float):
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         try:
             return check(value)
-        except ValueError as error:
-            condition = re.sub(r"^Argument `\w+` |\. Received: .*$", "", str(error))
-            raise argparse.ArgumentTypeError(f"{condition}; got {text!r}") from None
+        except checks.ArgumentError as error:
+            raise argparse.ArgumentTypeError(f"{error.condition}; got {text!r}") from None
 
     return parse
 
@@ -47,7 +47,7 @@ def _orders(text):
     items = [item.strip() for item in text.split(",")]
     if not all(items):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, none empty; got {text!r}")
-    return [_flag_value(activation_lib.check_s)(item) for item in items]
+    return [_flag_value(checks.check_moment_order)(item) for item in items]
 
 
 def activation_columns(*, negative_slope, lower, upper, dropout):
@@ -115,7 +115,7 @@ def build_parser():
     table.set_defaults(command_parser=table)
     table.add_argument(
         "--width",
-        type=_flag_value(activation_lib.check_width, int),
+        type=_flag_value(functools.partial(checks.check_positive_int, name="width"), int),
         default=64,
         help="layer width m (output units or channels)",
     )
@@ -135,11 +135,11 @@ def build_parser():
         ("upper", activation_lib.DEFAULT_RRELU_UPPER, "upper slope bound of the rrelu column"),
     ]
     for name, default, text in slopes:
-        check = functools.partial(activation_lib.check_slope, name=name)
+        check = functools.partial(checks.check_non_negative, name=name)
         table.add_argument("--" + name.replace("_", "-"), type=_flag_value(check), default=default, help=text)
     table.add_argument(
         "--dropout",
-        type=_flag_value(activation_lib.check_dropout),
+        type=_flag_value(functools.partial(checks.check_fraction_below_one, name="dropout")),
         default=0.0,
         help="inverted-dropout rate on each layer's output, in [0, 1)",
     )

@@ -23,7 +23,6 @@ Reference:
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,7 +30,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from keras_fracinit import tail_index as tail_index_lib
-from keras_fracinit.theory.activation import check_width
+from keras_fracinit.theory import _checks as checks
 
 VERDICTS = ("heavy-tailed", "not heavy-tailed", "inconclusive")
 
@@ -88,12 +87,6 @@ class HeavyTailAssessment:
             f"inconclusive: {estimate} can be told neither from finite-variance noise nor from a "
             f"tail index below {self.null_band[0] - self.margin:.2f}; {null}. More draws narrow the interval"
         )
-
-
-def _check_fraction(value, name, upper):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < upper:
-        raise ValueError(f"Argument `{name}` must be a number in (0, {upper}). Received: {name}={value!r}")
-    return float(value)
 
 
 def _as_layers(draws):
@@ -164,11 +157,11 @@ def assess_layers(
     Returns:
         `(pooled, per_layer)`.
     """
-    level = _check_fraction(level, "level", 1)
+    level = checks.check_open_fraction(level, "level")
     margin = float(margin)
     if not math.isfinite(margin) or margin < 0:
         raise ValueError(f"Argument `margin` must be a finite number >= 0. Received: margin={margin}")
-    replicates = check_width(null_replicates, "null_replicates")
+    replicates = checks.check_positive_int(null_replicates, "null_replicates")
     if replicates < 2:
         raise ValueError(f"Argument `null_replicates` must be >= 2. Received: null_replicates={replicates}")
     counts = {np.shape(layer)[0] // 2 for layer in draws}

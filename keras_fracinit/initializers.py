@@ -10,6 +10,7 @@ from typing import Any
 import keras
 
 from keras_fracinit import _kernel_draws
+from keras_fracinit.theory import _checks as checks
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import moments
 
@@ -120,7 +121,7 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
         input_axes: Sequence[int] | None = None,
         output_axes: Sequence[int] | None = None,
     ) -> None:
-        self.s = activation_lib.check_s(s)
+        self.s = checks.check_moment_order(s)
         if isinstance(activation, activation_lib.ActivationSpec):
             if (negative_slope, lower, upper, dropout) != (None, None, None, 0.0):
                 raise ValueError(

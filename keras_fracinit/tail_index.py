@@ -35,7 +35,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from keras_fracinit.theory.activation import check_width
+from keras_fracinit.theory import _checks as checks
 
 
 def _samples(samples, minimum):
@@ -85,7 +85,11 @@ def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> f
         raise ValueError(
             "Argument `samples` must not be all zeros (no tail to estimate). Received: all zeros"
         )
-    m = round(math.sqrt(values.size)) if block_size is None else check_width(block_size, "block_size")
+    m = (
+        round(math.sqrt(values.size))
+        if block_size is None
+        else checks.check_positive_int(block_size, "block_size")
+    )
     if m < 2 or m > values.size // 2:
         raise ValueError(
             "Argument `block_size` must be in [2, N/2] for the N nonzero samples. "
@@ -124,7 +128,7 @@ def hill_tail_index(samples: ArrayLike, k: int | None = None) -> float:
         Hill (1975).
     """
     values = np.abs(_samples(samples, 3))
-    k = round(math.sqrt(values.size)) if k is None else check_width(k, "k")
+    k = round(math.sqrt(values.size)) if k is None else checks.check_positive_int(k, "k")
     if not 1 <= k < values.size:
         raise ValueError(
             f"Argument `k` must be in [1, N) for N samples. Received: k={k} with N={values.size}"
@@ -180,7 +184,7 @@ def _cells(differences, block_size):
 
 def difference_terms(differences: np.ndarray, block_size: int = 2) -> tuple[np.ndarray, int]:
     """`block_terms` of draw-pair differences (see there)."""
-    m = check_width(block_size, "block_size")
+    m = checks.check_positive_int(block_size, "block_size")
     if m < 2 or differences.shape[0] < m:
         raise ValueError(
             "Argument `block_size` must be at least 2 and leave one block of draw-pair differences: "

@@ -2,35 +2,11 @@
 
 import math
 
-import numpy as np
 import pytest
 
 from keras_fracinit.theory import activation as activation_lib
 
 pytestmark = pytest.mark.backend_independent
-
-
-@pytest.mark.parametrize("s", [0.0, -1.0, 2.5, 2.0000001, math.nan, math.inf])
-def test_s_out_of_range(s):
-    with pytest.raises(ValueError, match=r"Argument `s` must be in \(0, 2\]"):
-        activation_lib.check_s(s)
-
-
-def test_s_message_names_the_value():
-    with pytest.raises(ValueError) as info:
-        activation_lib.check_s(2.5)
-    assert str(info.value) == "Argument `s` must be in (0, 2]. Received: s=2.5"
-
-
-@pytest.mark.parametrize("s", ["1", None, True, [1.0], 1j])
-def test_s_must_be_a_real_number(s):
-    with pytest.raises(ValueError, match="Argument `s` must be a real number"):
-        activation_lib.check_s(s)
-
-
-@pytest.mark.parametrize("s", [2, 1, np.float32(0.5), np.float64(1.5)])
-def test_s_accepts_numbers(s):
-    assert activation_lib.check_s(s) == float(s)
 
 
 def test_unknown_activation_lists_the_supported_ones():

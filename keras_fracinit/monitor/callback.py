@@ -20,7 +20,7 @@ from keras_fracinit.monitor import scalars as scalars_lib
 from keras_fracinit.monitor import statistics as statistics_lib
 from keras_fracinit.monitor.progress import CompactProgressLine
 from keras_fracinit.monitor.statistics import STATISTICS
-from keras_fracinit.theory import activation as activation_lib
+from keras_fracinit.theory import _checks as checks
 
 
 class FractionalMomentMonitor(keras.callbacks.Callback):
@@ -128,9 +128,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         gradient_batches: int = 8,
     ) -> None:
         super().__init__()
-        self.s = activation_lib.check_s(s)
-        self.measure_freq = activation_lib.check_width(measure_freq, "measure_freq")
-        self.batch_freq = None if batch_freq is None else activation_lib.check_width(batch_freq, "batch_freq")
+        self.s = checks.check_moment_order(s)
+        self.measure_freq = checks.check_positive_int(measure_freq, "measure_freq")
+        self.batch_freq = None if batch_freq is None else checks.check_positive_int(batch_freq, "batch_freq")
         if layers is not None and (isinstance(layers, str) or not len(layers)):
             raise ValueError(
                 "Argument `layers` must be a non-empty list of layer paths or "
@@ -141,7 +141,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.tail_index = bool(tail_index)
         self.log_dir = None if log_dir is None else scalars_lib.check_tensorboard(log_dir)
         self.loss = loss if loss is None else gradient_noise.resolve_loss(loss)
-        self.gradient_batches = activation_lib.check_width(gradient_batches, "gradient_batches")
+        self.gradient_batches = checks.check_positive_int(gradient_batches, "gradient_batches")
         if self.tail_index and self.gradient_batches < 4:
             raise ValueError(
                 "Argument `gradient_batches` must be >= 4 with tail_index=True. "

@@ -16,10 +16,10 @@ Reference:
 """
 
 import dataclasses
-import math
-import numbers
 import typing
 from typing import Any
+
+from keras_fracinit.theory import _checks as checks
 
 SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "rrelu", "linear")
 
@@ -80,45 +80,6 @@ class ActivationLaw:
         return (1.0 - self.keep) + self.keep * negative_is_dead
 
 
-def check_s(s: float) -> float:
-    """Returns `s` as a float after checking that it lies in (0, 2]."""
-    if isinstance(s, bool) or not isinstance(s, numbers.Real):
-        raise ValueError(f"Argument `s` must be a real number in (0, 2]. Received: s={s!r}")
-    s = float(s)
-    if not (0.0 < s <= 2.0):  # also rejects NaN
-        raise ValueError(f"Argument `s` must be in (0, 2]. Received: s={s}")
-    return s
-
-
-def check_width(width: int, name: str = "width") -> int:
-    """Returns `width` as an int after checking that it is a positive integer."""
-    if isinstance(width, bool) or not isinstance(width, numbers.Integral):
-        raise ValueError(f"Argument `{name}` must be a positive integer. Received: {name}={width!r}")
-    if width < 1:
-        raise ValueError(f"Argument `{name}` must be a positive integer. Received: {name}={width}")
-    return int(width)
-
-
-def check_slope(value: float, name: str) -> float:
-    """Returns a negative-side slope as a float after checking it is finite and >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"Argument `{name}` must be a non-negative number. Received: {name}={value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"Argument `{name}` must be a finite non-negative number. Received: {name}={value}")
-    return value
-
-
-def check_dropout(dropout: float) -> float:
-    """Returns `dropout` as a float after checking that it lies in [0, 1)."""
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-        raise ValueError(f"Argument `dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
-    dropout = float(dropout)
-    if not (0.0 <= dropout < 1.0):
-        raise ValueError(f"Argument `dropout` must be in [0, 1). Received: dropout={dropout}")
-    return dropout
-
-
 def is_supported_activation(activation: object) -> bool:
     """Whether `activation` names one of `SUPPORTED_ACTIVATIONS` (or an alias)."""
     key = activation.lower() if isinstance(activation, str) else activation
@@ -161,16 +122,16 @@ def _resolve(activation, negative_slope, lower, upper, dropout):
     if activation == "leaky_relu":
         if negative_slope is None:
             negative_slope = DEFAULT_NEGATIVE_SLOPE
-        negative_slope = check_slope(negative_slope, "negative_slope")
+        negative_slope = checks.check_non_negative(negative_slope, "negative_slope")
     if activation == "rrelu":
-        lower = check_slope(DEFAULT_RRELU_LOWER if lower is None else lower, "lower")
-        upper = check_slope(DEFAULT_RRELU_UPPER if upper is None else upper, "upper")
+        lower = checks.check_non_negative(DEFAULT_RRELU_LOWER if lower is None else lower, "lower")
+        upper = checks.check_non_negative(DEFAULT_RRELU_UPPER if upper is None else upper, "upper")
         if lower > upper:
             raise ValueError(
                 "Arguments `lower` and `upper` must satisfy lower <= upper. "
                 f"Received: lower={lower}, upper={upper}"
             )
-    return activation, negative_slope, lower, upper, check_dropout(dropout)
+    return activation, negative_slope, lower, upper, checks.check_fraction_below_one(dropout, "dropout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,4 +210,4 @@ def validate(
         `(s, width, spec)`: `s` as a float, `width` as an int and the
             `ActivationSpec`.
     """
-    return check_s(s), check_width(width), as_spec(activation)
+    return checks.check_moment_order(s), checks.check_positive_int(width, "width"), as_spec(activation)

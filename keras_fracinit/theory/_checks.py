@@ -1,0 +1,70 @@
+"""Argument checks shared by the package, in Keras' error style (pure Python).
+
+Each check returns the value in its canonical type or raises `ArgumentError`,
+a `ValueError` whose message reads ``Argument `s` must be in (0, 2].
+Received: s=2.5`` and whose parts stay available, so that the command line
+says the same in its own words (``argument --s: must be in (0, 2]; got
+'2.5'``) without parsing the message.
+"""
+
+import math
+import numbers
+
+
+class ArgumentError(ValueError):
+    """A bad argument value: which argument, the condition it breaks, the value.
+
+    Attributes:
+        name: The argument's name.
+        condition: What the value must satisfy (`"must be in (0, 2]"`).
+        received: The value received.
+    """
+
+    def __init__(self, name: str, condition: str, received: object) -> None:
+        self.name, self.condition, self.received = name, condition, received
+        super().__init__(f"Argument `{name}` {condition}. Received: {name}={received!r}")
+
+
+def _real(value, name, condition):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ArgumentError(name, condition, value)
+    return float(value)
+
+
+def check_moment_order(value: float, name: str = "s") -> float:
+    """The moment order as a float, in (0, 2]."""
+    value = _real(value, name, "must be a real number in (0, 2]")
+    if not 0.0 < value <= 2.0:  # also rejects NaN
+        raise ArgumentError(name, "must be in (0, 2]", value)
+    return value
+
+
+def check_positive_int(value: int, name: str) -> int:
+    """The value as an int, at least 1 (booleans are not integers here)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ArgumentError(name, "must be a positive integer", value)
+    return int(value)
+
+
+def check_non_negative(value: float, name: str) -> float:
+    """The value as a finite float, at least 0."""
+    value = _real(value, name, "must be a non-negative number")
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ArgumentError(name, "must be a finite non-negative number", value)
+    return value
+
+
+def check_fraction_below_one(value: float, name: str) -> float:
+    """The value as a float in [0, 1) (a dropout rate)."""
+    value = _real(value, name, "must be a number in [0, 1)")
+    if not 0.0 <= value < 1.0:
+        raise ArgumentError(name, "must be in [0, 1)", value)
+    return value
+
+
+def check_open_fraction(value: float, name: str) -> float:
+    """The value as a float in (0, 1) (a test level)."""
+    value = _real(value, name, "must be a number in (0, 1)")
+    if not 0.0 < value < 1.0:
+        raise ArgumentError(name, "must be a number in (0, 1)", value)
+    return value
