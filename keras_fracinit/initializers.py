@@ -14,7 +14,7 @@ from keras_fracinit.theory import _checks as checks
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import moments
 
-_MODES = ("fan_in", "fan_out")
+MODES = ("fan_in", "fan_out")
 _PACKAGE = "keras_fracinit"
 
 
@@ -144,10 +144,7 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
             self.spec = activation_lib.ActivationSpec(
                 activation, negative_slope=negative_slope, lower=lower, upper=upper, dropout=dropout
             )
-        if mode not in _MODES:
-            raise ValueError(
-                f"Argument `mode` must be one of {', '.join(map(repr, _MODES))}. Received: mode={mode!r}"
-            )
+        checks.check_choice(mode, "mode", MODES)
         super().__init__(
             scale=self.spec.law.second_moment_gain,
             mode=mode,

@@ -20,6 +20,7 @@ from keras_fracinit import _kernel_draws
 from keras_fracinit import _layers
 from keras_fracinit import _plan
 from keras_fracinit import initializers as fracinit
+from keras_fracinit.theory import _checks as checks
 
 _ON_UNSUPPORTED = ("raise", "warn")
 _STATUSES = ("initialized", "calibrated", "skipped")
@@ -207,26 +208,28 @@ def initialize(
     Reference:
         M. Gurbuzbalaban and Y. Hu, AISTATS 2021.
     """
-    _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations)
-    if not isinstance(seed, keras.random.SeedGenerator):
-        seed = keras.random.SeedGenerator(seed)
+    s = _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations)
+    _warn_hidden_graphs(model, calibrate_with is not None)
+    plans, report = _plan_report(model, s, mode, on_unsupported, calibrate_with is not None, include_frozen)
+    return _apply(model, plans, report, seed, calibrate_with, s, tolerance, max_iterations)
+
+
+def _warn_hidden_graphs(model, calibrating):
     hidden, _ = _layers.hidden_graphs(model)
     if hidden:
         warnings.warn(
             "keras_fracinit.initialize: the graph of subclassed model(s) "
             f"{hidden} cannot be seen, so what their call() applies after a layer "
             "(e.g. a ReLU after a linear Dense) is not read; their linear layers are outside the class"
-            + (
-                " and are calibrated."
-                if calibrate_with is not None
-                else " (pass calibrate_with= to calibrate them)."
-            ),
-            stacklevel=2,
+            + (" and are calibrated." if calibrating else " (pass calibrate_with= to calibrate them)."),
+            stacklevel=3,
         )
 
+
+def _plan_report(model, s, mode, on_unsupported, calibrating, include_frozen):
+    """`(plans, report)`: what every kernel gets, decided before anything is drawn."""
     # Plan every kernel first: any error leaves the model untouched.
     plans = _plan.plan_model(model, include_frozen)
-    calibrating = calibrate_with is not None
     entries = [_entry(plan, s, mode, calibrating) for plan in plans]
     outside = [entry for entry in entries if entry.status == "outside"]
     if outside and not calibrating:
@@ -241,7 +244,7 @@ def initialize(
         warnings.warn(
             f"keras_fracinit.initialize: skipped {len(outside)} kernel(s) outside the paper's class: "
             + _listing(outside),
-            stacklevel=2,
+            stacklevel=3,
         )
         entries = [
             dataclasses.replace(e, status="skipped", stddev=None) if e.status == "outside" else e
@@ -251,12 +254,17 @@ def initialize(
     if skipped:
         warnings.warn(
             f"keras_fracinit.initialize: left {len(skipped)} kernel(s) as they were: " + _listing(skipped),
-            stacklevel=2,
+            stacklevel=3,
         )
+    return plans, InitializationReport(entries)
 
-    drawn = [(plan.variable, entry.stddev) for plan, entry in zip(plans, entries) if entry.stddev is not None]
-    report = InitializationReport(entries)
-    targets = _calibration_targets(plans, report) if calibrating else []
+
+def _apply(model, plans, report, seed, calibrate_with, s, tolerance, max_iterations):
+    """Draws the planned kernels, then calibrates those the report marks."""
+    if not isinstance(seed, keras.random.SeedGenerator):
+        seed = keras.random.SeedGenerator(seed)
+    drawn = [(plan.variable, entry.stddev) for plan, entry in zip(plans, report) if entry.stddev is not None]
+    targets = _calibration_targets(plans, report) if calibrate_with is not None else []
     if targets:
         # What the data can get wrong (a batch the model cannot take, a
         # layer it never reaches) fails here, before the first draw, so
@@ -277,29 +285,22 @@ def initialize(
 
 
 def _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations):
+    """Raises for a bad argument; returns `s` as a float."""
     if not isinstance(model, keras.Model):
         raise ValueError(
             "Argument `model` must be a keras.Model (Sequential, functional or subclassed). "
             f"Received: model={model!r} of type {type(model).__name__}"
         )
-    if on_unsupported not in _ON_UNSUPPORTED:
-        raise ValueError(
-            "Argument `on_unsupported` must be one of 'raise', 'warn'. "
-            f"Received: on_unsupported={on_unsupported!r}"
-        )
+    checks.check_choice(on_unsupported, "on_unsupported", _ON_UNSUPPORTED)
     if not model.built:
         raise ValueError(
             "Argument `model` must be built before `initialize` (call it on data "
             f"or give it an `Input`). Received: model={model.name!r}, not built"
         )
-    if not 0 < tolerance < 1:
-        raise ValueError(f"Argument `tolerance` must be in (0, 1). Received: tolerance={tolerance}")
-    if int(max_iterations) != max_iterations or max_iterations < 1:
-        raise ValueError(
-            f"Argument `max_iterations` must be a positive integer. Received: max_iterations={max_iterations}"
-        )
-    # s and mode, validated as the initializer validates them
-    fracinit.FractionalMomentNormal(s, mode=mode, seed=0)
+    checks.check_open_fraction(tolerance, "tolerance")
+    checks.check_positive_int(max_iterations, "max_iterations")
+    checks.check_choice(mode, "mode", fracinit.MODES)
+    return checks.check_moment_order(s)
 
 
 def _listing(entries, most=12):
@@ -390,6 +391,6 @@ def _calibrated(model, report, targets, data, s, tolerance, max_iterations):
             f"{tolerance:g}, keeping the best finite scale found: "
             + "; ".join(f"'{e.layer}' (ratio {e.ratio:.4g}, scale {e.scale:.3g})" for e in short[:12])
             + (f"; and {len(short) - 12} more" if len(short) > 12 else ""),
-            stacklevel=3,
+            stacklevel=4,
         )
     return report

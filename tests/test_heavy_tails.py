@@ -106,7 +106,7 @@ def test_layers_pool_with_equal_weights():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"level": 0.0}, r"Argument `level` must be a number in \(0, 1\). Received: level=0.0"),
+        ({"level": 0.0}, r"Argument `level` must be in \(0, 1\). Received: level=0.0"),
         ({"margin": -1.0}, "Argument `margin` must be a finite number >= 0"),
         ({"null_replicates": 1}, "Argument `null_replicates` must be >= 2"),
         ({"block_size": 1}, "Argument `block_size`"),

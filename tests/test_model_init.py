@@ -278,3 +278,14 @@ def test_a_relu_after_a_nested_models_last_layer_is_read():
         ("inner/last", "relu", "relu"),
         ("out", "linear", "model output"),
     ]
+
+
+def test_warnings_point_at_the_caller():
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="gelu"), keras.layers.Dense(2)]
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        keras_fracinit.initialize(model, s=1.0, seed=0, on_unsupported="warn")
+    (skipped,) = [w for w in record if "outside the paper's class" in str(w.message)]
+    assert skipped.filename == __file__

@@ -41,7 +41,7 @@ def test_s_accepts_numbers(s):
         (checks.check_positive_int, [1, np.int64(7)], [0, -3, 2.5, True, "2"], "must be a positive integer"),
         (checks.check_non_negative, [0, 0.25, np.float32(3)], [-0.1, math.inf, math.nan], "non-negative"),
         (checks.check_fraction_below_one, [0, 0.5], [1.0, -0.1, math.nan], "in [0, 1)"),
-        (checks.check_open_fraction, [0.05, 0.5], [0.0, 1.0, math.nan], "a number in (0, 1)"),
+        (checks.check_open_fraction, [0.05, 0.5], [0.0, 1.0, math.nan], "in (0, 1)"),
     ],
 )
 def test_each_check_takes_its_range_and_names_the_argument(check, good, bad, message):

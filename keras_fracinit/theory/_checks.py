@@ -66,5 +66,12 @@ def check_open_fraction(value: float, name: str) -> float:
     """The value as a float in (0, 1) (a test level)."""
     value = _real(value, name, "must be a number in (0, 1)")
     if not 0.0 < value < 1.0:
-        raise ArgumentError(name, "must be a number in (0, 1)", value)
+        raise ArgumentError(name, "must be in (0, 1)", value)
+    return value
+
+
+def check_choice(value: object, name: str, choices: tuple) -> object:
+    """The value, one of `choices`."""
+    if value not in choices:
+        raise ArgumentError(name, f"must be one of {', '.join(map(repr, choices))}", value)
     return value
