@@ -246,15 +246,7 @@ def propagate(
     x = np.broadcast_to(x, (networks, widths[0]))
     norms = np.empty((networks, depth + 1))
     norms[:, 0] = np.linalg.norm(x, axis=1)
-    laws = []
-    for init, n_in, n_out in zip(initializers_per_layer, widths[:-1], widths[1:]):
-        law_k = _weight_law(init, (n_in, n_out))
-        if law_k is None:
-            raise ValueError(
-                "Argument `kernel_initializer` must draw a normal, truncated-normal "
-                f"or uniform law with zero mean. Cannot simulate the weights of: {init!r}"
-            )
-        laws.append(law_k)
+    laws = _weight_laws(initializers_per_layer, widths)
     if not bias_stddev and law.lower == law.upper and all(kind == "normal" for kind, _ in laws):
         # Only the norms evolve, each layer multiplying by scale * sqrt(X_m)
         # with X_m drawn exactly: O(networks) per layer instead of O(networks m).
@@ -262,14 +254,34 @@ def propagate(
             norms[:, k] = scale * norms[:, k - 1] * np.sqrt(_squared_norm_factor(law, n_out, networks, rng))
         return Simulation(norms=norms, widths=widths)
     for k, ((kind, scale), n_out) in enumerate(zip(laws, widths[1:]), start=1):
-        if kind == "normal":
-            # rotational invariance: W x ~ N(0, scale^2 ||x||^2 I) given x
-            z = (scale * norms[:, k - 1])[:, None] * rng.standard_normal((networks, n_out))
-        else:
-            kernels = _draw_matrices(kind, scale, (networks, x.shape[1], n_out), rng)
-            z = np.einsum("ni,nio->no", x.astype(np.float32), kernels).astype(np.float64)
-        if bias_stddev:
-            z = z + bias_stddev * rng.standard_normal((networks, n_out))
-        x = apply_activation(z, rng)
+        x = apply_activation(_pre_activations(kind, scale, x, norms[:, k - 1], n_out, bias_stddev, rng), rng)
         norms[:, k] = np.linalg.norm(x, axis=1)
     return Simulation(norms=norms, widths=widths)
+
+
+def _weight_laws(initializers, widths):
+    """`(kind, scale)` of each layer's weights, or a clear error for a law that cannot be simulated."""
+    laws = []
+    for init, n_in, n_out in zip(initializers, widths[:-1], widths[1:]):
+        law = _weight_law(init, (n_in, n_out))
+        if law is None:
+            raise ValueError(
+                "Argument `kernel_initializer` must draw a normal, truncated-normal "
+                f"or uniform law with zero mean. Cannot simulate the weights of: {init!r}"
+            )
+        laws.append(law)
+    return laws
+
+
+def _pre_activations(kind, scale, x, norms, n_out, bias_stddev, rng):
+    """`W x (+ b)` for every network, drawing only what the law needs."""
+    networks = x.shape[0]
+    if kind == "normal":
+        # rotational invariance: W x ~ N(0, scale^2 ||x||^2 I) given x
+        z = (scale * norms)[:, None] * rng.standard_normal((networks, n_out))
+    else:
+        kernels = _draw_matrices(kind, scale, (networks, x.shape[1], n_out), rng)
+        z = np.einsum("ni,nio->no", x.astype(np.float32), kernels).astype(np.float64)
+    if bias_stddev:
+        z = z + bias_stddev * rng.standard_normal((networks, n_out))
+    return z

@@ -45,34 +45,8 @@ def plot_statistics(table, statistics=None, *, figsize=None):
     for unused in axes[len(statistics) :]:
         unused.set_visible(False)
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 1.0, len(paths)))
-    epochs = [epoch + 1 for epoch in table.epochs]
     for axis, name in zip(axes, statistics):
-        for colour, path in zip(colours, paths):
-            key = f"{name}/{path}"
-            if key not in table.history:
-                continue
-            xs, ys = list(epochs), list(table.history[key])
-            if table.initial and key in table.initial:
-                xs, ys = [0] + xs, [table.initial[key]] + ys
-            # An infinite tail index (no heavier-than-Gaussian tail at all) leaves a gap.
-            ys = [value if math.isfinite(value) else math.nan for value in ys]
-            axis.plot(xs, ys, color=colour, label=path, marker="." if len(xs) < 30 else None)
-        if name == "s_moment_ratio":
-            axis.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-        if name in ("s_moment", "kernel_s_moment"):
-            axis.set_yscale("log")
-        if name == "tail_index":
-            # Gaussian noise has index 2; light-tailed layers' large
-            # estimates would flatten the informative range.
-            axis.axhline(2.0, color="black", linewidth=0.8, linestyle="--")
-            if axis.get_ylim()[1] > 4.0:
-                axis.set_ylim(0.0, 4.0)
-                axis.set_ylabel("axis cut at 4")
-        # The tail index has no order s; the three moments do.
-        axis.set_title(name if name == "tail_index" else f"{name}  (order s = {table.s:g})")
-        axis.set_xlabel("epochs trained")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.grid(alpha=0.3)
+        _draw_panel(axis, name, table, paths, colours, MaxNLocator)
     if len(paths) <= 8:
         axes[len(statistics) - 1].legend(fontsize="small")
     else:
@@ -85,3 +59,34 @@ def plot_statistics(table, statistics=None, *, figsize=None):
             ticks=MaxNLocator(integer=True),
         )
     return figure
+
+
+def _draw_panel(axis, name, table, paths, colours, locator):
+    """One statistic: a line per layer over the epochs trained (0: before training)."""
+    epochs = [epoch + 1 for epoch in table.epochs]
+    for colour, path in zip(colours, paths):
+        key = f"{name}/{path}"
+        if key not in table.history:
+            continue
+        xs, ys = list(epochs), list(table.history[key])
+        if table.initial and key in table.initial:
+            xs, ys = [0] + xs, [table.initial[key]] + ys
+        # An infinite tail index (no heavier-than-Gaussian tail at all) leaves a gap.
+        ys = [value if math.isfinite(value) else math.nan for value in ys]
+        axis.plot(xs, ys, color=colour, label=path, marker="." if len(xs) < 30 else None)
+    if name == "s_moment_ratio":
+        axis.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    if name in ("s_moment", "kernel_s_moment"):
+        axis.set_yscale("log")
+    if name == "tail_index":
+        # Gaussian noise has index 2; light-tailed layers' large
+        # estimates would flatten the informative range.
+        axis.axhline(2.0, color="black", linewidth=0.8, linestyle="--")
+        if axis.get_ylim()[1] > 4.0:
+            axis.set_ylim(0.0, 4.0)
+            axis.set_ylabel("axis cut at 4")
+    # The tail index has no order s; the three moments do.
+    axis.set_title(name if name == "tail_index" else f"{name}  (order s = {table.s:g})")
+    axis.set_xlabel("epochs trained")
+    axis.xaxis.set_major_locator(locator(integer=True))
+    axis.grid(alpha=0.3)
