@@ -341,7 +341,7 @@ class FractionalMomentUniform(_FractionalMomentInitializer):
     the least Gaussian case (a one-hot input, so the pre-activations are
     plain uniform variables) the s-th moment grows through the layer by more than 10
     standard errors of a 200,000-draw Monte Carlo at width 4, and far less at
-    width 64 (`tests/test_initializers.py`). Use `FractionalMomentNormal`
+    width 64 (`tests/test_initializers_moments.py`). Use `FractionalMomentNormal`
     where exactness matters.
 
     Takes the same arguments as `FractionalMomentNormal`.
