@@ -123,6 +123,28 @@ def test_mnist_example_from_npz_with_leaky_relu_and_logit_quirk(tmp_path):
         ]
     )
     _check_outputs(tmp_path / "out", ["fractional"], monitored=False)
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["config"]["logit_activation"]
+
+
+@pytest.mark.parametrize("quirk", [False, True])
+def test_the_logits_get_the_activation_only_with_the_authors_quirk(quirk):
+    # The authors' code applies the hidden activation to the logits too;
+    # by default the logit layer is linear (and drawn for a linear layer).
+    args = mnist_dense.build_parser().parse_args(
+        ["--activation", "leaky_relu", "--depth", "3", "--width", "8"]
+    )
+    args.logit_activation = quirk
+    inputs = paper_protocol.keras.Input((20,))
+    model = paper_protocol.keras.Model(
+        inputs,
+        paper_protocol.dense_stack(inputs, inputs_dim=20, classes=10, init="fractional", args=args, seed=0),
+    )
+    logits = model.get_layer("dense_3")
+    if quirk:
+        assert isinstance(logits.activation, paper_protocol.keras.layers.LeakyReLU)
+    else:
+        assert logits.activation is paper_protocol.keras.activations.linear
+    assert isinstance(model.get_layer("dense_2").activation, paper_protocol.keras.layers.LeakyReLU)
 
 
 @pytest.mark.backend_independent
