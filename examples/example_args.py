@@ -1,4 +1,4 @@
-"""The examples' command-line flags and their checks, without Keras.
+"""The examples' command-line flags, their checks and shared names, without Keras.
 
 Every flag is checked by its argparse type, so a bad value stops the script
 with one line (``argument --width: must be a positive integer; got '-5'``)
@@ -12,6 +12,8 @@ INITS = ("he", "glorot", "fractional", "random_walk")
 ACTIVATIONS = ("relu", "leaky_relu", "linear")
 # The paper's choices of s per activation.
 PAPER_S = {"relu": 0.8, "leaky_relu": 1.0, "linear": 1.0}
+LEAKY_SLOPE = 0.01  # the paper's Leaky ReLU slope
+METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
 class DataUnavailable(Exception):
@@ -139,6 +141,16 @@ def add_common_flags(parser, *, epochs, seeds, batch_size, lr, depth=20):
         choices=(0, 1, 2),
         help="Keras' progress output (2: one line per epoch)",
     )
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (examples run headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 class LazyModule:

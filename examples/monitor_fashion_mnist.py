@@ -136,7 +136,7 @@ def main(argv=None):
         )
         figure.text(0.01, -0.01, protocol.DEPTH_PROFILE_NOTE, fontsize=7, wrap=True, va="top")
         figure.savefig(out / f"monitor_{init}.png", dpi=110, bbox_inches="tight")
-        protocol.pyplot().close(figure)
+        example_args.pyplot().close(figure)
         ratios = [key for key in monitor.history if key.startswith("s_moment_ratio/")]
         results[init] = (
             ratio_summary([monitor.initial[key] for key in ratios]),

@@ -12,14 +12,14 @@ import pathlib
 import time
 
 import numpy as np
+from example_args import LEAKY_SLOPE
+from example_args import METRICS
 from example_args import PAPER_S
+from example_args import pyplot
 from paired import paired_test
 from quiet_keras import keras
 
 import keras_fracinit
-
-LEAKY_SLOPE = 0.01  # the paper's Leaky ReLU slope
-METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
 def _slope(activation):
@@ -132,16 +132,6 @@ def run_all(args, build_model, compile_model, data, *, dataset, callbacks=()):
                     }
                 )
     return rows
-
-
-def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend (examples run headless)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # Under the plot: why the epoch-0 depth profile falls under every init.

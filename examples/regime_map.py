@@ -122,7 +122,7 @@ def schemes(args):
 
 def predicted_log_norm(s, activation, width, depth):
     spec = theory.ActivationSpec(
-        activation, negative_slope=protocol.LEAKY_SLOPE if activation == "leaky_relu" else None
+        activation, negative_slope=example_args.LEAKY_SLOPE if activation == "leaky_relu" else None
     )
     return theory.log_norm_limit(s, spec, width=width, depth=depth - 2).mean
 

@@ -27,6 +27,7 @@ import pathlib
 import docs_page
 import numpy as np
 from example_args import LazyModule
+from example_args import pyplot
 
 paired_lib = LazyModule("paired")  # scipy starts on first use, after the flags
 
@@ -96,15 +97,6 @@ def significant_cells(table):
             if p < SIGNIFICANCE:
                 found.append((cell, scheme, mean, sd, p, d))
     return sorted(found, key=lambda row: -abs(row[5]))
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_heatmaps(table, config, path):

@@ -101,7 +101,7 @@ def run_side_by_side(args, data, *, dataset):
             "init": init,
             "seed": seed,
             "epoch": e + 1,
-            **{metric: float(epoch[metric][g, j]) for metric in protocol.METRICS},
+            **{metric: float(epoch[metric][g, j]) for metric in example_args.METRICS},
             # the whole group's epoch: the networks train together
             "seconds": float(state["seconds"][e]),
         }

@@ -23,8 +23,8 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-LEAKY_SLOPE = 0.01
+from example_args import LEAKY_SLOPE
+from example_args import METRICS
 
 
 def activation_fn(name):
@@ -209,9 +209,6 @@ def train(params, data, *, seeds, epochs, batch_size, lr, activation, on_epoch=N
         if on_epoch is not None:
             on_epoch(epoch + 1, params, metrics)
     return params
-
-
-METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
 def save_checkpoint(path, state):

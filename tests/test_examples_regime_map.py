@@ -15,6 +15,7 @@ import pytest
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
+import example_args  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import mnist_dense  # noqa: E402
 import paper_protocol  # noqa: E402
@@ -82,7 +83,7 @@ def test_side_by_side_equals_each_network_alone(activation):
                 for w_together, w_alone in zip(_slice(together, g, j)[key], alone[key]):
                     np.testing.assert_allclose(w_together, w_alone, rtol=1e-5, atol=1e-6)
             for epoch, epoch_alone in zip(history, alone_history):
-                for metric in stacked_dense.METRICS:
+                for metric in example_args.METRICS:
                     np.testing.assert_allclose(epoch[metric][g, j], epoch_alone[metric][0, 0], rtol=1e-5)
 
 
