@@ -84,7 +84,10 @@ def moment_figure(path, networks, width=16, depth=100):
         axis.set(xlabel="layer k", title=f"s-th moment, s = {s:g}")
     axes[0].set_ylabel(r"$E[(r_k / r_0)^s]$")
     axes[0].legend()
-    fig.suptitle(f"ReLU, width {width}, {networks} random networks", fontsize=9)
+    fig.suptitle(
+        f"ReLU, width {width}, {networks} random networks; shaded: 95% Monte-Carlo band of the mean",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
