@@ -119,10 +119,11 @@ def _interval(group_inverses, level):
     return (float(1.0 / (inverse + half)), float(_alpha(inverse - half)))
 
 
-def _null_draws(draws, rng):
-    """Gaussian draws with each entry's measured centre and scale where the
-    data's draw is nonzero, and exactly zero where it is zero (a unit inactive
-    on a whole mini-batch), so that the null keeps the data's sparsity."""
+def _null_law(draws):
+    """`(nonzero, centre, scale)` of the null for one layer's draws: each
+    entry's measured centre and scale where the data's draw is nonzero, and
+    exactly zero where it is zero (a unit inactive on a whole mini-batch), so
+    that the null keeps the data's sparsity."""
     values = np.asarray(draws, dtype=np.float64).reshape(np.shape(draws)[0], -1)
     nonzero = values != 0
     present = np.where(nonzero, values, np.nan)
@@ -134,7 +135,13 @@ def _null_draws(draws, rng):
     # is not inflated by a heavy tail the way the sample sd is.
     deviation = np.abs(present[:, measured] - centre[measured])
     scale[measured] = np.nanmedian(deviation, axis=0) / stats.norm.ppf(0.75)
-    return np.where(nonzero, centre + scale * rng.standard_normal(values.shape), 0.0)
+    return nonzero, centre, scale
+
+
+def _null_draws(law, rng):
+    """One Gaussian replicate of a layer's draws under its `_null_law`."""
+    nonzero, centre, scale = law
+    return np.where(nonzero, centre + scale * rng.standard_normal(nonzero.shape), 0.0)
 
 
 def assess_layers(
@@ -171,11 +178,12 @@ def assess_layers(
             f"Received: draw counts {[np.shape(layer)[0] for layer in draws]}"
         )
     measured = [tail_index_lib.block_terms(layer, block_size) for layer in draws]
+    laws = [_null_law(layer) for layer in draws]  # fitted once, drawn `replicates` times
     rng = np.random.default_rng(seed)
     # replicate x layer x group terms of the null
     null = np.array(
         [
-            [tail_index_lib.block_terms(_null_draws(layer, rng), block_size)[0] for layer in draws]
+            [tail_index_lib.block_terms(_null_draws(law, rng), block_size)[0] for law in laws]
             for _ in range(replicates)
         ]
     )

@@ -169,38 +169,12 @@ def paired_differences(draws: ArrayLike) -> np.ndarray:
     return flat[0 : 2 * pairs : 2] - flat[1 : 2 * pairs : 2]
 
 
-def _cells(differences, block_size):
-    """`(cells, valid)`: per group and entry, `log|block sum| - mean log|d|`
-    (shape `(groups, entries)`), and where it is defined (no zero difference,
-    no zero sum)."""
+def _blocks(differences, block_size):
+    """`(grouped, valid)`: the differences as `(groups, block_size, entries)`, and
+    where a block has a logarithm (no zero difference, no zero sum)."""
     groups = differences.shape[0] // block_size
     grouped = differences[: groups * block_size].reshape(groups, block_size, -1)
-    sums = grouped.sum(axis=1)
-    valid = np.all(grouped != 0, axis=1) & (sums != 0)
-    safe = np.where(valid[:, None, :], grouped, 1.0)
-    cells = np.log(np.abs(safe.sum(axis=1))) - np.log(np.abs(safe)).mean(axis=1)
-    return np.where(valid, cells, np.nan), valid
-
-
-def difference_terms(differences: np.ndarray, block_size: int = 2) -> tuple[np.ndarray, int]:
-    """`block_terms` of draw-pair differences (see there)."""
-    m = checks.check_positive_int(block_size, "block_size")
-    if m < 2 or differences.shape[0] < m:
-        raise ValueError(
-            "Argument `block_size` must be at least 2 and leave one block of draw-pair differences: "
-            f"at most {differences.shape[0]} here. Received: block_size={block_size} with "
-            f"{2 * differences.shape[0]} draws"
-        )
-    cells, valid = _cells(differences, m)
-    if not valid.any():
-        raise ValueError(
-            "Argument `draws` must have an entry whose draws differ (no tail to estimate). "
-            "Received: draws whose entries do not differ between mini-batches"
-        )
-    counts = valid.sum(axis=1)
-    terms = np.full(len(counts), np.nan)
-    terms[counts > 0] = np.nansum(cells[counts > 0], axis=1) / counts[counts > 0]
-    return terms, int(valid.any(axis=0).sum())
+    return grouped, np.all(grouped != 0, axis=1) & (grouped.sum(axis=1) != 0)
 
 
 def block_terms(draws: ArrayLike, block_size: int = 2) -> tuple[np.ndarray, int]:
@@ -227,7 +201,27 @@ def block_terms(draws: ArrayLike, block_size: int = 2) -> tuple[np.ndarray, int]
             without any entry to measure) and the number of entries measured in
             at least one group.
     """
-    return difference_terms(paired_differences(draws), block_size)
+    m = checks.check_positive_int(block_size, "block_size")
+    differences = paired_differences(draws)
+    if m < 2 or differences.shape[0] < m:
+        raise ValueError(
+            "Argument `block_size` must be at least 2 and leave one block of draw-pair differences: "
+            f"at most {differences.shape[0]} here. Received: block_size={block_size} with "
+            f"{2 * differences.shape[0]} draws"
+        )
+    grouped, valid = _blocks(differences, m)
+    if not valid.any():
+        raise ValueError(
+            "Argument `draws` must have an entry whose draws differ (no tail to estimate). "
+            "Received: draws whose entries do not differ between mini-batches"
+        )
+    safe = np.where(valid[:, None, :], grouped, 1.0)
+    cells = np.log(np.abs(safe.sum(axis=1))) - np.log(np.abs(safe)).mean(axis=1)
+    counts = valid.sum(axis=1)
+    terms = np.full(len(counts), np.nan)
+    measured = counts > 0
+    terms[measured] = np.where(valid, cells, 0.0)[measured].sum(axis=1) / counts[measured]
+    return terms, int(valid.any(axis=0).sum())
 
 
 def carries_noise(draws: ArrayLike) -> bool:
@@ -239,7 +233,7 @@ def carries_noise(draws: ArrayLike) -> bool:
     values = np.asarray(draws, dtype=np.float64)
     if values.ndim < 2 or values.shape[0] < 4 or not np.all(np.isfinite(values)):
         return False
-    return bool(_cells(paired_differences(values), 2)[1].any())
+    return bool(_blocks(paired_differences(values), 2)[1].any())
 
 
 def standardized_noise(draws: ArrayLike) -> np.ndarray:
