@@ -2,6 +2,7 @@
 
 import dataclasses
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -168,6 +169,14 @@ def suggest_s(
         raise ValueError(
             "The gradient noise is zero (or not finite) in every measured layer: no tail index to "
             f"estimate. Received: layers {list(chosen)}"
+        )
+    silent = [path for path in chosen if path not in noisy]
+    if silent:
+        warnings.warn(
+            f"suggest_s: layers {silent} are left out: their gradients do not change between the "
+            "mini-batches (dead units) or are not finite, so they have no tail index. The "
+            "suggestion rests on the other layers.",
+            stacklevel=2,
         )
     pooled, per_layer = heavy_tails.assess_layers(list(noisy.values()), level=level)
     return SuggestedS(

@@ -104,3 +104,22 @@ def test_bad_arguments_fail_clearly():
     model.get_layer("linear").trainable = False
     with pytest.raises(ValueError, match="Argument `model` must have a layer with a trainable kernel"):
         keras_fracinit.suggest_s(model, (x, y), "mse")
+
+
+def test_layers_without_noise_are_left_out_with_a_warning():
+    # A ReLU layer that never fires, and the layer it feeds, have the same
+    # (zero) gradient on every mini-batch: no tail index; the suggestion rests
+    # on the remaining layer.
+    rng = np.random.default_rng(5)
+    x_in = keras.Input((64,))
+    live = keras.layers.Dense(1, use_bias=False, name="live")(x_in)
+    dead = keras.layers.Dense(4, activation="relu", use_bias=False, kernel_initializer="zeros", name="dead")(
+        x_in
+    )
+    head = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones", name="head")(dead)
+    model = keras.Model(x_in, keras.layers.Add()([live, head]))
+    x = rng.standard_normal((16 * 32, 64)).astype("float32")
+    y = np.zeros((len(x), 1), "float32")
+    with pytest.warns(UserWarning, match=r"suggest_s: layers \['dead', 'head'\] are left out"):
+        suggestion = keras_fracinit.suggest_s(model, (x, y), lambda t, p: p, batches=16)
+    assert list(suggestion.per_layer) == ["live"]

@@ -269,7 +269,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                     "FractionalMomentMonitor: no finite tail index in layers "
                     f"{unbounded} (inf: their gradient noise shows no heavy tail at "
                     "all, as for small layers such as a classifier head; nan: a "
-                    "non-finite gradient). Logged as such; training continues.",
+                    "non-finite gradient, or one that does not change between the probe's "
+                    "mini-batches, as in a dead layer). Logged as such; training continues.",
                 )
         return statistics_lib.ordered(values, list(self._layers))
 
