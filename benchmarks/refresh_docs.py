@@ -57,7 +57,9 @@ def cli_table():
 
 def suggest_s_tables(mnist_dir):
     run("examples/suggest_s_table.py", "docs/results/regime_map_fashion_mnist", "--page", "docs/results.md")
-    if mnist_dir is not None:
+    if mnist_dir is None:
+        print("(MNIST's suggest_s table left as it was: pass --mnist-dir with mnist.pkl.gz)", flush=True)
+    else:
         run(
             "examples/suggest_s_table.py",
             "docs/results/regime_map_mnist",
