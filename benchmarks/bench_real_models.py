@@ -20,7 +20,6 @@ Prints, and with `--write` puts into docs/real-models.md (see report.py):
 import argparse
 import os
 import re
-import sys
 import threading
 import time
 import warnings
@@ -30,10 +29,8 @@ import numpy as np
 import report
 
 import keras_fracinit
+from fracinit_experiments.small_models import transformer_block
 from keras_fracinit import _kernel_draws
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from test_calibration import transformer_block  # noqa: E402
 
 APPLICATIONS = (
     "ResNet50",

@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=jax python benchmarks/bench_regime_map.py [--fraction 0.2] [--check 8x10,16x50] [--write]
 
-For every cell of `examples/regime_map.py`'s default sweep this draws the
+For every cell of `fracinit_experiments.regime_map`'s default sweep this draws the
 cell's networks (5 schemes x 5 seeds) as the sweep does, then times one
 training pass over `--fraction` of an epoch's mini-batches twice (the first
 call compiles) and the test evaluation twice. A cell's estimate is
@@ -16,18 +16,15 @@ docs/benchmarks.md (see report.py).
 """
 
 import argparse
-import os
 import pathlib
 import sys
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+import numpy as np
+import report
 
-import numpy as np  # noqa: E402
-import regime_map  # noqa: E402
-import report  # noqa: E402
-import stacked_dense  # noqa: E402
+from fracinit_experiments import regime_map
+from fracinit_experiments import stacked_dense
 
 TARGET_MINUTES = 90
 

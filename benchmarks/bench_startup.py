@@ -4,13 +4,14 @@
 
 Each command runs in a fresh interpreter; the figure is the median wall time
 of the repeats. `keras_fracinit.theory` and the command line import numpy and
-scipy only, and every example checks its flags before Keras starts, so they
+scipy only, and every example and harness command checks its flags before Keras starts, so they
 start in a fraction of the time that Keras with its backend takes (the last
 row, for comparison). `--write` puts the table into
 docs/benchmarks.md and the summary into README.md (see report.py).
 """
 
 import argparse
+import pathlib
 import statistics
 import subprocess
 import sys
@@ -18,9 +19,16 @@ import time
 
 import report
 
+import fracinit_experiments
+
 EXAMPLES = sorted(
     path.name
     for path in (report.ROOT / "examples").glob("*.py")
+    if 'if __name__ == "__main__":' in path.read_text()
+)
+HARNESS = sorted(
+    path.stem
+    for path in pathlib.Path(fracinit_experiments.__file__).parent.glob("*.py")
     if 'if __name__ == "__main__":' in path.read_text()
 )
 COMMANDS = {
@@ -28,6 +36,15 @@ COMMANDS = {
     **{
         f"python examples/{name} --help": [sys.executable, str(report.ROOT / "examples" / name), "--help"]
         for name in EXAMPLES
+    },
+    **{
+        f"python -m fracinit_experiments.{name} --help": [
+            sys.executable,
+            "-m",
+            f"fracinit_experiments.{name}",
+            "--help",
+        ]
+        for name in HARNESS
     },
     "python -c 'import keras_fracinit.theory'": [sys.executable, "-c", "import keras_fracinit.theory"],
     "python -c 'import keras_fracinit, keras' (Keras and its backend)": [

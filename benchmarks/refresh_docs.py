@@ -12,7 +12,7 @@ In order, each step writing its own marked section (see report.py):
   docs/benchmarks.md; the monitoring figures are copied to docs/figures/);
 - `tail_index_validation`: `tail_index_validation.py --write`
   (docs/monitoring.md);
-- `suggest_s_tables`: `examples/suggest_s_table.py` on the two regime maps
+- `suggest_s_tables`: `python -m fracinit_experiments.suggest_s_table` on the two regime maps
   in docs/results/ (docs/results.md); MNIST needs `--mnist-dir` (a folder
   with mnist.pkl.gz), so without it only Fashion-MNIST's table is redone.
 
@@ -56,12 +56,19 @@ def cli_table():
 
 
 def suggest_s_tables(mnist_dir):
-    run("examples/suggest_s_table.py", "docs/results/regime_map_fashion_mnist", "--page", "docs/results.md")
+    run(
+        "-m",
+        "fracinit_experiments.suggest_s_table",
+        "docs/results/regime_map_fashion_mnist",
+        "--page",
+        "docs/results.md",
+    )
     if mnist_dir is None:
         print("(MNIST's suggest_s table left as it was: pass --mnist-dir with mnist.pkl.gz)", flush=True)
     else:
         run(
-            "examples/suggest_s_table.py",
+            "-m",
+            "fracinit_experiments.suggest_s_table",
             "docs/results/regime_map_mnist",
             "--data-dir",
             mnist_dir,

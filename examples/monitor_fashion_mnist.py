@@ -17,16 +17,17 @@ the mean and range of the per-layer ratios before and after training.
     python examples/monitor_fashion_mnist.py \\
         --data-dir /usr/share/datasets/fashion-mnist --out runs/monitor
 
-Data as in mnist_dense.py (`--data-dir` with the IDX files, or the
+Data as in mnist.py (`--data-dir` with the IDX files, or the
 keras.datasets cache); it never falls back to synthetic data.
 """
 
 import argparse
 import pathlib
 
-import example_args
-import mnist_dense
 import numpy as np
+
+from fracinit_experiments import flags
+from fracinit_experiments import mnist
 
 
 def build_parser():
@@ -39,22 +40,20 @@ def build_parser():
     )
     parser.add_argument(
         "--s",
-        type=example_args.moment_order,
+        type=flags.moment_order,
         default=0.8,
         help="moment order in (0, 2] (the paper's relu choice)",
     )
     parser.add_argument(
-        "--depth", type=example_args.integer_at_least(2), default=20, help="Dense layers in all, at least 2"
+        "--depth", type=flags.integer_at_least(2), default=20, help="Dense layers in all, at least 2"
     )
-    parser.add_argument("--width", type=example_args.positive_int, default=64, help="units per hidden layer")
-    parser.add_argument("--epochs", type=example_args.positive_int, default=10, help="epochs per init")
-    parser.add_argument(
-        "--batch-size", type=example_args.positive_int, default=128, help="SGD mini-batch size"
-    )
-    parser.add_argument("--lr", type=example_args.positive_float, default=0.01, help="SGD learning rate")
+    parser.add_argument("--width", type=flags.positive_int, default=64, help="units per hidden layer")
+    parser.add_argument("--epochs", type=flags.positive_int, default=10, help="epochs per init")
+    parser.add_argument("--batch-size", type=flags.positive_int, default=128, help="SGD mini-batch size")
+    parser.add_argument("--lr", type=flags.positive_float, default=0.01, help="SGD learning rate")
     parser.add_argument(
         "--noise-batches",
-        type=example_args.integer_at_least(16),
+        type=flags.integer_at_least(16),
         default=32,
         help="mini-batches for suggest_s, at least 16",
     )
@@ -64,7 +63,7 @@ def build_parser():
 
 
 def paper_stack(inputs, classes, depth, width):
-    from quiet_keras import keras
+    from fracinit_experiments.quiet_keras import keras
 
     layers = [keras.Input((inputs,))]
     layers += [keras.layers.Dense(width, "relu", name=f"dense_{k + 1}") for k in range(depth - 1)]
@@ -79,16 +78,15 @@ def ratio_summary(values):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import paper_protocol as protocol
-    from quiet_keras import keras
-
     import keras_fracinit
+    from fracinit_experiments import protocol
+    from fracinit_experiments.quiet_keras import keras
 
     try:
-        (x_train, y_train), (x_test, y_test) = mnist_dense.load_data(args.dataset, args.data_dir)
-    except example_args.DataUnavailable as error:
-        example_args.fail(str(error))
-    x_train, x_test = mnist_dense.preprocess(x_train), mnist_dense.preprocess(x_test)
+        (x_train, y_train), (x_test, y_test) = mnist.load_data(args.dataset, args.data_dir)
+    except flags.DataUnavailable as error:
+        flags.fail(str(error))
+    x_train, x_test = mnist.preprocess(x_train), mnist.preprocess(x_test)
     y_train, y_test = y_train.astype("int32"), y_test.astype("int32")
     classes = int(max(y_train.max(), y_test.max())) + 1
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -136,7 +134,7 @@ def main(argv=None):
         )
         figure.text(0.01, -0.01, protocol.DEPTH_PROFILE_NOTE, fontsize=7, wrap=True, va="top")
         figure.savefig(out / f"monitor_{init}.png", dpi=110, bbox_inches="tight")
-        example_args.pyplot().close(figure)
+        flags.pyplot().close(figure)
         ratios = [key for key in monitor.history if key.startswith("s_moment_ratio/")]
         results[init] = (
             ratio_summary([monitor.initial[key] for key in ratios]),

@@ -3,6 +3,8 @@
 import json
 import math
 import os
+import pathlib
+import runpy
 import subprocess
 import sys
 import textwrap
@@ -75,3 +77,12 @@ def run_fresh_python(code, *args, backend=None, env=None, timeout=600):
 def last_json_line(stdout):
     """The JSON object on the last line a fresh interpreter printed."""
     return json.loads(stdout.strip().splitlines()[-1])
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(name, args, monkeypatch):
+    """Runs examples/<name>.py as `python examples/<name>.py args` would, in this process."""
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLES / f"{name}.py"), *map(str, args)])
+    runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name="__main__")

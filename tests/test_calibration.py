@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_fracinit
+from fracinit_experiments.small_models import transformer_block
 
 
 def _numpy(x):
@@ -22,18 +23,6 @@ def _ratio(model, x, start, end, s):
     return np.mean(np.sqrt(np.mean(outputs**2, axis=1)) ** s) / np.mean(
         np.sqrt(np.mean(inputs**2, axis=1)) ** s
     )
-
-
-def transformer_block(d=32, length=10):
-    inputs = keras.Input((length, d))
-    x = keras.layers.MultiHeadAttention(4, 8, name="attention")(inputs, inputs)
-    x = keras.layers.Add()([inputs, x])
-    x = keras.layers.LayerNormalization(name="norm_1")(x)
-    h = keras.layers.Dense(4 * d, activation="gelu", name="mlp_in")(x)
-    h = keras.layers.Dense(d, name="mlp_out")(h)
-    x = keras.layers.Add()([x, h])
-    outputs = keras.layers.LayerNormalization(name="norm_2")(x)
-    return keras.Model(inputs, outputs)
 
 
 def resnet_block(channels=8):

@@ -9,9 +9,9 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from test_calibration import transformer_block
 
 import keras_fracinit
+from fracinit_experiments.small_models import transformer_block
 
 pytestmark = pytest.mark.backends("tensorflow", "jax")
 

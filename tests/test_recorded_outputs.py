@@ -8,18 +8,15 @@ copy behind.
 
 import pathlib
 import re
-import sys
 
 import pytest
+from data_files import write_mnist_idx
+from helpers import run_example
+
+from fracinit_experiments import mnist
+from keras_fracinit import cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples"))
-
-import mnist_dense  # noqa: E402
-import monitor_fashion_mnist  # noqa: E402
-from data_files import write_mnist_idx  # noqa: E402
-
-from keras_fracinit import cli  # noqa: E402
 
 
 def _section(page, name):
@@ -46,18 +43,22 @@ def test_the_fashion_mnist_example_prints_the_recorded_layout(tmp_path, capsys):
     write_mnist_idx(tmp_path / "data")
     out = tmp_path / "out"
     args = ["--data-dir", str(tmp_path / "data"), "--out", str(out), "--depth", "3", "--width", "8"]
-    mnist_dense.main([*args, "--epochs", "3", "--seeds", "2", "--verbose", "0"])
+    mnist.main([*args, "--epochs", "3", "--seeds", "2", "--verbose", "0"])
     printed = capsys.readouterr().out.strip().replace(str(out), "runs/fashion_mnist").splitlines()
     recorded = _recorded_block("README.md", "time_main_job")
     assert [_shape(line) for line in printed[-len(recorded) :]] == [_shape(line) for line in recorded]
     assert _recorded_block("docs/benchmarks.md", "time_main_job") == recorded
 
 
-def test_the_monitoring_example_prints_the_recorded_layout(tmp_path, capsys):
+def test_the_monitoring_example_prints_the_recorded_layout(tmp_path, capsys, monkeypatch):
     write_mnist_idx(tmp_path / "data", train=256)
     out = tmp_path / "out"
     args = ["--data-dir", str(tmp_path / "data"), "--out", str(out), "--depth", "3", "--width", "8"]
-    monitor_fashion_mnist.main([*args, "--epochs", "2", "--batch-size", "16", "--noise-batches", "16"])
+    run_example(
+        "monitor_fashion_mnist",
+        [*args, "--epochs", "2", "--batch-size", "16", "--noise-batches", "16"],
+        monkeypatch,
+    )
     printed = capsys.readouterr().out.strip().replace(str(out), "runs/monitor").splitlines()
     recorded = _recorded_block("docs/monitoring.md", "time_monitor_example")
     # Verdicts and their reasons change with the data; what each line is does not.

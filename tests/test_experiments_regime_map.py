@@ -5,26 +5,20 @@ kernels), so these run once, on the default backend.
 """
 
 import json
-import pathlib
-import sys
 
+import jax.numpy as jnp
 import keras
 import numpy as np
 import pytest
+from data_files import write_mnist_pickle
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-sys.path.insert(0, str(EXAMPLES))
-
-import example_args  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import mnist_dense  # noqa: E402
-import paper_protocol  # noqa: E402
-import regime_map  # noqa: E402
-import regime_map_report  # noqa: E402
-import stacked_dense  # noqa: E402
-from data_files import write_mnist_pickle  # noqa: E402
-
-from keras_fracinit import theory  # noqa: E402
+from fracinit_experiments import flags
+from fracinit_experiments import mnist
+from fracinit_experiments import protocol
+from fracinit_experiments import regime_map
+from fracinit_experiments import regime_map_report
+from fracinit_experiments import stacked_dense
+from keras_fracinit import theory
 
 pytestmark = pytest.mark.backend_independent
 
@@ -83,17 +77,17 @@ def test_side_by_side_equals_each_network_alone(activation):
                 for w_together, w_alone in zip(_slice(together, g, j)[key], alone[key]):
                     np.testing.assert_allclose(w_together, w_alone, rtol=1e-5, atol=1e-6)
             for epoch, epoch_alone in zip(history, alone_history):
-                for metric in example_args.METRICS:
+                for metric in flags.METRICS:
                     np.testing.assert_allclose(epoch[metric][g, j], epoch_alone[metric][0, 0], rtol=1e-5)
 
 
 def test_one_step_matches_keras_sgd_on_the_same_batch():
-    """Same kernels as the Keras model of `paper_protocol.dense_stack`, and one
+    """Same kernels as the Keras model of `protocol.dense_stack`, and one
     SGD step on one batch moves every weight as Keras' `train_on_batch` does."""
     (x_train, y_train), test = _data(n_train=16)
-    args = mnist_dense.build_parser().parse_args(["--depth", "4", "--width", "6", "--activation", "relu"])
+    args = mnist.build_parser().parse_args(["--depth", "4", "--width", "6", "--activation", "relu"])
     args.lr = 0.05
-    import side_by_side
+    from fracinit_experiments import side_by_side
 
     dims = stacked_dense.layer_dims(12, 6, 4, 10)
     drawer = side_by_side.kernel_drawer(args.activation, 0.8, 4)
@@ -102,7 +96,7 @@ def test_one_step_matches_keras_sgd_on_the_same_batch():
     inputs = keras.Input((12,))
     model = keras.Model(
         inputs,
-        paper_protocol.dense_stack(inputs, inputs_dim=12, classes=10, init="fractional", args=args, seed=7),
+        protocol.dense_stack(inputs, inputs_dim=12, classes=10, init="fractional", args=args, seed=7),
     )
     kernels = [layer.kernel for layer in model.layers[1:]]
     stacked_kernels = (
@@ -317,17 +311,17 @@ def test_mnist_side_by_side_trains_every_init_and_resumes(tmp_path, capsys):
         "--batch-size",
         "16",
     ]
-    rows = mnist_dense.main([*argv, "--epochs", "1", "--out", str(tmp_path / "a")])
+    rows = mnist.main([*argv, "--epochs", "1", "--out", str(tmp_path / "a")])
     assert len(rows) == 4 * 2
     assert "random_walk" in capsys.readouterr().out
     # a second run with more epochs goes on from the checkpoint
-    more = mnist_dense.main([*argv, "--epochs", "2", "--out", str(tmp_path / "a")])
-    whole = mnist_dense.main([*argv, "--epochs", "2", "--out", str(tmp_path / "b")])
+    more = mnist.main([*argv, "--epochs", "2", "--out", str(tmp_path / "a")])
+    whole = mnist.main([*argv, "--epochs", "2", "--out", str(tmp_path / "b")])
     strip = [{k: v for k, v in row.items() if k != "seconds"} for row in more]
     assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in whole]
     assert (tmp_path / "b" / "summary.md").exists()
     with pytest.raises(SystemExit):  # a checkpoint resumes only the run that wrote it
-        mnist_dense.main([*argv, "--epochs", "3", "--lr", "0.02", "--out", str(tmp_path / "a")])
+        mnist.main([*argv, "--epochs", "3", "--lr", "0.02", "--out", str(tmp_path / "a")])
 
 
 @pytest.mark.parametrize(
@@ -340,5 +334,5 @@ def test_mnist_side_by_side_trains_every_init_and_resumes(tmp_path, capsys):
     ],
 )
 def test_mnist_example_takes_the_authors_depth_and_lr_per_activation(flags, expected):
-    args = mnist_dense.apply_protocol_defaults(mnist_dense.build_parser().parse_args(flags))
+    args = mnist.apply_protocol_defaults(mnist.build_parser().parse_args(flags))
     assert (args.depth, args.lr) == expected

@@ -1,23 +1,17 @@
 """`examples/suggest_s_table.py`: suggest_s on a regime-map sweep's He networks."""
 
 import json
-import pathlib
-import sys
 
 import numpy as np
 import pytest
+from data_files import write_mnist_pickle
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-sys.path.insert(0, str(EXAMPLES))
-
-import regime_map  # noqa: E402
-import regime_map_report  # noqa: E402
-import side_by_side  # noqa: E402
-import stacked_dense  # noqa: E402
-import suggest_s_table  # noqa: E402
-from data_files import write_mnist_pickle  # noqa: E402
-
-from keras_fracinit.heavy_tails import VERDICTS  # noqa: E402
+from fracinit_experiments import regime_map
+from fracinit_experiments import regime_map_report
+from fracinit_experiments import side_by_side
+from fracinit_experiments import stacked_dense
+from fracinit_experiments import suggest_s_table
+from keras_fracinit.heavy_tails import VERDICTS
 
 pytestmark = pytest.mark.backend_independent
 

@@ -1,9 +1,9 @@
 """The paper's protocol with every init and seed trained side by side (`--side-by-side`).
 
 Same stack, same kernels (each network's kernels are drawn by the same Keras
-initializers from the same `SeedGenerator(seed)` as `paper_protocol.dense_stack`),
+initializers from the same `SeedGenerator(seed)` as `protocol.dense_stack`),
 same SGD; one compiled JAX program trains all `inits x seeds` networks at
-once (`stacked_dense.py`). Differences from the Keras path: network (init,
+once (`stacked_dense`). Differences from the Keras path: network (init,
 seed) sees seed's own shuffled order, shared by every init; the last partial
 batch of each epoch is dropped; the monitor is not attached. Resumable: a
 checkpoint is written after every epoch (`<out>/checkpoint.npz`) and the same
@@ -14,17 +14,18 @@ import json
 import pathlib
 import time
 
-import example_args
 import numpy as np
-import paper_protocol as protocol
-import stacked_dense
-from quiet_keras import keras
+
+from fracinit_experiments import flags
+from fracinit_experiments import protocol
+from fracinit_experiments import stacked_dense
+from fracinit_experiments.quiet_keras import keras
 
 
 def kernel_drawer(activation, s, depth, logit_activation=False):
     """`draw_kernel(init, seed)` for `stacked_dense.init_params`: one
     `SeedGenerator(seed)` per network, the initializers of
-    `paper_protocol.dense_stack` layer by layer (the logits linear unless
+    `protocol.dense_stack` layer by layer (the logits linear unless
     `logit_activation`)."""
 
     def draw_kernel(init, seed):
@@ -45,7 +46,7 @@ def run_side_by_side(args, data, *, dataset):
     """Trains every init x seed side by side; returns the rows of `protocol.run_all`."""
     (x_train, _), _ = data
     if args.logit_activation and args.activation != "linear":
-        example_args.fail("--side-by-side trains linear logits only; drop --logit-activation")
+        flags.fail("--side-by-side trains linear logits only; drop --logit-activation")
     classes = int(max(data[0][1].max(), data[1][1].max())) + 1
     seeds = list(range(args.seeds))
     dims = stacked_dense.layer_dims(x_train.shape[1], args.width, args.depth, classes)
@@ -55,9 +56,9 @@ def run_side_by_side(args, data, *, dataset):
     settings = {key: getattr(args, key) for key in ("activation", "depth", "width", "batch_size", "lr")}
     settings = json.dumps(settings | {"s": protocol.moment_order(args), "dataset": dataset})
     if state is not None and list(state["inits"]) != list(args.inits):
-        example_args.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
+        flags.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
     if state is not None and str(state.get("settings", settings)) != settings:
-        example_args.fail(f"{checkpoint} was trained with {state['settings']}; use another --out")
+        flags.fail(f"{checkpoint} was trained with {state['settings']}; use another --out")
     if state is None:
         drawer = kernel_drawer(
             args.activation, protocol.moment_order(args), args.depth, args.logit_activation
@@ -101,7 +102,7 @@ def run_side_by_side(args, data, *, dataset):
             "init": init,
             "seed": seed,
             "epoch": e + 1,
-            **{metric: float(epoch[metric][g, j]) for metric in example_args.METRICS},
+            **{metric: float(epoch[metric][g, j]) for metric in flags.METRICS},
             # the whole group's epoch: the networks train together
             "seconds": float(state["seconds"][e]),
         }

@@ -1,6 +1,6 @@
-"""Statistics, figures and the summary of a regime-map sweep (`regime_map.py`).
+"""Statistics, figures and the summary of a regime-map sweep (`regime_map`).
 
-    python examples/regime_map_report.py runs/regime_map_mnist [docs/results.md] [--name NAME]
+    python -m fracinit_experiments.regime_map_report runs/regime_map_mnist [docs/results.md] [--name NAME]
 
 rewrites `heatmaps.png`, `log_norm.png` and `summary.md` from the folder's
 `regime_map.json` (also partial: only the finished cells); with a page, also
@@ -24,12 +24,13 @@ import json
 import math
 import pathlib
 
-import docs_page
 import numpy as np
-from example_args import LazyModule
-from example_args import pyplot
 
-paired_lib = LazyModule("paired")  # scipy starts on first use, after the flags
+from fracinit_experiments import docs_sections
+from fracinit_experiments.flags import LazyModule
+from fracinit_experiments.flags import pyplot
+
+paired_lib = LazyModule("fracinit_experiments.paired")  # scipy starts on first use, after the flags
 
 TRAIN_MARGIN = 0.1
 TARGET_ACCURACY = {"mnist": 0.9, "fashion_mnist": 0.8}
@@ -317,9 +318,9 @@ def write_docs(results, folder, page, name=None):
     `regime_map_<dataset>`) and copies the figures next to it
     (`docs/results/<name>/`)."""
     name = name or f"regime_map_{results['config']['dataset']}"
-    figures = docs_page.copy_results(folder, page, name, ("heatmaps.png", "log_norm.png", "summary.md"))
+    figures = docs_sections.copy_results(folder, page, name, ("heatmaps.png", "log_norm.png", "summary.md"))
     (figures / "regime_map.json").write_text(json.dumps(results, separators=(",", ":")))
-    docs_page.write_between_markers(page, name, docs_markdown(results))
+    docs_sections.write_between_markers(page, name, docs_markdown(results))
 
 
 def main(argv=None):

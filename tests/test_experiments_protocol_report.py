@@ -1,18 +1,13 @@
 """`examples/protocol_report.py` and the paired statistics of `paper_protocol`."""
 
 import json
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 from scipy import stats
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-sys.path.insert(0, str(EXAMPLES))
-
-import paper_protocol  # noqa: E402
-import protocol_report  # noqa: E402
+from fracinit_experiments import protocol
+from fracinit_experiments import protocol_report
 
 pytestmark = pytest.mark.backend_independent
 
@@ -42,7 +37,7 @@ def _rows():
 
 
 def test_paired_differences_match_the_t_statistic_by_hand():
-    table = paper_protocol.paired_differences(_rows(), [1, 2])
+    table = protocol.paired_differences(_rows(), [1, 2])
     assert list(table) == ["fractional"]
     for epoch in (1, 2):
         diff = np.subtract(FRACTIONAL[epoch], HE[epoch])
@@ -51,7 +46,7 @@ def test_paired_differences_match_the_t_statistic_by_hand():
         assert mean == pytest.approx(diff.mean()) and sd == pytest.approx(diff.std(ddof=1))
         assert p == pytest.approx(2 * stats.t.sf(abs(t), len(diff) - 1))
     same = [dict(row, test_accuracy=0.5) for row in _rows()]
-    assert paper_protocol.paired_differences(same, [1])["fractional"][1] == (0.0, 0.0, 1.0)
+    assert protocol.paired_differences(same, [1])["fractional"][1] == (0.0, 0.0, 1.0)
 
 
 def test_report_writes_both_tables_and_copies_the_run_without_its_checkpoint(tmp_path):

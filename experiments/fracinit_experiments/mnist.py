@@ -8,12 +8,12 @@ networks have 30 layers and lr 0.001 (the defaults with `--activation linear`).
 Short default run (3 epochs, 2 seeds, he/fractional/glorot; a few minutes on
 2 CPU cores):
 
-    python examples/mnist_dense.py --dataset fashion_mnist \\
+    python -m fracinit_experiments.mnist --dataset fashion_mnist \\
         --data-dir /usr/share/datasets/fashion-mnist
 
 The paper's full protocol (30 epochs, 20 seeds):
 
-    python examples/mnist_dense.py --dataset mnist --epochs 30 --seeds 20 \\
+    python -m fracinit_experiments.mnist --dataset mnist --epochs 30 --seeds 20 \\
         --inits he,glorot,fractional,random_walk
 
 Data: `keras.datasets` (cached under $KERAS_HOME/datasets), or `--data-dir`
@@ -27,7 +27,7 @@ example stops; it never falls back to synthetic data.
 
 import argparse
 
-import example_args
+from fracinit_experiments import flags
 
 
 def load_from_dir(data_dir):
@@ -37,13 +37,13 @@ def load_from_dir(data_dir):
     try:
         return datasets.load_mnist(data_dir)
     except (datasets.DataNotFoundError, ValueError) as error:
-        raise example_args.DataUnavailable(f"--data-dir: {error}") from None
+        raise flags.DataUnavailable(f"--data-dir: {error}") from None
 
 
 def load_data(dataset, data_dir):
     if data_dir is not None:
         return load_from_dir(data_dir)
-    from quiet_keras import keras  # Keras starts only once the flags are checked
+    from fracinit_experiments.quiet_keras import keras  # Keras starts only once the flags are checked
 
     loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[dataset]
     try:
@@ -55,7 +55,7 @@ def load_data(dataset, data_dir):
             if dataset == "fashion_mnist"
             else ""
         )
-        raise example_args.DataUnavailable(
+        raise flags.DataUnavailable(
             f"cannot load {dataset} through keras.datasets ({type(error).__name__}); "
             f"no cached copy under $KERAS_HOME/datasets and no network. Pass --data-dir "
             f"with the IDX files or an npz{hint}"
@@ -71,12 +71,12 @@ def preprocess(x):
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="fashion_mnist")
-    example_args.add_common_flags(parser, epochs=3, seeds=2, batch_size=128, lr=None, depth=None)
+    flags.add_common_flags(parser, epochs=3, seeds=2, batch_size=128, lr=None, depth=None)
     parser.add_argument(
         "--side-by-side",
         action="store_true",
         help="train every init and seed at once in one compiled JAX program (needs jax; resumable; "
-        "no monitor): see side_by_side.py",
+        "no monitor): see fracinit_experiments.side_by_side",
     )
     return parser
 
@@ -95,13 +95,13 @@ def apply_protocol_defaults(args):
 
 def main(argv=None):
     args = apply_protocol_defaults(build_parser().parse_args(argv))
-    import paper_protocol as protocol
-    from quiet_keras import keras
+    from fracinit_experiments import protocol
+    from fracinit_experiments.quiet_keras import keras
 
     try:
         (x_train, y_train), (x_test, y_test) = load_data(args.dataset, args.data_dir)
-    except example_args.DataUnavailable as error:
-        example_args.fail(str(error))
+    except flags.DataUnavailable as error:
+        flags.fail(str(error))
     x_train, x_test = preprocess(x_train), preprocess(x_test)
     y_train, y_test = y_train.astype("int32"), y_test.astype("int32")
     classes = int(max(y_train.max(), y_test.max())) + 1
@@ -122,7 +122,7 @@ def main(argv=None):
 
     data = ((x_train, y_train), (x_test, y_test))
     if args.side_by_side:
-        import side_by_side
+        from fracinit_experiments import side_by_side
 
         args.monitor = False
         rows = side_by_side.run_side_by_side(args, data, dataset=args.dataset)

@@ -1,6 +1,6 @@
 """Regenerates the paper-style figures of docs/theory.md as PNG files.
 
-    python examples/theory_figures.py [--out docs/figures] [--networks 20000]
+    python -m fracinit_experiments.theory_figures [--out docs/figures] [--networks 20000]
 
 1. `gain.png`: the weight scale sigma * sqrt(fan_in) against s (width 64)
    and against the width (s = 0.8): exact, the authors' large-width
@@ -19,9 +19,10 @@ import argparse
 import os
 import pathlib
 
-import example_args
 import numpy as np
-from example_args import LazyModule
+
+from fracinit_experiments import flags
+from fracinit_experiments.flags import LazyModule
 
 # Matplotlib and Keras (TensorFlow's notices filtered) start on first use, after the flags.
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -148,14 +149,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--out",
-        default=str(pathlib.Path(__file__).parents[1] / "docs" / "figures"),
+        default="docs/figures",
         help="folder for the PNGs",
     )
     parser.add_argument(
-        "--networks", type=example_args.positive_int, default=20_000, help="simulated networks per curve"
+        "--networks", type=flags.positive_int, default=20_000, help="simulated networks per curve"
     )
     args = parser.parse_args(argv)
-    import quiet_keras  # noqa: F401  (Keras starts with TensorFlow's notices filtered)
+    import fracinit_experiments.quiet_keras  # noqa: F401  (Keras starts with TensorFlow's notices filtered)
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

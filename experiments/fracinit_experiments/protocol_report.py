@@ -1,6 +1,6 @@
-"""Puts a finished `mnist_dense.py` / `cifar10_dense.py` run into a documentation page.
+"""Puts a finished `mnist` / `cifar10` run into a documentation page.
 
-    python examples/protocol_report.py runs/mnist_relu docs/results.md --name mnist_relu
+    python -m fracinit_experiments.protocol_report runs/mnist_relu docs/results.md --name mnist_relu
 
 writes, between the page's `<!-- NAME:begin/end -->` markers, the mean ± sd
 table at epochs 1, 5 and the last, and every init's test-accuracy difference
@@ -13,11 +13,12 @@ import argparse
 import json
 import pathlib
 
-import docs_page
 import numpy as np
-from example_args import LazyModule
 
-protocol = LazyModule("paper_protocol")  # Keras starts on first use, after the flags
+from fracinit_experiments import docs_sections
+from fracinit_experiments.flags import LazyModule
+
+protocol = LazyModule("fracinit_experiments.protocol")  # Keras starts on first use, after the flags
 
 FILES = ("metrics.json", "metrics.csv", "curves.png", "summary.md")
 
@@ -48,8 +49,8 @@ def main(argv=None):
     parser.add_argument("--name", required=True, help="the page's marker name and results folder")
     args = parser.parse_args(argv)
     payload = json.loads((args.run / "metrics.json").read_text())
-    docs_page.copy_results(args.run, args.page, args.name, FILES)
-    docs_page.write_between_markers(args.page, args.name, markdown(payload))
+    docs_sections.copy_results(args.run, args.page, args.name, FILES)
+    docs_sections.write_between_markers(args.page, args.name, markdown(payload))
     return payload
 
 

@@ -2,7 +2,7 @@
 
 For every cell (width, depth, batch size) the sweep trains He (s = 2) and the
 fractional scheme for each s, with several seeds, side by side in one compiled
-JAX program (`stacked_dense.py`), and records per network:
+JAX program (`stacked_dense`), and records per network:
 
 - at initialization, on a batch of 512 training images: the median over the
   batch of log(||h_{L-1}|| / ||h_1||) through the depth - 2 square hidden
@@ -13,13 +13,14 @@ JAX program (`stacked_dense.py`), and records per network:
 Schemes with the same seed see the same mini-batches and the same underlying
 normal draws, so fractional - He differences are paired by seed.
 
-    python examples/regime_map.py --dataset mnist --data-dir /tmp/mnist --out runs/regime_map_mnist
+    python -m fracinit_experiments.regime_map --dataset mnist --data-dir /tmp/mnist \\
+        --out runs/regime_map_mnist
 
 Resumable: the sweep checkpoints every cell after every epoch under
 `<out>/checkpoints/`; run the same command again after a stop and it goes on
 where it stopped. Outputs: `<out>/regime_map.json` (one record per cell,
 scheme and seed), `heatmaps.png`, `log_norm.png` and `summary.md`
-(`regime_map_report.py`). Needs JAX (`pip install "keras-fracinit[jax]"`).
+(`regime_map_report`). JAX comes with this package.
 """
 
 import argparse
@@ -29,25 +30,26 @@ import pathlib
 import sys
 import time
 
-import example_args
-import mnist_dense
 import numpy as np
-from example_args import LazyModule
+
+from fracinit_experiments import flags
+from fracinit_experiments import mnist
+from fracinit_experiments.flags import LazyModule
 
 # Keras and JAX start on first use, after the flags are checked.
-protocol = LazyModule("paper_protocol")
-report = LazyModule("regime_map_report")
-side_by_side = LazyModule("side_by_side")
-stacked_dense = LazyModule("stacked_dense")
-keras = LazyModule("quiet_keras", "keras")
+protocol = LazyModule("fracinit_experiments.protocol")
+report = LazyModule("fracinit_experiments.regime_map_report")
+side_by_side = LazyModule("fracinit_experiments.side_by_side")
+stacked_dense = LazyModule("fracinit_experiments.stacked_dense")
+keras = LazyModule("fracinit_experiments.quiet_keras", "keras")
 theory = LazyModule("keras_fracinit.theory")
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 PROBE_SIZE = 512
 
 
-widths = example_args.comma_list(example_args.positive_int)
-depths = example_args.comma_list(example_args.integer_at_least(2))
+widths = flags.comma_list(flags.positive_int)
+depths = flags.comma_list(flags.integer_at_least(2))
 
 
 def build_parser():
@@ -60,16 +62,16 @@ def build_parser():
     parser.add_argument("--depths", type=depths, default=[10, 25, 50, 100], help="Dense layers in all")
     parser.add_argument(
         "--s",
-        type=example_args.comma_list(example_args.moment_order),
+        type=flags.comma_list(flags.moment_order),
         default=[0.25, 0.5, 1.0, 1.5],
         help="fractional s values",
     )
-    parser.add_argument("--seeds", type=example_args.positive_int, default=5, help="runs per scheme")
-    parser.add_argument("--epochs", type=example_args.positive_int, default=10, help="epochs per run")
-    parser.add_argument("--batch-size", type=example_args.positive_int, default=128, help="SGD batch size")
+    parser.add_argument("--seeds", type=flags.positive_int, default=5, help="runs per scheme")
+    parser.add_argument("--epochs", type=flags.positive_int, default=10, help="epochs per run")
+    parser.add_argument("--batch-size", type=flags.positive_int, default=128, help="SGD batch size")
     parser.add_argument(
         "--small-batch",
-        type=example_args.integer_at_least(0),
+        type=flags.integer_at_least(0),
         default=16,
         help="batch size of the extra slice (0: no slice)",
     )
@@ -77,7 +79,7 @@ def build_parser():
     parser.add_argument("--small-batch-depths", type=depths, default=[25, 50])
     parser.add_argument(
         "--lr",
-        type=example_args.comma_list(example_args.positive_float),
+        type=flags.comma_list(flags.positive_float),
         default=[0.01],
         help="SGD learning rates (comma list)",
     )
@@ -85,7 +87,7 @@ def build_parser():
     parser.add_argument("--out", default="runs/regime_map")
     parser.add_argument(
         "--limit-train",
-        type=example_args.positive_int,
+        type=flags.positive_int,
         default=None,
         help="use only the first N training images",
     )
@@ -122,7 +124,7 @@ def schemes(args):
 
 def predicted_log_norm(s, activation, width, depth):
     spec = theory.ActivationSpec(
-        activation, negative_slope=example_args.LEAKY_SLOPE if activation == "leaky_relu" else None
+        activation, negative_slope=flags.LEAKY_SLOPE if activation == "leaky_relu" else None
     )
     return theory.log_norm_limit(s, spec, width=width, depth=depth - 2).mean
 
@@ -145,10 +147,10 @@ def init_cell(cell, args, x_train):
 
 def _cell(text):
     width, _, depth = text.partition("x")
-    return (example_args.positive_int(width), example_args.integer_at_least(2)(depth))
+    return (flags.positive_int(width), flags.integer_at_least(2)(depth))
 
 
-cell_list = example_args.comma_list(_cell)
+cell_list = flags.comma_list(_cell)
 """`[(width, depth), ...]` of a `WIDTHxDEPTH,...` flag."""
 
 
@@ -250,20 +252,20 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        (x_train, y_train), (x_test, y_test) = mnist_dense.load_data(args.dataset, args.data_dir)
-    except example_args.DataUnavailable as error:
-        example_args.fail(str(error))
+        (x_train, y_train), (x_test, y_test) = mnist.load_data(args.dataset, args.data_dir)
+    except flags.DataUnavailable as error:
+        flags.fail(str(error))
     if args.limit_train:
         x_train, y_train = x_train[: args.limit_train], y_train[: args.limit_train]
     data = (
-        (mnist_dense.preprocess(x_train), y_train.astype("int32")),
-        (mnist_dense.preprocess(x_test), y_test.astype("int32")),
+        (mnist.preprocess(x_train), y_train.astype("int32")),
+        (mnist.preprocess(x_test), y_test.astype("int32")),
     )
     results_path = out / "regime_map.json"
     config = {key: value for key, value in vars(args).items() if key != "out"}
     results = json.loads(results_path.read_text()) if results_path.exists() else {"cells": {}}
     if results.get("config", config) != config:
-        example_args.fail(f"{results_path} was written with other settings; use another --out")
+        flags.fail(f"{results_path} was written with other settings; use another --out")
     results["config"] = config
     todo = [cell for cell in cells(args) if cell_key(cell) not in results["cells"]]
     done_weight = sum(cell_cost(c) * args.epochs for c in cells(args) if c not in todo)

@@ -155,7 +155,7 @@ def pyplot():
 
 class LazyModule:
     """A module imported on first use, so that `--help` and bad flags answer
-    before Keras or JAX start: `keras = LazyModule("quiet_keras", "keras")`."""
+    before Keras or JAX start: `keras = LazyModule("fracinit_experiments.quiet_keras", "keras")`."""
 
     def __init__(self, module, attribute=None):
         self._module, self._attribute = module, attribute

@@ -8,7 +8,7 @@ mini-batches of the cell's batch size, rounds the suggestion to the nearest s
 the sweep trained (He is s = 2) and reads that network's final test accuracy
 from the sweep. The comparison with the cell's best scheme is paired by seed.
 
-    python examples/suggest_s_table.py runs/regime_map_mnist --data-dir /path/to/mnist \\
+    python -m fracinit_experiments.suggest_s_table runs/regime_map_mnist --data-dir /path/to/mnist \\
         [--cells 4x10,16x50] [--page docs/results.md]
 
 Writes `<sweep>/suggest_s.json` and, with `--page`, the table between the
@@ -21,20 +21,21 @@ import os
 import pathlib
 import sys
 
-import docs_page
-import example_args
-import mnist_dense
 import numpy as np
-import regime_map
-from example_args import LazyModule
+
+from fracinit_experiments import docs_sections
+from fracinit_experiments import flags
+from fracinit_experiments import mnist
+from fracinit_experiments import regime_map
+from fracinit_experiments.flags import LazyModule
 
 # Keras and JAX start on first use, after the flags are checked.
-protocol = LazyModule("paper_protocol")
-report = LazyModule("regime_map_report")
-side_by_side = LazyModule("side_by_side")
-stacked_dense = LazyModule("stacked_dense")
-paired = LazyModule("paired")
-keras = LazyModule("quiet_keras", "keras")
+protocol = LazyModule("fracinit_experiments.protocol")
+report = LazyModule("fracinit_experiments.regime_map_report")
+side_by_side = LazyModule("fracinit_experiments.side_by_side")
+stacked_dense = LazyModule("fracinit_experiments.stacked_dense")
+paired = LazyModule("fracinit_experiments.paired")
+keras = LazyModule("fracinit_experiments.quiet_keras", "keras")
 keras_fracinit = LazyModule("keras_fracinit")
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -139,7 +140,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--batches",
-        type=example_args.integer_at_least(16),
+        type=flags.integer_at_least(16),
         default=32,
         help="mini-batches per suggest_s call",
     )
@@ -153,12 +154,12 @@ def main(argv=None):
     else:
         chosen = sorted(cell for cell in table if cell[:2] in args.cells)
     try:
-        (x_train, y_train), _ = mnist_dense.load_data(config["dataset"], args.data_dir or config["data_dir"])
-    except example_args.DataUnavailable as error:
-        example_args.fail(str(error))
+        (x_train, y_train), _ = mnist.load_data(config["dataset"], args.data_dir or config["data_dir"])
+    except flags.DataUnavailable as error:
+        flags.fail(str(error))
     if config.get("limit_train"):
         x_train, y_train = x_train[: config["limit_train"]], y_train[: config["limit_train"]]
-    x_train, y_train = mnist_dense.preprocess(x_train), y_train.astype("int32")
+    x_train, y_train = mnist.preprocess(x_train), y_train.astype("int32")
     rows = []
     for cell in chosen:
         found = suggestions(cell, config, x_train, y_train, args.batches)
@@ -175,7 +176,7 @@ def main(argv=None):
     text = markdown(rows, config, args.batches) if rows else "No cell to compare."
     print(text)
     if args.page:
-        docs_page.write_between_markers(args.page, f"suggest_s_{config['dataset']}", text)
+        docs_sections.write_between_markers(args.page, f"suggest_s_{config['dataset']}", text)
     return rows
 
 

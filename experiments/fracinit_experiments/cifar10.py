@@ -9,11 +9,11 @@ decay 1e-4, lr / 10 after epoch 30, batch 512.
 
 Short default run (2 epochs, 1 seed):
 
-    python examples/cifar10_dense.py --data-dir DIR
+    python -m fracinit_experiments.cifar10 --data-dir DIR
 
 The paper's full protocol (50 epochs, 10 seeds):
 
-    python examples/cifar10_dense.py --epochs 50 --seeds 10 \\
+    python -m fracinit_experiments.cifar10 --epochs 50 --seeds 10 \\
         --inits he,glorot,fractional,random_walk
 
 Data: `keras.datasets.cifar10` (cached under $KERAS_HOME/datasets), or
@@ -28,8 +28,9 @@ import argparse
 import pathlib
 import pickle
 
-import example_args
 import numpy as np
+
+from fracinit_experiments import flags
 
 WEIGHT_DECAY = 1e-4
 LR_DROP_EPOCH = 30
@@ -45,7 +46,7 @@ def _read_batch(path):
 def load_from_dir(data_dir):
     directory = pathlib.Path(data_dir)
     if not directory.is_dir():
-        raise example_args.DataUnavailable(f"--data-dir {data_dir} is not a directory")
+        raise flags.DataUnavailable(f"--data-dir {data_dir} is not a directory")
     train_files = [directory / f"data_batch_{i}" for i in range(1, 6)]
     if all(p.exists() for p in train_files) and (directory / "test_batch").exists():
         batches = [_read_batch(p) for p in train_files]
@@ -58,7 +59,7 @@ def load_from_dir(data_dir):
     from_npz = datasets.load_npz(directory)
     if from_npz is not None:
         return from_npz
-    raise example_args.DataUnavailable(
+    raise flags.DataUnavailable(
         f"{data_dir} holds neither the CIFAR-10 python batches (data_batch_1..5, "
         "test_batch) nor an npz with x_train, y_train, x_test, y_test"
     )
@@ -67,12 +68,12 @@ def load_from_dir(data_dir):
 def load_data(data_dir):
     if data_dir is not None:
         return load_from_dir(data_dir)
-    from quiet_keras import keras  # Keras starts only once the flags are checked
+    from fracinit_experiments.quiet_keras import keras  # Keras starts only once the flags are checked
 
     try:
         return keras.datasets.cifar10.load_data()
     except Exception as error:  # offline: keras tries to download
-        raise example_args.DataUnavailable(
+        raise flags.DataUnavailable(
             f"cannot load cifar10 through keras.datasets ({type(error).__name__}); no "
             "cached copy under $KERAS_HOME/datasets and no network. Pass --data-dir with "
             "the python batches (data_batch_1..5, test_batch) or an npz"
@@ -81,7 +82,7 @@ def load_data(data_dir):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    example_args.add_common_flags(parser, epochs=2, seeds=1, batch_size=512, lr=0.01)
+    flags.add_common_flags(parser, epochs=2, seeds=1, batch_size=512, lr=0.01)
     parser.set_defaults(inits="he,fractional")
     return parser
 
@@ -93,7 +94,7 @@ def pad_and_random_crop(padding, size, seed=None):
     two are wrapped: at inference the image passes unchanged. (Defined here so
     that Keras starts only once the flags are checked.)
     """
-    from quiet_keras import keras
+    from fracinit_experiments.quiet_keras import keras
 
     class PadAndRandomCrop(keras.layers.Layer):
         def __init__(self, padding, size, seed=None, **kwargs):
@@ -123,13 +124,13 @@ def step_decay(lr):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import paper_protocol as protocol
-    from quiet_keras import keras
+    from fracinit_experiments import protocol
+    from fracinit_experiments.quiet_keras import keras
 
     try:
         (x_train, y_train), (x_test, y_test) = load_data(args.data_dir)
-    except example_args.DataUnavailable as error:
-        example_args.fail(str(error))
+    except flags.DataUnavailable as error:
+        flags.fail(str(error))
     x_train = x_train.astype("float32") / 255.0
     x_test = x_test.astype("float32") / 255.0
     y_train = np.asarray(y_train, dtype="int32").reshape(-1)

@@ -8,7 +8,7 @@ so `TF_CPP_MIN_LOG_LEVEL` cannot silence them. This module starts Keras (and
 its backend's devices) with stderr captured, drops exactly those notices and
 passes every other line through, errors included.
 
-    from quiet_keras import keras
+    from fracinit_experiments.quiet_keras import keras
 """
 
 import contextlib

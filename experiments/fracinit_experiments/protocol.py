@@ -2,7 +2,7 @@
 
 The Dense stack, the initializers compared, several seeds, and the outputs:
 metrics as JSON and CSV, mean +/- sd curves as PNG, a printed summary. Used
-by `mnist_dense.py` and `cifar10_dense.py`; only keras_fracinit's public API.
+by `mnist` and `cifar10`; only keras_fracinit's public API.
 """
 
 import csv
@@ -12,14 +12,14 @@ import pathlib
 import time
 
 import numpy as np
-from example_args import LEAKY_SLOPE
-from example_args import METRICS
-from example_args import PAPER_S
-from example_args import pyplot
-from paired import paired_test
-from quiet_keras import keras
 
 import keras_fracinit
+from fracinit_experiments.flags import LEAKY_SLOPE
+from fracinit_experiments.flags import METRICS
+from fracinit_experiments.flags import PAPER_S
+from fracinit_experiments.flags import pyplot
+from fracinit_experiments.paired import paired_test
+from fracinit_experiments.quiet_keras import keras
 
 
 def _slope(activation):

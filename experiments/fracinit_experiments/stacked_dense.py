@@ -7,14 +7,14 @@ Here every weight carries two leading axes, `(scheme, seed)`, and one
 `jax.lax.scan` runs a whole epoch of SGD for all networks at once. The loss is
 the sum of the networks' own mean cross-entropies, so each network receives
 exactly its own gradient: side by side is the same computation as alone
-(`tests/test_examples_regime_map.py` checks it against each network trained alone).
+(`tests/test_experiments_regime_map.py` checks it against each network trained alone).
 
 Data order: network (scheme g, seed k) sees the mini-batches of seed k's
 permutation in every epoch, so schemes with the same seed see the same batches
 (a paired comparison). The last partial batch of each epoch is dropped.
 
 Kernels are drawn by Keras initializers, one `keras.random.SeedGenerator(seed)`
-per network as in `paper_protocol.dense_stack`; biases start at zero.
+per network as in `protocol.dense_stack`; biases start at zero.
 """
 
 import functools
@@ -23,8 +23,9 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
-from example_args import LEAKY_SLOPE
-from example_args import METRICS
+
+from fracinit_experiments.flags import LEAKY_SLOPE
+from fracinit_experiments.flags import METRICS
 
 
 def activation_fn(name):
