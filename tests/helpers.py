@@ -86,3 +86,40 @@ def run_example(name, args, monkeypatch):
     """Runs examples/<name>.py as `python examples/<name>.py args` would, in this process."""
     monkeypatch.setattr(sys, "argv", [str(EXAMPLES / f"{name}.py"), *map(str, args)])
     runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name="__main__")
+
+
+HEAVY = ("keras", "tensorflow", "jax", "torch", "matplotlib", "scipy")
+# Runs each command (a module's name, or a script's path) with its arguments in
+# one interpreter and reports the exit status, stderr's last line and which
+# heavy modules were imported.
+_RUNNER = """
+import contextlib, io, json, runpy, sys
+results = []
+for command, args in json.loads(sys.argv[1]):
+    sys.argv = [command, *args]
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            if command.endswith(".py"):
+                runpy.run_path(command, run_name="__main__")
+            else:
+                runpy.run_module(command, run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as stop:
+            code = stop.code
+    heavy = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY)
+    results.append([code, (err.getvalue().strip().splitlines() or [""])[-1], heavy])
+print(json.dumps(results))
+""".replace("HEAVY", repr(HEAVY))
+
+
+def run_without_keras(cases):
+    """`[exit status, stderr's last line, heavy modules imported]` of each `[command, args]`."""
+    result = subprocess.run(
+        [sys.executable, "-c", _RUNNER, json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return last_json_line(result.stdout)

@@ -1,11 +1,9 @@
 """The harness's commands check their flags before Keras, JAX or the data start."""
 
-import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
+from helpers import run_without_keras
 
 import fracinit_experiments
 
@@ -13,39 +11,11 @@ PACKAGE = pathlib.Path(fracinit_experiments.__file__).parent
 SCRIPTS = sorted(
     path.name for path in PACKAGE.glob("*.py") if 'if __name__ == "__main__":' in path.read_text()
 )
-HEAVY = ("keras", "tensorflow", "jax", "torch", "matplotlib", "scipy")
-
 pytestmark = pytest.mark.backend_independent
-
-# Runs each script's --help (or bad flags) in one interpreter and reports
-# the exit status, stderr's last line and which heavy modules were imported.
-RUNNER = """
-import contextlib, io, json, runpy, sys
-results = []
-for script, args in json.loads(sys.argv[1]):
-    sys.argv = [script, *args]
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        try:
-            runpy.run_module(f"fracinit_experiments.{script[:-3]}", run_name="__main__", alter_sys=True)
-            code = 0
-        except SystemExit as stop:
-            code = stop.code
-    heavy = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY)
-    results.append([code, (err.getvalue().strip().splitlines() or [""])[-1], heavy])
-print(json.dumps(results))
-""".replace("HEAVY", repr(HEAVY))
 
 
 def _run(cases):
-    result = subprocess.run(
-        [sys.executable, "-c", RUNNER, json.dumps(cases)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return json.loads(result.stdout.splitlines()[-1])
+    return run_without_keras([[f"fracinit_experiments.{script[:-3]}", args] for script, args in cases])
 
 
 def test_every_command_answers_help_without_starting_keras():

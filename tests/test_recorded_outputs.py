@@ -13,7 +13,6 @@ import pytest
 from data_files import write_mnist_idx
 from helpers import run_example
 
-from fracinit_experiments import mnist
 from keras_fracinit import cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -39,11 +38,11 @@ def test_the_readme_gain_table_is_what_the_cli_prints(capsys):
     assert _section("README.md", "cli_table").strip() == "```\n" + capsys.readouterr().out + "```"
 
 
-def test_the_fashion_mnist_example_prints_the_recorded_layout(tmp_path, capsys):
+def test_the_fashion_mnist_example_prints_the_recorded_layout(tmp_path, capsys, monkeypatch):
     write_mnist_idx(tmp_path / "data")
     out = tmp_path / "out"
     args = ["--data-dir", str(tmp_path / "data"), "--out", str(out), "--depth", "3", "--width", "8"]
-    mnist.main([*args, "--epochs", "3", "--seeds", "2", "--verbose", "0"])
+    run_example("mnist_dense", [*args, "--epochs", "3", "--seeds", "2"], monkeypatch)
     printed = capsys.readouterr().out.strip().replace(str(out), "runs/fashion_mnist").splitlines()
     recorded = _recorded_block("README.md", "time_main_job")
     assert [_shape(line) for line in printed[-len(recorded) :]] == [_shape(line) for line in recorded]
