@@ -9,7 +9,6 @@ import argparse
 import csv
 import functools
 import io
-import re
 import sys
 from collections.abc import Sequence
 
@@ -155,16 +154,14 @@ def build_parser():
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        columns = activation_columns(
-            negative_slope=args.negative_slope, lower=args.lower, upper=args.upper, dropout=args.dropout
-        )
-        headers, rows = gain_table(args.width, args.s, columns)
-    except ValueError as error:
-        # What no single flag can check, e.g. --lower above --upper; named as flags.
-        args.command_parser.error(
-            re.sub(r"`(\w+)`", lambda name: "--" + name[1].replace("_", "-"), str(error))
-        )
+    try:  # the one condition no single flag can check
+        checks.check_at_most(args.lower, args.upper, "lower", "--upper")
+    except checks.ArgumentError as error:
+        args.command_parser.error(f"argument --{error.name}: {error.condition}; got {error.received:g}")
+    columns = activation_columns(
+        negative_slope=args.negative_slope, lower=args.lower, upper=args.upper, dropout=args.dropout
+    )
+    headers, rows = gain_table(args.width, args.s, columns)
     if args.format == "text":
         print(
             f"Exact s-moment gains g_s(m), width m = {args.width}, "

@@ -50,7 +50,10 @@ def test_human_formats(capsys, style):
         (["table", "--s", "0.5,"], "none empty"),
         (["table", "--dropout", "1"], "argument --dropout: must be in [0, 1); got '1'"),
         (["table", "--negative-slope", "-1"], "argument --negative-slope: must be a finite"),
-        (["table", "--lower", "0.5", "--upper", "0.2"], "--lower and --upper must satisfy"),
+        (
+            ["table", "--lower", "0.5", "--upper", "0.2"],
+            "argument --lower: must be at most --upper (0.2); got 0.5",
+        ),
     ],
 )
 def test_bad_arguments_name_the_flag_under_the_table_usage(capsys, args, message):

@@ -257,7 +257,7 @@ def test_repr_names_the_arguments():
         ({"activation": "swish"}, r"Received: activation='swish'.*initialize\(model, s, calibrate_with=x\)"),
         ({"negative_slope": 0.1}, r"`negative_slope` only applies"),
         ({"activation": "leaky_relu", "negative_slope": -0.2}, r"negative_slope=-0.2"),
-        ({"activation": "rrelu", "lower": 0.4, "upper": 0.1}, r"lower <= upper"),
+        ({"activation": "rrelu", "lower": 0.4, "upper": 0.1}, r"`lower` must be at most `upper` \(0.1\)"),
         ({"lower": 0.1}, r"`lower` only applies to activation='rrelu'"),
         ({"dropout": 1.0}, r"Argument `dropout` must be in \[0, 1\). Received: dropout=1.0"),
         ({"dropout": -0.5}, r"Received: dropout=-0.5"),

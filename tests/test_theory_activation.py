@@ -50,7 +50,9 @@ def test_rrelu_bounds_must_be_non_negative(name):
 
 
 def test_lower_above_upper():
-    with pytest.raises(ValueError, match="lower <= upper. Received: lower=0.5, upper=0.2"):
+    with pytest.raises(
+        ValueError, match=r"Argument `lower` must be at most `upper` \(0.2\). Received: lower=0.5"
+    ):
         activation_lib.ActivationSpec("rrelu", lower=0.5, upper=0.2)
 
 

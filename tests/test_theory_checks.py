@@ -50,3 +50,15 @@ def test_each_check_takes_its_range_and_names_the_argument(check, good, bad, mes
     for value in bad:
         with pytest.raises(checks.ArgumentError, match=r"Argument `x` .*" + re.escape(message)):
             check(value, "x")
+
+
+def test_check_at_most_names_the_other_argument_and_keeps_the_parts():
+    assert checks.check_at_most(0.2, 0.2, "lower", "`upper`") == 0.2
+    with pytest.raises(checks.ArgumentError) as info:
+        checks.check_at_most(0.5, 0.25, "lower", "`upper`")
+    assert str(info.value) == "Argument `lower` must be at most `upper` (0.25). Received: lower=0.5"
+    assert (info.value.name, info.value.condition, info.value.received) == (
+        "lower",
+        "must be at most `upper` (0.25)",
+        0.5,
+    )

@@ -75,3 +75,10 @@ def check_choice(value: object, name: str, choices: tuple) -> object:
     if value not in choices:
         raise ArgumentError(name, f"must be one of {', '.join(map(repr, choices))}", value)
     return value
+
+
+def check_at_most(value: float, bound: float, name: str, bound_name: str) -> float:
+    """The value, at most `bound`: the value of the argument called `bound_name`."""
+    if value > bound:
+        raise ArgumentError(name, f"must be at most {bound_name} ({bound:g})", value)
+    return value

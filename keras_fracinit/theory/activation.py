@@ -126,11 +126,7 @@ def _resolve(activation, negative_slope, lower, upper, dropout):
     if activation == "rrelu":
         lower = checks.check_non_negative(DEFAULT_RRELU_LOWER if lower is None else lower, "lower")
         upper = checks.check_non_negative(DEFAULT_RRELU_UPPER if upper is None else upper, "upper")
-        if lower > upper:
-            raise ValueError(
-                "Arguments `lower` and `upper` must satisfy lower <= upper. "
-                f"Received: lower={lower}, upper={upper}"
-            )
+        lower = checks.check_at_most(lower, upper, "lower", "`upper`")
     return activation, negative_slope, lower, upper, checks.check_fraction_below_one(dropout, "dropout")
 
 
