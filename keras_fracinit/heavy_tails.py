@@ -164,13 +164,7 @@ def assess_layers(
     Returns:
         `(pooled, per_layer)`.
     """
-    level = checks.check_open_fraction(level, "level")
-    margin = float(margin)
-    if not math.isfinite(margin) or margin < 0:
-        raise ValueError(f"Argument `margin` must be a finite number >= 0. Received: margin={margin}")
-    replicates = checks.check_positive_int(null_replicates, "null_replicates")
-    if replicates < 2:
-        raise ValueError(f"Argument `null_replicates` must be >= 2. Received: null_replicates={replicates}")
+    level, margin, replicates = _check_options(level, margin, null_replicates)
     counts = {np.shape(layer)[0] // 2 for layer in draws}
     if len(counts) > 1:
         raise ValueError(
@@ -187,38 +181,52 @@ def assess_layers(
             for _ in range(replicates)
         ]
     )
-
-    def assessment(terms, null_terms, entries):
-        group_inverses = _inverse_alpha(terms, block_size)
-        null_alphas = np.array([_alpha(float(_inverse_alpha(r, block_size).mean())) for r in null_terms])
-        null_alpha = float(null_alphas.mean())
-        half = stats.norm.ppf(1 - level / 2) * float(null_alphas.std(ddof=1))
-        band = (float(null_alpha - half), float(null_alpha + half))
-        interval = _interval(group_inverses, level)
-        if interval[1] < band[0]:
-            verdict = "heavy-tailed"
-        elif interval[0] >= band[0] - margin:
-            verdict = "not heavy-tailed"
-        else:
-            verdict = "inconclusive"
-        return HeavyTailAssessment(
-            alpha=_alpha(float(group_inverses.mean())),
-            interval=interval,
-            null_alpha=null_alpha,
-            null_band=band,
-            verdict=verdict,
-            level=level,
-            margin=margin,
-            groups=int(group_inverses.size),
-            entries=entries,
-        )
-
+    options = {"block_size": block_size, "level": level, "margin": margin}
     per_layer = [
-        assessment(terms[None], null[:, k : k + 1], entries) for k, (terms, entries) in enumerate(measured)
+        _assessment(terms[None], null[:, k : k + 1], entries, **options)
+        for k, (terms, entries) in enumerate(measured)
     ]
     pooled_terms = np.array([terms for terms, _ in measured])
-    pooled = assessment(pooled_terms, null, sum(entries for _, entries in measured))
+    pooled = _assessment(pooled_terms, null, sum(entries for _, entries in measured), **options)
     return pooled, per_layer
+
+
+def _check_options(level, margin, null_replicates):
+    level = checks.check_open_fraction(level, "level")
+    margin = float(margin)
+    if not math.isfinite(margin) or margin < 0:
+        raise ValueError(f"Argument `margin` must be a finite number >= 0. Received: margin={margin}")
+    replicates = checks.check_positive_int(null_replicates, "null_replicates")
+    if replicates < 2:
+        raise ValueError(f"Argument `null_replicates` must be >= 2. Received: null_replicates={replicates}")
+    return level, margin, replicates
+
+
+def _assessment(terms, null_terms, entries, *, block_size, level, margin):
+    """The assessment of `terms` (group terms) against the null replicates' terms."""
+    group_inverses = _inverse_alpha(terms, block_size)
+    null_alphas = np.array([_alpha(float(_inverse_alpha(r, block_size).mean())) for r in null_terms])
+    null_alpha = float(null_alphas.mean())
+    half = stats.norm.ppf(1 - level / 2) * float(null_alphas.std(ddof=1))
+    band = (float(null_alpha - half), float(null_alpha + half))
+    interval = _interval(group_inverses, level)
+    if interval[1] < band[0]:
+        verdict = "heavy-tailed"
+    elif interval[0] >= band[0] - margin:
+        verdict = "not heavy-tailed"
+    else:
+        verdict = "inconclusive"
+    return HeavyTailAssessment(
+        alpha=_alpha(float(group_inverses.mean())),
+        interval=interval,
+        null_alpha=null_alpha,
+        null_band=band,
+        verdict=verdict,
+        level=level,
+        margin=margin,
+        groups=int(group_inverses.size),
+        entries=entries,
+    )
 
 
 def assess_heavy_tails(
