@@ -29,23 +29,7 @@ import numpy as np
 import report
 
 import keras_fracinit
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch, callbacks included (put it last)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_train_begin(self, logs=None):
-        self.train_begin = time.perf_counter()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+from fracinit_experiments.protocol import EpochTimer
 
 
 class TimedMonitor(keras_fracinit.FractionalMomentMonitor):

@@ -28,6 +28,8 @@ import sys
 
 import report
 
+from fracinit_experiments import docs_sections
+
 STEPS = (
     "cli_table",
     "startup",
@@ -52,7 +54,7 @@ def cli_table():
         capture_output=True,
         text=True,
     ).stdout
-    report.replace_section(report.README, "cli_table", "```\n" + table + "```")
+    docs_sections.replace_section(report.README, "cli_table", "```\n" + table + "```")
 
 
 def suggest_s_tables(mnist_dir):

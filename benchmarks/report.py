@@ -2,15 +2,17 @@
 
 A benchmark prints its markdown; with `--write` it also replaces its own
 section of docs/benchmarks.md (between `<!-- NAME:begin -->` and
-`<!-- NAME:end -->`) and, where it has one, its one-line quote in README.md,
-stamped with the date and the machine it was measured on.
+`<!-- NAME:end -->`, written by `fracinit_experiments.docs_sections`, the one
+writer of marked sections) and, where it has one, its one-line quote in
+README.md, stamped with the date and the machine it was measured on.
 """
 
 import datetime
 import os
 import pathlib
 import platform
-import re
+
+from fracinit_experiments.docs_sections import replace_section
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCHMARKS_PAGE = ROOT / "docs" / "benchmarks.md"
@@ -30,17 +32,6 @@ def machine(backend=None):
         module = __import__(backend)
         parts.append(f"Keras {keras.__version__} ({backend} {module.__version__})")
     return ", ".join(parts)
-
-
-def replace_section(path, name, text):
-    """Replaces the text between the section's markers in `path`."""
-    content = path.read_text()
-    pattern = re.compile(
-        rf"(<!-- {re.escape(name)}:begin -->\n).*?(\n?<!-- {re.escape(name)}:end -->)", re.DOTALL
-    )
-    if not pattern.search(content):
-        raise SystemExit(f"{path.name} has no section markers for {name!r}")
-    path.write_text(pattern.sub(lambda m: m[1] + text.strip("\n") + "\n" + m[2].lstrip("\n"), content))
 
 
 def publish(name, markdown, *, readme=None, pages=(), write=False):

@@ -28,6 +28,7 @@ import numpy as np
 import report
 from scipy import stats
 
+from fracinit_experiments import docs_sections
 from keras_fracinit import heavy_tails
 from keras_fracinit import tail_index
 
@@ -161,7 +162,9 @@ def main():
     markdown = "\n\n".join(parts)
     print(markdown)
     if args.write:
-        report.replace_section(report.ROOT / "docs" / "monitoring.md", "tail_index_validation", markdown)
+        docs_sections.replace_section(
+            report.ROOT / "docs" / "monitoring.md", "tail_index_validation", markdown
+        )
         print("(written to docs/monitoring.md)")
 
 

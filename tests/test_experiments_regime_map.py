@@ -292,7 +292,7 @@ def test_report_writes_its_tables_between_the_named_markers_of_a_page(tmp_path):
     assert "| 8 | 50 | 128 | 0.400 (2/3) | 0.567 (3/3) +0.167 |" in text and text.endswith("end\n")
     for name in ("heatmaps.png", "log_norm.png", "summary.md", "regime_map.json"):
         assert (page.parent / "results" / "grid" / name).exists()
-    with pytest.raises(SystemExit, match="no markers for regime_map_mnist"):
+    with pytest.raises(SystemExit, match="results.md has no section markers for .regime_map_mnist."):
         regime_map_report.main([str(sweep), str(page)])
 
 

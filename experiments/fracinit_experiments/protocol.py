@@ -64,10 +64,15 @@ def moment_order(args):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of each epoch, validation included."""
+    """Wall-clock seconds of each epoch, and the clock when training began.
+
+    An epoch's time includes its validation and the callbacks listed before
+    the timer (put it last to time them all).
+    """
 
     def on_train_begin(self, logs=None):
         self.seconds = []
+        self.train_begin = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()

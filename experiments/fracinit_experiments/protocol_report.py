@@ -50,7 +50,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     payload = json.loads((args.run / "metrics.json").read_text())
     docs_sections.copy_results(args.run, args.page, args.name, FILES)
-    docs_sections.write_between_markers(args.page, args.name, markdown(payload))
+    docs_sections.replace_section(args.page, args.name, markdown(payload))
     return payload
 
 

@@ -320,7 +320,7 @@ def write_docs(results, folder, page, name=None):
     name = name or f"regime_map_{results['config']['dataset']}"
     figures = docs_sections.copy_results(folder, page, name, ("heatmaps.png", "log_norm.png", "summary.md"))
     (figures / "regime_map.json").write_text(json.dumps(results, separators=(",", ":")))
-    docs_sections.write_between_markers(page, name, docs_markdown(results))
+    docs_sections.replace_section(page, name, docs_markdown(results))
 
 
 def main(argv=None):

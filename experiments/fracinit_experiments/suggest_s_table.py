@@ -176,7 +176,7 @@ def main(argv=None):
     text = markdown(rows, config, args.batches) if rows else "No cell to compare."
     print(text)
     if args.page:
-        docs_sections.write_between_markers(args.page, f"suggest_s_{config['dataset']}", text)
+        docs_sections.replace_section(args.page, f"suggest_s_{config['dataset']}", text)
     return rows
 
 
