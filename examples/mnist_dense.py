@@ -112,9 +112,15 @@ def plot(histories, path):
     for init, runs in histories.items():
         for axis, metric in zip(axes, ("val_accuracy", "loss")):
             mean = np.mean([run[metric] for run in runs], axis=0)
-            axis.plot(range(1, len(mean) + 1), mean, marker="o", label=init)
-            axis.set(xlabel="epoch", title={"val_accuracy": "test accuracy", "loss": "train loss"}[metric])
+            epochs = range(1, len(mean) + 1)
+            axis.plot(epochs, mean, marker="o", label=init)
+            axis.set(
+                xlabel="epoch",
+                xticks=epochs,
+                title={"val_accuracy": "test accuracy", "loss": "train loss"}[metric],
+            )
     axes[0].legend()
+    figure.suptitle(f"mean over {len(runs)} seeds", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
