@@ -87,8 +87,8 @@ def main():
     readme = (
         f"`python -m keras_fracinit table` starts in {table:.2f} s (median of {args.repeats}, "
         f"measured {where}): the theory and the command line never import Keras or a backend, "
-        f"which alone take {keras_start:.1f} s to start; every example's `--help` answers in "
-        f"{min(helps):.2f}–{max(helps):.2f} s."
+        f"which alone take {keras_start:.1f} s to start; every example's and harness command's "
+        f"`--help` answers in {min(helps):.2f}–{max(helps):.2f} s."
     )
     report.publish("bench_startup", "\n".join(lines), readme=readme, write=args.write)
 
