@@ -51,22 +51,7 @@ def run_side_by_side(args, data, *, dataset):
     seeds = list(range(args.seeds))
     dims = stacked_dense.layer_dims(x_train.shape[1], args.width, args.depth, classes)
     checkpoint = pathlib.Path(args.out) / "checkpoint.npz"
-    state = stacked_dense.load_checkpoint(checkpoint)
-    # a checkpoint resumes only the run it was written by
-    settings = {key: getattr(args, key) for key in ("activation", "depth", "width", "batch_size", "lr")}
-    settings = json.dumps(settings | {"s": protocol.moment_order(args), "dataset": dataset})
-    if state is not None and list(state["inits"]) != list(args.inits):
-        flags.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
-    if state is not None and str(state.get("settings", settings)) != settings:
-        flags.fail(f"{checkpoint} was trained with {state['settings']}; use another --out")
-    if state is None:
-        drawer = kernel_drawer(
-            args.activation, protocol.moment_order(args), args.depth, args.logit_activation
-        )
-        params = stacked_dense.init_params(drawer, schemes=args.inits, seeds=seeds, dims=dims)
-        state = {"params": params, "history": [], "seconds": np.zeros(0), "inits": np.array(args.inits)}
-        state["settings"] = settings
-        stacked_dense.save_checkpoint(checkpoint, state)
+    state = _resumed_or_new(args, checkpoint, dataset=dataset, seeds=seeds, dims=dims)
     print(
         f"== {dataset}: {len(args.inits)} inits x {len(seeds)} seeds side by side (JAX), "
         f"from epoch {len(state['history']) + 1} of {args.epochs}",
@@ -97,6 +82,31 @@ def run_side_by_side(args, data, *, dataset):
         on_epoch=on_epoch,
         first_epoch=len(state["history"]),
     )
+    return _rows(args.inits, seeds, state)
+
+
+def _resumed_or_new(args, checkpoint, *, dataset, seeds, dims):
+    """The state in `checkpoint` if this very run wrote it, else a new one (saved at once)."""
+    state = stacked_dense.load_checkpoint(checkpoint)
+    settings = {key: getattr(args, key) for key in ("activation", "depth", "width", "batch_size", "lr")}
+    settings = json.dumps(settings | {"s": protocol.moment_order(args), "dataset": dataset})
+    if state is not None and list(state["inits"]) != list(args.inits):
+        flags.fail(f"{checkpoint} holds inits {list(state['inits'])}; use another --out")
+    if state is not None and str(state.get("settings", settings)) != settings:
+        flags.fail(f"{checkpoint} was trained with {state['settings']}; use another --out")
+    if state is None:
+        drawer = kernel_drawer(
+            args.activation, protocol.moment_order(args), args.depth, args.logit_activation
+        )
+        params = stacked_dense.init_params(drawer, schemes=args.inits, seeds=seeds, dims=dims)
+        state = {"params": params, "history": [], "seconds": np.zeros(0), "inits": np.array(args.inits)}
+        state["settings"] = settings
+        stacked_dense.save_checkpoint(checkpoint, state)
+    return state
+
+
+def _rows(inits, seeds, state):
+    """The rows of `protocol.run_all` from the state's per-epoch metrics."""
     return [
         {
             "init": init,
@@ -106,7 +116,7 @@ def run_side_by_side(args, data, *, dataset):
             # the whole group's epoch: the networks train together
             "seconds": float(state["seconds"][e]),
         }
-        for g, init in enumerate(args.inits)
+        for g, init in enumerate(inits)
         for j, seed in enumerate(seeds)
         for e, epoch in enumerate(state["history"])
     ]
