@@ -63,6 +63,50 @@ def ratio_summary(values):
     return f"mean {np.mean(values):.3f}, range [{np.min(values):.3f}, {np.max(values):.3f}]"
 
 
+def train_and_watch(init, s, data, args):
+    """Trains the stack drawn with `s` under the monitor (moments of order `args.s`).
+
+    Returns the trained model and its line of the printed summary.
+    """
+    import keras
+
+    import keras_fracinit
+
+    (x_train, y_train), test = data
+    out = pathlib.Path(args.out)
+    keras.utils.set_random_seed(0)
+    model = paper_stack(x_train.shape[1], int(y_train.max()) + 1, args)
+    keras_fracinit.initialize(model, s=s, seed=0)
+    model.compile(
+        keras.optimizers.SGD(0.01),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    monitor = keras_fracinit.FractionalMomentMonitor(
+        args.s, tail_index=True, log_dir=str(out / "tensorboard" / init)
+    )
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_data=test,
+        verbose=0,
+        callbacks=[monitor, keras.callbacks.CSVLogger(str(out / f"{init}.csv"))],
+    )
+    figure = monitor.plot()
+    figure.suptitle(f"{init} init (s = {s:g}): moments of order {args.s:g} on the probe batch")
+    figure.savefig(out / f"monitor_{init}.png", dpi=110, bbox_inches="tight")
+    ratios = [key for key in monitor.history if key.startswith("s_moment_ratio/")]
+    before = ratio_summary([monitor.initial[key] for key in ratios])
+    after = ratio_summary([monitor.history[key][-1] for key in ratios])
+    accuracy = history.history["val_accuracy"][-1]
+    return model, (
+        f"  {init:10s} before training: {before};  after {args.epochs} epochs: {after}; "
+        f"test accuracy {accuracy:.4f}"
+    )
+
+
 def main():
     args = parse_args()
     import keras  # after the flags: --help and bad flags answer before TensorFlow starts
@@ -74,18 +118,16 @@ def main():
     else:
         (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, args.dataset).load_data()
     x_train, x_test = ((x.reshape(len(x), -1) / 255.0 - 0.5) / 0.5 for x in (x_train, x_test))
-    classes = int(y_train.max()) + 1
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
 
     def noise_verdict(model):
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         return keras_fracinit.suggest_s(
             model, (x_train, y_train), loss, batches=args.noise_batches, batch_size=args.batch_size
         )
 
     keras.utils.set_random_seed(0)
-    model = paper_stack(x_train.shape[1], classes, args)
+    model = paper_stack(x_train.shape[1], int(y_train.max()) + 1, args)
     keras_fracinit.initialize(model, s=args.s, seed=0)
     suggestion = noise_verdict(model)
     print(f"suggest_s at initialization ({suggestion.batches} batches): {suggestion.reason}")
@@ -96,36 +138,10 @@ def main():
 
     lines = [f"\ns_moment_ratio per layer (s = {args.s:g}), {args.depth} layers:"]
     for init, s in (("fractional", args.s), ("he", 2.0)):
-        keras.utils.set_random_seed(0)
-        model = paper_stack(x_train.shape[1], classes, args)
-        keras_fracinit.initialize(model, s=s, seed=0)
-        model.compile(keras.optimizers.SGD(0.01), loss, metrics=["accuracy"])
-        # Both inits are measured at the same order, args.s.
-        monitor = keras_fracinit.FractionalMomentMonitor(
-            args.s, tail_index=True, log_dir=str(out / "tensorboard" / init)
-        )
-        history = model.fit(
-            x_train,
-            y_train,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            validation_data=(x_test, y_test),
-            verbose=0,
-            callbacks=[monitor, keras.callbacks.CSVLogger(str(out / f"{init}.csv"))],
-        )
-        figure = monitor.plot()
-        figure.suptitle(f"{init} init (s = {s:g}): moments of order {args.s:g} on the probe batch")
-        figure.savefig(out / f"monitor_{init}.png", dpi=110, bbox_inches="tight")
+        model, line = train_and_watch(init, s, ((x_train, y_train), (x_test, y_test)), args)
         print(f"suggest_s after {args.epochs} epochs ({init}): {noise_verdict(model).reason}")
-        ratios = [key for key in monitor.history if key.startswith("s_moment_ratio/")]
-        before = ratio_summary([monitor.initial[key] for key in ratios])
-        after = ratio_summary([monitor.history[key][-1] for key in ratios])
-        accuracy = history.history["val_accuracy"][-1]
-        lines.append(
-            f"  {init:10s} before training: {before};  after {args.epochs} epochs: {after}; "
-            f"test accuracy {accuracy:.4f}"
-        )
-    print("\n".join(lines) + f"\n\nwrote {out}/monitor_*.png, *.csv, tensorboard/")
+        lines.append(line)
+    print("\n".join(lines) + f"\n\nwrote {args.out}/monitor_*.png, *.csv, tensorboard/")
 
 
 if __name__ == "__main__":
