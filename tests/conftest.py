@@ -1,6 +1,12 @@
-"""Test configuration shared by all test modules."""
+"""Test configuration shared by all test modules.
+
+Keras is imported inside the hooks and fixtures, so that the environment
+below is set before any backend starts.
+"""
 
 import os
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # JAX truncates float64 to float32 unless x64 is enabled before it is
@@ -12,9 +18,6 @@ if os.environ.get("KERAS_BACKEND") == "jax":
     # model: 40 s of the keras.applications tests). Unoptimized code compiles
     # about twice as fast and computes the same values.
     os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
-
-import keras  # noqa: E402
-import pytest  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
@@ -30,6 +33,8 @@ def pytest_collection_modifyitems(config, items):
     once (on the default backend), so they are left out of the other runs
     instead of being reported as skipped.
     """
+    import keras
+
     backend = keras.backend.backend()
     testing_the_wheel = bool(os.environ.get("KERAS_FRACINIT_EXPECT_INSTALLED"))
     selected, deselected = [], []
@@ -57,6 +62,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def float64_backend():
     """Switches keras' floatx to float64 for the duration of a test."""
+    import keras
+
     previous = keras.backend.floatx()
     keras.backend.set_floatx("float64")
     yield
