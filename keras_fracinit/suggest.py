@@ -1,7 +1,6 @@
 """`suggest_s`: a data-driven `s` from the tail index of the gradient noise."""
 
 import dataclasses
-import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from keras_fracinit import tail_index
 from keras_fracinit._gradient_noise import NOISE_ENTRIES
 from keras_fracinit._gradient_noise import KernelGradients
 from keras_fracinit._gradient_noise import resolve_loss
+from keras_fracinit.theory import _checks as checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,11 +150,9 @@ def suggest_s(
         Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban
         (ICML 2019); Xie, Sato and Sugiyama (ICLR 2021).
     """
-    if isinstance(batches, bool) or not isinstance(batches, numbers.Integral) or batches < 16:
-        raise ValueError(
-            "Argument `batches` must be an integer >= 16 (four independent groups of 4 mini-batches "
-            f"give the interval). Received: batches={batches!r}"
-        )
+    checks.check_int_at_least(
+        batches, "batches", 16, "four independent groups of 4 mini-batches give the interval"
+    )
     loss = resolve_loss(loss)
     chosen = _measured_layers(model, layers)
     data = _data.take_batches(dataset, batches, batch_size)

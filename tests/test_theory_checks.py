@@ -62,3 +62,18 @@ def test_check_at_most_names_the_other_argument_and_keeps_the_parts():
         "must be at most `upper` (0.25)",
         0.5,
     )
+
+
+def test_check_int_at_least_says_the_minimum_and_why():
+    assert checks.check_int_at_least(np.int64(16), "batches", 16) == 16
+    for bad in (15, 16.0, True, "16"):
+        with pytest.raises(checks.ArgumentError) as info:
+            checks.check_int_at_least(bad, "batches", 16, "four groups of 4")
+        assert (
+            str(info.value)
+            == f"Argument `batches` must be an integer >= 16 (four groups of 4). Received: batches={bad!r}"
+        )
+    with pytest.raises(
+        checks.ArgumentError, match="^Argument `n` must be a positive integer. Received: n=0$"
+    ):
+        checks.check_int_at_least(0, "n", 1)

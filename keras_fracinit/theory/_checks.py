@@ -39,11 +39,20 @@ def check_moment_order(value: float, name: str = "s") -> float:
     return value
 
 
+def check_int_at_least(value: int, name: str, minimum: int, why: str = "") -> int:
+    """The value as an int, at least `minimum` (booleans are not integers here).
+
+    `why`, if given, follows the condition in parentheses.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        condition = "must be a positive integer" if minimum == 1 else f"must be an integer >= {minimum}"
+        raise ArgumentError(name, condition + (f" ({why})" if why else ""), value)
+    return int(value)
+
+
 def check_positive_int(value: int, name: str) -> int:
     """The value as an int, at least 1 (booleans are not integers here)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ArgumentError(name, "must be a positive integer", value)
-    return int(value)
+    return check_int_at_least(value, name, 1)
 
 
 def check_non_negative(value: float, name: str) -> float:
