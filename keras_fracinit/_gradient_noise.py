@@ -184,19 +184,10 @@ class KernelGradients:
         per_batch = [self(x, y) for x, y in batches]
         return [np.stack(g) for g in zip(*per_batch)]
 
-    def noise(self, batches):
-        """Gradient noise `g_k - mean_k g_k` over `batches` of `(x, y)`.
 
-        Returns:
-            One array per variable, of shape `(len(batches),) +
-                variable.shape`.
-        """
-        return [g - g.mean(axis=0) for g in self.draws(batches)]
-
-
-def noise_tail_index(noise):
-    """`per_entry_tail_index` of one variable's gradient noise over mini-batches
-    (`nan` where it carries no noise or is not finite)."""
-    if not tail_index_lib.carries_noise(noise):
+def noise_tail_index(draws):
+    """`per_entry_tail_index` of one variable's per-batch gradients (`KernelGradients.draws`):
+    the tail of their noise across mini-batches (`nan` where it carries no noise or is not finite)."""
+    if not tail_index_lib.carries_noise(draws):
         return math.nan
-    return tail_index_lib.per_entry_tail_index(noise)
+    return tail_index_lib.per_entry_tail_index(draws)
