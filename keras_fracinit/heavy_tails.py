@@ -192,14 +192,11 @@ def assess_layers(
 
 
 def _check_options(level, margin, null_replicates):
-    level = checks.check_open_fraction(level, "level")
-    margin = float(margin)
-    if not math.isfinite(margin) or margin < 0:
-        raise ValueError(f"Argument `margin` must be a finite number >= 0. Received: margin={margin}")
-    replicates = checks.check_positive_int(null_replicates, "null_replicates")
-    if replicates < 2:
-        raise ValueError(f"Argument `null_replicates` must be >= 2. Received: null_replicates={replicates}")
-    return level, margin, replicates
+    return (
+        checks.check_open_fraction(level, "level"),
+        checks.check_non_negative(margin, "margin"),
+        checks.check_int_at_least(null_replicates, "null_replicates", 2),
+    )
 
 
 def _assessment(terms, null_terms, entries, *, block_size, level, margin):

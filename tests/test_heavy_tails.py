@@ -107,8 +107,15 @@ def test_layers_pool_with_equal_weights():
     "kwargs, match",
     [
         ({"level": 0.0}, r"Argument `level` must be in \(0, 1\). Received: level=0.0"),
-        ({"margin": -1.0}, "Argument `margin` must be a finite number >= 0"),
-        ({"null_replicates": 1}, "Argument `null_replicates` must be >= 2"),
+        (
+            {"margin": -1.0},
+            r"^Argument `margin` must be a finite non-negative number. Received: margin=-1.0$",
+        ),
+        ({"margin": math.inf}, "Argument `margin` must be a finite non-negative number"),
+        (
+            {"null_replicates": 1},
+            r"^Argument `null_replicates` must be an integer >= 2. Received: null_replicates=1$",
+        ),
         ({"block_size": 1}, "Argument `block_size`"),
     ],
 )

@@ -221,7 +221,7 @@ def test_progress_line_stays_short_while_history_and_csv_get_every_value(verbose
             {"tail_index": True, "probe": (np.ones((8, 2)), np.ones((8, 1)))},
             "needs a probe of at least 16 samples. Received: a probe of 8 samples",
         ),
-        ({"tail_index": True, "gradient_batches": 3}, "must be >= 4 with tail_index=True"),
+        ({"tail_index": True, "gradient_batches": 3}, r"must be an integer >= 4 \(with tail_index=True\)"),
         ({"probe": 3}, "Argument `probe` must be an array"),
         ({"loss": {"a": "mse"}}, "Argument `loss` must be"),
     ],

@@ -141,12 +141,13 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.tail_index = bool(tail_index)
         self.log_dir = None if log_dir is None else scalars_lib.check_tensorboard(log_dir)
         self.loss = loss if loss is None else gradient_noise.resolve_loss(loss)
-        self.gradient_batches = checks.check_positive_int(gradient_batches, "gradient_batches")
-        if self.tail_index and self.gradient_batches < 4:
-            raise ValueError(
-                "Argument `gradient_batches` must be >= 4 with tail_index=True. "
-                f"Received: gradient_batches={gradient_batches}"
-            )
+        # A tail index needs two pairs of mini-batches.
+        self.gradient_batches = checks.check_int_at_least(
+            gradient_batches,
+            "gradient_batches",
+            4 if self.tail_index else 1,
+            "with tail_index=True" if self.tail_index else "",
+        )
         self.probe = None if probe is None else probe_lib.probe_batch(probe)
         if self.probe is not None:
             probe_lib.check_probe(self.probe, self.tail_index, self.gradient_batches)
