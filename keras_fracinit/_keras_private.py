@@ -2,8 +2,9 @@
 
 Keras 3 has no public way to re-run a functional graph with a custom call
 per layer, to find the layers that consume a layer's output, to reach the
-data and the other callbacks of a running `fit`, or to sync the JAX
-trainer's weights in the middle of an epoch. Each accessor below uses Keras'
+data and the other callbacks of a running `fit`, to sync the JAX trainer's
+weights in the middle of an epoch, or (from Keras 3.16 on) to make a
+package's string names resolve in `keras.initializers.get`. Each accessor below uses Keras'
 internals for one of these. Where an internal is missing (after a Keras
 upgrade), the accessor warns once, says what degrades, and falls back
 safely; nothing fails silently. `tests/test_keras_private.py` pins each one
@@ -29,6 +30,46 @@ def _warn_once(key, message):
     if key not in _warned:
         _warned.add(key)
         warnings.warn(f"keras_fracinit: {message}", stacklevel=3)
+
+
+def register_initializer_names(names):
+    """Makes each of `names` (`{string: initializer class}`) resolve in `keras.initializers.get`.
+
+    Keras up to 3.15 looks a string up among the registered custom objects
+    (`keras.saving.get_custom_objects()`); from 3.16 on, only in its own
+    table of initializers, `keras.src.initializers.ALL_OBJECTS_DICT`, which
+    `keras.initializers.deserialize` also reads. Both get the names. Where
+    neither makes a name resolve, warns once that string names do not work
+    on this Keras and objects must be passed instead.
+    """
+    keras.saving.get_custom_objects().update(names)
+    table = _initializer_table()
+    if table is not None:
+        table.update(names)
+    unresolved = [name for name in names if not _resolves(name, names[name])]
+    if unresolved:
+        _warn_once(
+            "initializer_names",
+            f"this Keras does not resolve the initializer names {unresolved}: pass "
+            "initializer objects (keras_fracinit.FractionalMomentNormal(...)) instead of strings.",
+        )
+
+
+def _initializer_table():
+    """Keras' own name -> initializer table, or None where this Keras has none."""
+    try:
+        from keras.src import initializers as keras_initializers
+    except ImportError:  # pragma: no cover - depends on the Keras version
+        return None
+    table = getattr(keras_initializers, "ALL_OBJECTS_DICT", None)
+    return table if isinstance(table, dict) else None
+
+
+def _resolves(name, cls):
+    try:
+        return isinstance(keras.initializers.get(name), cls)
+    except (ValueError, TypeError):
+        return False
 
 
 def is_graph_model(model):

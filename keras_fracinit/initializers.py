@@ -9,6 +9,7 @@ from typing import Any
 
 import keras
 
+from keras_fracinit import _keras_private
 from keras_fracinit import _kernel_draws
 from keras_fracinit.theory import _checks as checks
 from keras_fracinit.theory import activation as activation_lib
@@ -367,12 +368,17 @@ class FractionalMomentUniform(_FractionalMomentInitializer):
         )
 
 
-# String names usable wherever Keras takes an initializer name.
+# String names usable wherever Keras takes an initializer name, the names
+# Keras registers the classes under ("keras_fracinit>FractionalMomentNormal") too.
 ALIASES = {
     "fractional_moment": FractionalMomentNormal,
     "fractional_moment_normal": FractionalMomentNormal,
     "fractional_moment_uniform": FractionalMomentUniform,
     "FractionalMomentNormal": FractionalMomentNormal,
     "FractionalMomentUniform": FractionalMomentUniform,
+    **{
+        keras.saving.get_registered_name(cls): cls
+        for cls in (FractionalMomentNormal, FractionalMomentUniform)
+    },
 }
-keras.saving.get_custom_objects().update(ALIASES)
+_keras_private.register_initializer_names(ALIASES)

@@ -239,3 +239,37 @@ def test_replaced_calls_wrap_and_are_removed():
         layer(np.ones((1, 3), "float32"))
     layer(np.ones((1, 3), "float32"))
     assert seen == [layer.name] and "call" not in vars(layer)
+
+
+def test_keras_own_initializer_table_is_what_get_reads_for_strings():
+    # The table register_initializer_names writes into: a name put there
+    # resolves in keras.initializers.get and keras.initializers.deserialize.
+    # If a Keras upgrade moves or stops reading it, this fails, not a user.
+    table = _keras_private._initializer_table()
+    assert table is not None and table["HeNormal"] is keras.initializers.HeNormal
+
+    table["keras_fracinit_probe"] = keras.initializers.Ones  # a name Keras itself does not use
+    try:
+        assert type(keras.initializers.get("keras_fracinit_probe")) is keras.initializers.Ones
+        config = {"class_name": "keras_fracinit_probe", "config": {}}
+        assert type(keras.initializers.deserialize(config)) is keras.initializers.Ones
+    finally:
+        del table["keras_fracinit_probe"]
+
+
+def test_registered_initializer_names_resolve_on_this_keras():
+    from keras_fracinit import initializers
+
+    for name, cls in initializers.ALIASES.items():
+        assert type(keras.initializers.get(name)) is cls, name
+
+
+def test_a_keras_that_resolves_no_string_names_warns(monkeypatch):
+    monkeypatch.setattr(_keras_private, "_initializer_table", lambda: None)
+    monkeypatch.setattr(keras.saving, "get_custom_objects", lambda: {})
+
+    class Unknown(keras.initializers.Zeros):
+        pass
+
+    with pytest.warns(UserWarning, match=r"does not resolve the initializer names \['no_such_name'\]"):
+        _keras_private.register_initializer_names({"no_such_name": Unknown})
