@@ -7,10 +7,20 @@ block whose `call()` runs its sublayers), which no graph shows.
 import warnings
 
 import keras
-import keras_hub
 import numpy as np
 import pytest
 from real_model_checks import remeasured_ratios
+
+try:
+    import keras_hub
+except ImportError as error:
+    # keras-hub 0.32 imports Keras internals (keras.src.backend.get_keras_mask)
+    # that the Keras 3.16 nightlies no longer have; on a released Keras this is a failure.
+    if "dev" not in keras.version():
+        raise
+    pytest.skip(
+        f"keras-hub does not import on the Keras nightly {keras.version()}: {error}", allow_module_level=True
+    )
 
 import keras_fracinit
 
