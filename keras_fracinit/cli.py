@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from keras_fracinit import __version__
-from keras_fracinit.theory import _checks as checks
+from keras_fracinit import _checks
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import approximations
 from keras_fracinit.theory import moments
@@ -35,7 +35,7 @@ def _flag_value(check, convert=float):
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         try:
             return check(value)
-        except checks.ArgumentError as error:
+        except _checks.ArgumentError as error:
             raise argparse.ArgumentTypeError(f"{error.condition}; got {text!r}") from None
 
     return parse
@@ -46,7 +46,7 @@ def _orders(text):
     items = [item.strip() for item in text.split(",")]
     if not all(items):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, none empty; got {text!r}")
-    return [_flag_value(checks.check_moment_order)(item) for item in items]
+    return [_flag_value(_checks.check_moment_order)(item) for item in items]
 
 
 def activation_columns(*, negative_slope, lower, upper, dropout):
@@ -114,7 +114,7 @@ def build_parser():
     table.set_defaults(command_parser=table)
     table.add_argument(
         "--width",
-        type=_flag_value(functools.partial(checks.check_positive_int, name="width"), int),
+        type=_flag_value(functools.partial(_checks.check_positive_int, name="width"), int),
         default=64,
         help="layer width m (output units or channels)",
     )
@@ -134,11 +134,11 @@ def build_parser():
         ("upper", activation_lib.DEFAULT_RRELU_UPPER, "upper slope bound of the rrelu column"),
     ]
     for name, default, text in slopes:
-        check = functools.partial(checks.check_non_negative, name=name)
+        check = functools.partial(_checks.check_non_negative, name=name)
         table.add_argument("--" + name.replace("_", "-"), type=_flag_value(check), default=default, help=text)
     table.add_argument(
         "--dropout",
-        type=_flag_value(functools.partial(checks.check_fraction_below_one, name="dropout")),
+        type=_flag_value(functools.partial(_checks.check_fraction_below_one, name="dropout")),
         default=0.0,
         help="inverted-dropout rate on each layer's output, in [0, 1)",
     )
@@ -155,8 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:  # the one condition no single flag can check
-        checks.check_at_most(args.lower, args.upper, "lower", "--upper")
-    except checks.ArgumentError as error:
+        _checks.check_at_most(args.lower, args.upper, "lower", "--upper")
+    except _checks.ArgumentError as error:
         args.command_parser.error(f"argument --{error.name}: {error.condition}; got {error.received:g}")
     columns = activation_columns(
         negative_slope=args.negative_slope, lower=args.lower, upper=args.upper, dropout=args.dropout

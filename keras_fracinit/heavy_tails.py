@@ -29,8 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from keras_fracinit import _checks
 from keras_fracinit import tail_index as tail_index_lib
-from keras_fracinit.theory import _checks as checks
 
 VERDICTS = ("heavy-tailed", "not heavy-tailed", "inconclusive")
 
@@ -193,9 +193,9 @@ def assess_layers(
 
 def _check_options(level, margin, null_replicates):
     return (
-        checks.check_open_fraction(level, "level"),
-        checks.check_non_negative(margin, "margin"),
-        checks.check_int_at_least(null_replicates, "null_replicates", 2),
+        _checks.check_open_fraction(level, "level"),
+        _checks.check_non_negative(margin, "margin"),
+        _checks.check_int_at_least(null_replicates, "null_replicates", 2),
     )
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import keras
 
+from keras_fracinit import _checks
 from keras_fracinit import _keras_private
 from keras_fracinit import _kernel_draws
-from keras_fracinit.theory import _checks as checks
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import moments
 
@@ -122,7 +122,7 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
         input_axes: Sequence[int] | None = None,
         output_axes: Sequence[int] | None = None,
     ) -> None:
-        self.s = checks.check_moment_order(s)
+        self.s = _checks.check_moment_order(s)
         if isinstance(activation, activation_lib.ActivationSpec):
             if (negative_slope, lower, upper, dropout) != (None, None, None, 0.0):
                 raise ValueError(
@@ -145,7 +145,7 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
             self.spec = activation_lib.ActivationSpec(
                 activation, negative_slope=negative_slope, lower=lower, upper=upper, dropout=dropout
             )
-        checks.check_choice(mode, "mode", MODES)
+        _checks.check_choice(mode, "mode", MODES)
         super().__init__(
             scale=self.spec.law.second_moment_gain,
             mode=mode,

@@ -15,12 +15,12 @@ from typing import Any
 import keras
 
 from keras_fracinit import _calibration
+from keras_fracinit import _checks
 from keras_fracinit import _graph_paths
 from keras_fracinit import _kernel_draws
 from keras_fracinit import _layers
 from keras_fracinit import _plan
 from keras_fracinit import initializers as fracinit
-from keras_fracinit.theory import _checks as checks
 
 _ON_UNSUPPORTED = ("raise", "warn")
 _STATUSES = ("initialized", "calibrated", "skipped")
@@ -291,16 +291,16 @@ def _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations):
             "Argument `model` must be a keras.Model (Sequential, functional or subclassed). "
             f"Received: model={model!r} of type {type(model).__name__}"
         )
-    checks.check_choice(on_unsupported, "on_unsupported", _ON_UNSUPPORTED)
+    _checks.check_choice(on_unsupported, "on_unsupported", _ON_UNSUPPORTED)
     if not model.built:
         raise ValueError(
             "Argument `model` must be built before `initialize` (call it on data "
             f"or give it an `Input`). Received: model={model.name!r}, not built"
         )
-    checks.check_open_fraction(tolerance, "tolerance")
-    checks.check_positive_int(max_iterations, "max_iterations")
-    checks.check_choice(mode, "mode", fracinit.MODES)
-    return checks.check_moment_order(s)
+    _checks.check_open_fraction(tolerance, "tolerance")
+    _checks.check_positive_int(max_iterations, "max_iterations")
+    _checks.check_choice(mode, "mode", fracinit.MODES)
+    return _checks.check_moment_order(s)
 
 
 def _listing(entries, most=12):

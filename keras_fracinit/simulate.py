@@ -21,8 +21,8 @@ import keras
 import numpy as np
 from numpy.typing import ArrayLike
 
+from keras_fracinit import _checks
 from keras_fracinit import initializers as fracinit
-from keras_fracinit.theory import _checks as checks
 from keras_fracinit.theory import activation as activation_lib
 
 # Keras truncates its truncated normal at two standard deviations and
@@ -217,9 +217,9 @@ def propagate(
                 "Argument `widths` as a dict must hold exactly the keys 'width' and 'depth' (equal "
                 f"widths), or be a list of widths. Received: widths={widths!r}"
             )
-        depth = checks.check_positive_int(widths["depth"], "depth")
+        depth = _checks.check_positive_int(widths["depth"], "depth")
         widths = [widths["width"]] * (depth + 1)
-    widths = tuple(checks.check_positive_int(w, "widths") for w in widths)
+    widths = tuple(_checks.check_positive_int(w, "widths") for w in widths)
     if len(widths) < 2:
         raise ValueError(f"Argument `widths` needs at least two entries. Received: widths={widths}")
     depth = len(widths) - 1
@@ -236,7 +236,7 @@ def propagate(
     apply_activation = _activation(law)
     rng = np.random.default_rng(seed)
 
-    networks = checks.check_positive_int(networks, "networks")
+    networks = _checks.check_positive_int(networks, "networks")
     x = rng.standard_normal(widths[0]) if inputs is None else np.asarray(inputs, np.float64)
     if x.shape not in ((widths[0],), (networks, widths[0])):
         raise ValueError(

@@ -7,6 +7,7 @@ from typing import Any
 
 import keras
 
+from keras_fracinit import _checks
 from keras_fracinit import _data
 from keras_fracinit import _layers
 from keras_fracinit import heavy_tails
@@ -14,7 +15,6 @@ from keras_fracinit import tail_index
 from keras_fracinit._gradient_noise import NOISE_ENTRIES
 from keras_fracinit._gradient_noise import KernelGradients
 from keras_fracinit._gradient_noise import resolve_loss
-from keras_fracinit.theory import _checks as checks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +150,7 @@ def suggest_s(
         Gurbuzbalaban and Hu (2021); Simsekli, Sagun and Gurbuzbalaban
         (ICML 2019); Xie, Sato and Sugiyama (ICLR 2021).
     """
-    checks.check_int_at_least(
+    _checks.check_int_at_least(
         batches, "batches", 16, "four independent groups of 4 mini-batches give the interval"
     )
     loss = resolve_loss(loss)

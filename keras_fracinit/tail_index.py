@@ -35,7 +35,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from keras_fracinit.theory import _checks as checks
+from keras_fracinit import _checks
 
 
 def _samples(samples, minimum):
@@ -88,7 +88,7 @@ def block_sum_tail_index(samples: ArrayLike, block_size: int | None = None) -> f
     m = (
         round(math.sqrt(values.size))
         if block_size is None
-        else checks.check_positive_int(block_size, "block_size")
+        else _checks.check_positive_int(block_size, "block_size")
     )
     if m < 2 or m > values.size // 2:
         raise ValueError(
@@ -128,7 +128,7 @@ def hill_tail_index(samples: ArrayLike, k: int | None = None) -> float:
         Hill (1975).
     """
     values = np.abs(_samples(samples, 3))
-    k = round(math.sqrt(values.size)) if k is None else checks.check_positive_int(k, "k")
+    k = round(math.sqrt(values.size)) if k is None else _checks.check_positive_int(k, "k")
     if not 1 <= k < values.size:
         raise ValueError(
             f"Argument `k` must be in [1, N) for N samples. Received: k={k} with N={values.size}"
@@ -201,7 +201,7 @@ def block_terms(draws: ArrayLike, block_size: int = 2) -> tuple[np.ndarray, int]
             without any entry to measure) and the number of entries measured in
             at least one group.
     """
-    m = checks.check_positive_int(block_size, "block_size")
+    m = _checks.check_positive_int(block_size, "block_size")
     differences = paired_differences(draws)
     if m < 2 or differences.shape[0] < m:
         raise ValueError(

@@ -8,6 +8,7 @@ from typing import Any
 
 import keras
 
+from keras_fracinit import _checks
 from keras_fracinit import _data
 from keras_fracinit import _gradient_noise as gradient_noise
 from keras_fracinit import _keras_private
@@ -20,7 +21,6 @@ from keras_fracinit.monitor import scalars as scalars_lib
 from keras_fracinit.monitor import statistics as statistics_lib
 from keras_fracinit.monitor.progress import CompactProgressLine
 from keras_fracinit.monitor.statistics import STATISTICS
-from keras_fracinit.theory import _checks as checks
 
 
 class FractionalMomentMonitor(keras.callbacks.Callback):
@@ -128,9 +128,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         gradient_batches: int = 8,
     ) -> None:
         super().__init__()
-        self.s = checks.check_moment_order(s)
-        self.measure_freq = checks.check_positive_int(measure_freq, "measure_freq")
-        self.batch_freq = None if batch_freq is None else checks.check_positive_int(batch_freq, "batch_freq")
+        self.s = _checks.check_moment_order(s)
+        self.measure_freq = _checks.check_positive_int(measure_freq, "measure_freq")
+        self.batch_freq = None if batch_freq is None else _checks.check_positive_int(batch_freq, "batch_freq")
         if layers is not None and (isinstance(layers, str) or not len(layers)):
             raise ValueError(
                 "Argument `layers` must be a non-empty list of layer paths or "
@@ -142,7 +142,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.log_dir = None if log_dir is None else scalars_lib.check_tensorboard(log_dir)
         self.loss = loss if loss is None else gradient_noise.resolve_loss(loss)
         # A tail index needs two pairs of mini-batches.
-        self.gradient_batches = checks.check_int_at_least(
+        self.gradient_batches = _checks.check_int_at_least(
             gradient_batches,
             "gradient_batches",
             4 if self.tail_index else 1,

@@ -19,7 +19,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from keras_fracinit.theory import _checks as checks
+from keras_fracinit import _checks
 
 SUPPORTED_ACTIVATIONS = ("relu", "leaky_relu", "rrelu", "linear")
 
@@ -122,12 +122,12 @@ def _resolve(activation, negative_slope, lower, upper, dropout):
     if activation == "leaky_relu":
         if negative_slope is None:
             negative_slope = DEFAULT_NEGATIVE_SLOPE
-        negative_slope = checks.check_non_negative(negative_slope, "negative_slope")
+        negative_slope = _checks.check_non_negative(negative_slope, "negative_slope")
     if activation == "rrelu":
-        lower = checks.check_non_negative(DEFAULT_RRELU_LOWER if lower is None else lower, "lower")
-        upper = checks.check_non_negative(DEFAULT_RRELU_UPPER if upper is None else upper, "upper")
-        lower = checks.check_at_most(lower, upper, "lower", "`upper`")
-    return activation, negative_slope, lower, upper, checks.check_fraction_below_one(dropout, "dropout")
+        lower = _checks.check_non_negative(DEFAULT_RRELU_LOWER if lower is None else lower, "lower")
+        upper = _checks.check_non_negative(DEFAULT_RRELU_UPPER if upper is None else upper, "upper")
+        lower = _checks.check_at_most(lower, upper, "lower", "`upper`")
+    return activation, negative_slope, lower, upper, _checks.check_fraction_below_one(dropout, "dropout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,4 +206,4 @@ def validate(
         `(s, width, spec)`: `s` as a float, `width` as an int and the
             `ActivationSpec`.
     """
-    return checks.check_moment_order(s), checks.check_positive_int(width, "width"), as_spec(activation)
+    return _checks.check_moment_order(s), _checks.check_positive_int(width, "width"), as_spec(activation)

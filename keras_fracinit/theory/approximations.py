@@ -19,7 +19,7 @@ Reference:
 
 import typing
 
-from keras_fracinit.theory import _checks as checks
+from keras_fracinit import _checks
 from keras_fracinit.theory import activation as activation_lib
 
 
@@ -48,8 +48,8 @@ def large_width_gain(
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021 (authors' code).
     """
-    s = checks.check_moment_order(s)
-    d = checks.check_positive_int(width, "width")
+    s = _checks.check_moment_order(s)
+    d = _checks.check_positive_int(width, "width")
     spec = activation_lib.as_spec(activation)
     name = spec.name
     if spec.dropout:

@@ -39,7 +39,7 @@ import numbers
 from scipy import optimize
 from scipy import special
 
-from keras_fracinit.theory import _checks as checks
+from keras_fracinit import _checks
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import moments
 
@@ -116,7 +116,7 @@ def log_norm_limit(
     s, width, spec = activation_lib.validate(s, activation, width)
     law = spec.law
     gain = moments.gain_for_law(s, law, width)
-    depth = checks.check_positive_int(depth, "depth")
+    depth = _checks.check_positive_int(depth, "depth")
     mean_log, var_log = moments.log_cumulants(law, width)
     drift = 0.5 * (math.log(gain / width) + mean_log)
     step_variance = 0.25 * var_log
@@ -212,7 +212,7 @@ def _log_norm_factor_moment(q, s, activation, width):
     # the dead-unit mass of ReLU enters as (1 - 2^-m)^(-2/q).
     s, width, spec = activation_lib.validate(s, activation, width)
     law = spec.law
-    q = checks.check_moment_order(q, "q")
+    q = _checks.check_moment_order(q, "q")
     return 0.5 * q * (moments.log_gain_for_law(s, law, width) - moments.log_gain_for_law(q, law, width))
 
 
