@@ -91,3 +91,15 @@ def check_at_most(value: float, bound: float, name: str, bound_name: str) -> flo
     if value > bound:
         raise ArgumentError(name, f"must be at most {bound_name} ({bound:g})", value)
     return value
+
+
+def check_axes(axes: object, name: str) -> list[int] | None:
+    """The axes as a list of ints, or None (booleans are not integers here)."""
+    if axes is None:
+        return None
+    if isinstance(axes, (str, bytes)) or not all(
+        isinstance(axis, numbers.Integral) and not isinstance(axis, bool)
+        for axis in axes  # type: ignore[attr-defined]
+    ):
+        raise ArgumentError(name, "must be a list of integers or None", axes)
+    return [int(axis) for axis in axes]  # type: ignore[attr-defined]

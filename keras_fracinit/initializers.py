@@ -1,7 +1,6 @@
 """Keras initializers that preserve the s-th moment of the signal norm."""
 
 import math
-import numbers
 import random as python_random
 import warnings
 from collections.abc import Sequence
@@ -87,16 +86,6 @@ def _check_float_dtype(dtype):
     return dtype
 
 
-def _check_axes(axes, name):
-    if axes is None:
-        return None
-    if isinstance(axes, (str, bytes)) or not all(
-        isinstance(axis, numbers.Integral) and not isinstance(axis, bool) for axis in axes
-    ):
-        raise ValueError(f"Argument `{name}` must be a list of integers or None. Received: {name}={axes!r}")
-    return [int(axis) for axis in axes]
-
-
 class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
     """Shared arguments, validation, standard deviation and config.
 
@@ -151,8 +140,8 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
             mode=mode,
             distribution=self._DISTRIBUTION,
             seed=_check_seed(seed),
-            input_axes=_check_axes(input_axes, "input_axes"),
-            output_axes=_check_axes(output_axes, "output_axes"),
+            input_axes=_checks.check_axes(input_axes, "input_axes"),
+            output_axes=_checks.check_axes(output_axes, "output_axes"),
         )
         # What the user passed: an unseeded instance serializes as unseeded.
         self._init_seed = seed

@@ -77,3 +77,15 @@ def test_check_int_at_least_says_the_minimum_and_why():
         _checks.ArgumentError, match="^Argument `n` must be a positive integer. Received: n=0$"
     ):
         _checks.check_int_at_least(0, "n", 1)
+
+
+def test_axes_are_a_list_of_integers_or_none():
+    assert _checks.check_axes(None, "input_axes") is None
+    assert _checks.check_axes((0, np.int64(2)), "input_axes") == [0, 2]
+    for bad in ("0", [0, 1.0], [True], b"01"):
+        with pytest.raises(_checks.ArgumentError) as info:
+            _checks.check_axes(bad, "output_axes")
+        assert (
+            str(info.value)
+            == f"Argument `output_axes` must be a list of integers or None. Received: output_axes={bad!r}"
+        )
