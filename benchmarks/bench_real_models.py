@@ -30,7 +30,7 @@ import report
 
 import keras_fracinit
 from fracinit_experiments.small_models import transformer_block
-from keras_fracinit import _kernel_draws
+from keras_fracinit._backend import kernel_draws
 
 APPLICATIONS = (
     "ResNet50",
@@ -194,7 +194,7 @@ def calibration_cost_table():
         keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)  # warm-up
         # every kernel drawn (the calibrated ones as linear), as initialize draws them
         kernels = [(w, 0.01) for w in model.weights if w.name.endswith("kernel")]
-        draws = _median_seconds(lambda: _kernel_draws.draw(kernels, keras.random.SeedGenerator(0)), 3)
+        draws = _median_seconds(lambda: kernel_draws.draw(kernels, keras.random.SeedGenerator(0)), 3)
         reports = []
         total = _median_seconds(
             lambda: reports.append(keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)), 3

@@ -15,7 +15,7 @@ command line stay pure numpy/scipy.
 import importlib
 import typing
 
-from keras_fracinit import _keras_hook
+from keras_fracinit._backend import keras_hook
 
 __version__ = "0.1.0"
 
@@ -80,4 +80,4 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
-_keras_hook.register_initializers_with_keras()
+keras_hook.register_initializers_with_keras()

@@ -29,8 +29,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_fracinit import _keras_private
-from keras_fracinit import _taps
+from keras_fracinit._backend import keras_private
+from keras_fracinit._backend import taps
 
 # Largest factor a calibration moves a kernel from its linear draw, either way.
 MAX_SCALE = 1e3
@@ -117,7 +117,7 @@ def _moment(tensor, s):
     """`mean_i (||y_i|| / sqrt(n))^s` of a concrete batch."""
     # One host copy and numpy beat a few eager backend ops (each dispatched
     # on its own on JAX).
-    values = _taps.per_sample_norms(tensor) ** s
+    values = taps.per_sample_norms(tensor) ** s
     return float(np.mean(values)) if np.all(np.isfinite(values)) else math.nan
 
 
@@ -130,7 +130,7 @@ def _chain(target, graph):
         return []
     if graph.node_keys is None:
         return None
-    calls = _keras_private.layer_calls(target.start, graph.node_keys)
+    calls = keras_private.layer_calls(target.start, graph.node_keys)
     if len(calls) != 1 or len(calls[0].outputs) != 1:
         return None
     tensor, chain = calls[0].outputs[0], []
@@ -139,7 +139,7 @@ def _chain(target, graph):
         if len(consumers) != 1 or len(consumers[0].input_tensors) != 1 or len(consumers[0].outputs) != 1:
             return None
         node = consumers[0]
-        if _keras_private.is_graph_model(node.operation):
+        if keras_private.is_graph_model(node.operation):
             return None
         chain.append((node, tensor))
         if node.operation is target.end:
@@ -185,7 +185,7 @@ def dry_run(model, targets, data):
             "inputs (a few dozen samples)."
         )
     try:
-        with _keras_private.replaced_calls([target.start for target in targets], noting):
+        with keras_private.replaced_calls([target.start for target in targets], noting):
             model(data, training=False)
     except Exception as error:
         inputs = getattr(model, "inputs", None) or []
@@ -261,7 +261,7 @@ def _within(ratio, tolerance):
 
 def _measure(model, targets, data, s):
     """`{key: ratio}` of targets, measured in one pass."""
-    return _ratios(_taps.PathMoments(model, {t.key: (t.start, t.end, t.visible) for t in targets}, s), data)
+    return _ratios(taps.PathMoments(model, {t.key: (t.start, t.end, t.visible) for t in targets}, s), data)
 
 
 def _ratios(path_moments, data):
@@ -290,7 +290,7 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
                 while True:
                     end_output = outputs
                     for node, tensor in chains[target.key]:
-                        end_output = _keras_private.call_node_on(node, tensor, end_output)
+                        end_output = keras_private.call_node_on(node, tensor, end_output)
                     ratio = _moment(end_output, s) / denominator if denominator > 0 else math.nan
                     scale = search.next_scale(ratio)
                     if scale is None:
@@ -307,7 +307,7 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
         return call
 
     layers = {id(t.start): t.start for t in targets}
-    with _keras_private.replaced_calls(layers.values(), calibrating):
+    with keras_private.replaced_calls(layers.values(), calibrating):
         model(data, training=False)
     missing = [t.name for t in targets if t.key not in outcomes]
     if missing:
@@ -317,7 +317,7 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
 
 def _calibrate_by_passes(model, target, data, s, tolerance, max_iterations, applied):
     """Whole passes of the model for a path through a merge (its other inputs come from elsewhere)."""
-    measure = _taps.PathMoments(model, {target.key: (target.start, target.end, target.visible)}, s)
+    measure = taps.PathMoments(model, {target.key: (target.start, target.end, target.visible)}, s)
     search = _Search(target, s, tolerance, max_iterations, applied)
     while True:
         scale = search.next_scale(_ratios(measure, data)[target.key])

@@ -13,10 +13,10 @@ class: `Path.exact` is False and `Path.reason` says why. There is no default.
 import dataclasses
 from typing import Any
 
-from keras_fracinit import _keras_private
 from keras_fracinit import _kernel_rules
 from keras_fracinit import _layer_laws as laws
 from keras_fracinit import _layers
+from keras_fracinit._backend import keras_private
 
 _MODEL_OUTPUT = "model output"
 
@@ -44,13 +44,13 @@ class Graph:
         outputs = {}
         for graph_model in models:
             function = (
-                _keras_private.graph_function(graph_model)
-                if _keras_private.is_graph_model(graph_model)
+                keras_private.graph_function(graph_model)
+                if keras_private.is_graph_model(graph_model)
                 else None
             )
             for index, tensor in enumerate(getattr(function, "outputs", None) or []):
                 outputs[id(tensor)] = (graph_model, index)
-        return cls(_keras_private.graph_node_keys(models), outputs, model)
+        return cls(keras_private.graph_node_keys(models), outputs, model)
 
     def exits(self, tensor):
         """Where a tensor goes as an output: the model output, a nested model's outer tensors, or `[]`."""
@@ -60,10 +60,10 @@ class Graph:
         model, index = found
         if model is self.top:
             return [_MODEL_OUTPUT]
-        return [node.outputs[index] for node in _keras_private.layer_calls(model, self.node_keys)]
+        return [node.outputs[index] for node in keras_private.layer_calls(model, self.node_keys)]
 
     def consumers(self, tensor):
-        return _keras_private.tensor_consumers(tensor, self.node_keys)
+        return keras_private.tensor_consumers(tensor, self.node_keys)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +124,7 @@ class _State:
 def read(layer, graph):
     """The `Path` of `layer`'s kernel in `graph` (`Graph.of(model)`)."""
     activation, slope = laws.own_activation(layer)
-    calls = [] if graph.node_keys is None else _keras_private.layer_calls(layer, graph.node_keys)
+    calls = [] if graph.node_keys is None else keras_private.layer_calls(layer, graph.node_keys)
     outputs = [tensor for node in calls for tensor in node.outputs]
     if not outputs:
         # Inside a subclassed model or a composite layer: the layer's own
@@ -162,10 +162,10 @@ def _walk(tensor, state, producer, graph, steps, seen):
     for node in graph.consumers(tensor):
         operation = node.operation
         names = (*state.names, operation.name)
-        if _keras_private.is_graph_model(operation):
+        if keras_private.is_graph_model(operation):
             # into a nested model: its input in the same position
             index = next(i for i, t in enumerate(node.input_tensors) if t is tensor)
-            inner = _keras_private.graph_function(operation).inputs[index]
+            inner = keras_private.graph_function(operation).inputs[index]
             _walk(inner, dataclasses.replace(state, names=names), producer, graph, steps, seen)
             continue
         entry = laws.look_through(operation)

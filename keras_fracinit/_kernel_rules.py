@@ -34,8 +34,8 @@ from typing import Any
 
 import keras
 
-from keras_fracinit import _keras_private
 from keras_fracinit import initializers as fracinit
+from keras_fracinit._backend import keras_private
 
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
@@ -195,7 +195,7 @@ def named_kernel_weights(layer):
     a plain layer `kernel`.
     """
     found, seen = [], set()
-    for sub in _keras_private.sublayers(layer):
+    for sub in keras_private.sublayers(layer):
         for name, variable in named_kernel_weights(sub):
             found.append((f"{sub.name}/{name}", variable))
             seen.add(id(variable))
@@ -212,7 +212,7 @@ def composite_kernels(layer, prefix):
     cannot be known).
     """
     found, seen = [], set()
-    for sub in _keras_private.sublayers(layer):
+    for sub in keras_private.sublayers(layer):
         path = f"{prefix}/{sub.name}"
         if is_kernel_layer(sub):
             kernels, reason = layer_kernels(sub)

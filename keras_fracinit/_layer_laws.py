@@ -12,7 +12,7 @@ import dataclasses
 
 import keras
 
-from keras_fracinit import _keras_private
+from keras_fracinit._backend import keras_private
 from keras_fracinit.theory import activation as activation_lib
 
 # Categories of look-through steps (see `LOOK_THROUGH`).
@@ -139,7 +139,7 @@ def look_through(operation):
     An `Activation` layer (or `activation=` function) that is the identity
     counts as a rearrangement.
     """
-    found = _keras_private.ops_call(operation)
+    found = keras_private.ops_call(operation)
     for entry in LOOK_THROUGH:
         if found is None and isinstance(operation, entry.layers):
             return entry
@@ -196,7 +196,7 @@ def activation_layer(layer):
     other activation, and any `keras.ops` call that is neither an activation
     nor a look-through step, is returned by name (never as linear).
     """
-    found = _keras_private.ops_call(layer)
+    found = keras_private.ops_call(layer)
     if found is not None:
         name, attributes = found
         if name == "relu":

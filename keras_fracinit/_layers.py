@@ -42,10 +42,10 @@ def hidden_graphs(model, prefix=""):
     """`(models, paths)`: the subclassed models in `model` (itself included)
     and the paths of the layers they hold directly, whose connections no
     graph shows."""
-    from keras_fracinit import _keras_private
+    from keras_fracinit._backend import keras_private
 
     models, paths = [], set()
-    if not _keras_private.is_graph_model(model):
+    if not keras_private.is_graph_model(model):
         models.append(prefix + model.name)
         paths.update(prefix + layer.name for layer in model.layers if not isinstance(layer, keras.Model))
     for layer in model.layers:

@@ -8,9 +8,9 @@ import dataclasses
 from typing import Any
 
 from keras_fracinit import _graph_paths
-from keras_fracinit import _keras_private
 from keras_fracinit import _kernel_rules
 from keras_fracinit import _layers
+from keras_fracinit._backend import keras_private
 
 FROZEN_REASON = "frozen (trainable=False); pass include_frozen=True to re-draw it"
 
@@ -120,7 +120,7 @@ def _skipped(prefix, holder, layer, reason):
 
 
 def _seen(layer, graph):
-    return graph.node_keys is not None and bool(_keras_private.layer_calls(layer, graph.node_keys))
+    return graph.node_keys is not None and bool(keras_private.layer_calls(layer, graph.node_keys))
 
 
 def _linear_map(kernel):

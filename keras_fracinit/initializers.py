@@ -9,8 +9,8 @@ from typing import Any
 import keras
 
 from keras_fracinit import _checks
-from keras_fracinit import _keras_private
-from keras_fracinit import _kernel_draws
+from keras_fracinit._backend import keras_private
+from keras_fracinit._backend import kernel_draws
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import moments
 
@@ -307,7 +307,7 @@ class FractionalMomentNormal(_FractionalMomentInitializer):
         dtype = _check_float_dtype(dtype)
         if layout is not None:
             stddev = self.stddev(shape)
-            return _kernel_draws.laid_out("normal", shape, dtype, stddev, self._seed_for_call(), layout)
+            return kernel_draws.laid_out("normal", shape, dtype, stddev, self._seed_for_call(), layout)
         return keras.random.normal(
             shape,
             mean=0.0,
@@ -351,7 +351,7 @@ class FractionalMomentUniform(_FractionalMomentInitializer):
         dtype = _check_float_dtype(dtype)
         limit = math.sqrt(3.0) * self.stddev(shape)
         if layout is not None:
-            return _kernel_draws.laid_out("uniform", shape, dtype, limit, self._seed_for_call(), layout)
+            return kernel_draws.laid_out("uniform", shape, dtype, limit, self._seed_for_call(), layout)
         return keras.random.uniform(
             shape, minval=-limit, maxval=limit, dtype=dtype, seed=self._seed_for_call()
         )
@@ -370,4 +370,4 @@ ALIASES = {
         for cls in (FractionalMomentNormal, FractionalMomentUniform)
     },
 }
-_keras_private.register_initializer_names(ALIASES)
+keras_private.register_initializer_names(ALIASES)

@@ -17,10 +17,10 @@ import keras
 from keras_fracinit import _calibration
 from keras_fracinit import _checks
 from keras_fracinit import _graph_paths
-from keras_fracinit import _kernel_draws
 from keras_fracinit import _layers
 from keras_fracinit import _plan
 from keras_fracinit import initializers as fracinit
+from keras_fracinit._backend import kernel_draws
 
 _ON_UNSUPPORTED = ("raise", "warn")
 _STATUSES = ("initialized", "calibrated", "skipped")
@@ -270,7 +270,7 @@ def _apply(model, plans, report, seed, calibrate_with, s, tolerance, max_iterati
         # layer it never reaches) fails here, before the first draw, so
         # that no copy of the weights is needed to put them back.
         _calibration.dry_run(model, targets, calibrate_with)
-    _kernel_draws.draw(drawn, seed)
+    kernel_draws.draw(drawn, seed)
     if not targets:
         return report
     try:

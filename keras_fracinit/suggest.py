@@ -8,10 +8,10 @@ from typing import Any
 import keras
 
 from keras_fracinit import _checks
-from keras_fracinit import _data
 from keras_fracinit import _layers
 from keras_fracinit import heavy_tails
 from keras_fracinit import tail_index
+from keras_fracinit._backend import batching
 from keras_fracinit._gradient_noise import NOISE_ENTRIES
 from keras_fracinit._gradient_noise import KernelGradients
 from keras_fracinit._gradient_noise import resolve_loss
@@ -155,7 +155,7 @@ def suggest_s(
     )
     loss = resolve_loss(loss)
     chosen = _measured_layers(model, layers)
-    data = _data.take_batches(dataset, batches, batch_size)
+    data = batching.take_batches(dataset, batches, batch_size)
     if any(y is None for _, y in data):
         raise ValueError(
             "Argument `dataset` must yield targets: (x, y) batches. Received: batches without targets"

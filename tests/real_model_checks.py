@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_fracinit
-from keras_fracinit import _keras_private
+from keras_fracinit._backend import keras_private
 
 # a fixed batch of small images for the keras.applications models
 IMAGES = np.random.default_rng(0).normal(size=(8, 32, 32, 3)).astype("float32")
@@ -25,7 +25,7 @@ def _moments(tensor, s):
 
 def _sublayer(layer, parts):
     for part in parts:
-        found = {sub.name: sub for sub in _keras_private.sublayers(layer)}
+        found = {sub.name: sub for sub in keras_private.sublayers(layer)}
         if part not in found:
             return layer
         layer = found[part]
@@ -56,7 +56,7 @@ def remeasured_ratios(model, report, data, s):
         else starts[entry.layer]
         for entry in calibrated
     }
-    with _keras_private.recording_calls([*starts.values(), *ends.values()]) as calls:
+    with keras_private.recording_calls([*starts.values(), *ends.values()]) as calls:
         model(data, training=False)
     return {
         name: _moments(calls[id(ends[name])][1], s) / _moments(calls[id(start)][0], s)

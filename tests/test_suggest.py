@@ -8,8 +8,8 @@ from helpers import batches_py_dataset
 from helpers import per_entry_sd
 
 import keras_fracinit
-from keras_fracinit import _data
 from keras_fracinit import tail_index
+from keras_fracinit._backend import batching
 
 
 def _linear_model(inputs=5, outputs=3, bias=False):
@@ -81,7 +81,7 @@ def test_every_kind_of_dataset_gives_the_same_batches(kind):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((40, 3)).astype("float32")
     y = rng.standard_normal((40, 1)).astype("float32")
-    batches = _data.take_batches(_batches_as(kind, x, y, 8), 4, batch_size=8)
+    batches = batching.take_batches(_batches_as(kind, x, y, 8), 4, batch_size=8)
     assert len(batches) == 4
     for i, (bx, by) in enumerate(batches):
         np.testing.assert_array_equal(bx, x[8 * i : 8 * i + 8])

@@ -9,12 +9,12 @@ from typing import Any
 import keras
 
 from keras_fracinit import _checks
-from keras_fracinit import _data
 from keras_fracinit import _gradient_noise as gradient_noise
-from keras_fracinit import _keras_private
 from keras_fracinit import _layers
 from keras_fracinit import _plan
-from keras_fracinit import _taps as taps
+from keras_fracinit._backend import batching
+from keras_fracinit._backend import keras_private
+from keras_fracinit._backend import taps
 from keras_fracinit.monitor import plot as plot_lib
 from keras_fracinit.monitor import probe as probe_lib
 from keras_fracinit.monitor import scalars as scalars_lib
@@ -174,11 +174,11 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self._built_for is not None and self._built_for is not self.model:
             self._forget_previous_model()
-        fit_locals = _keras_private.keras_fit_locals(self.model)
+        fit_locals = keras_private.keras_fit_locals(self.model)
         if self.probe is None:
             self._take_first_training_batch(fit_locals)
         # Outside `fit` (a custom loop driving a CallbackList) there is no progress bar to compact.
-        if not self._progress.attach(fit_locals) and _keras_private.running_fit(self.model):
+        if not self._progress.attach(fit_locals) and keras_private.running_fit(self.model):
             self._warn_once(
                 "progbar",
                 "FractionalMomentMonitor could not find Keras' progress bar: "
@@ -205,7 +205,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if (batch + 1) % self.batch_freq:
             return
         # The JAX trainer keeps the weights outside the variables until synced.
-        _keras_private.sync_jax_state(self.model)
+        keras_private.sync_jax_state(self.model)
         values = self.measure()
         if logs is not None:
             logs.update(values)
@@ -288,7 +288,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._global_batch = 0
 
     def _take_first_training_batch(self, fit_locals=None):
-        batch = probe_lib.first_training_batch(fit_locals or _keras_private.keras_fit_locals(self.model))
+        batch = probe_lib.first_training_batch(fit_locals or keras_private.keras_fit_locals(self.model))
         if batch is None:
             raise ValueError(
                 "FractionalMomentMonitor could not read the first training "
@@ -339,10 +339,10 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 model, kernels, loss, gradient_noise.NOISE_ENTRIES
             )
             # Equal mini-batches (a remainder is left out): equal noise scales.
-            self._gradient_batches = _data.take_batches(
+            self._gradient_batches = batching.take_batches(
                 self.probe,
                 self.gradient_batches,
-                batch_size=_data.sample_count(self.probe[0]) // self.gradient_batches,
+                batch_size=batching.sample_count(self.probe[0]) // self.gradient_batches,
             )
         self._built_for = model
 

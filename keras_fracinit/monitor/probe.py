@@ -2,8 +2,8 @@
 
 import keras
 
-from keras_fracinit import _data
-from keras_fracinit import _keras_private
+from keras_fracinit._backend import batching
+from keras_fracinit._backend import keras_private
 
 
 def probe_batch(probe):
@@ -13,19 +13,19 @@ def probe_batch(probe):
     elif isinstance(probe, (dict, list)) or hasattr(probe, "shape"):
         x, y = probe, None
     elif isinstance(probe, keras.utils.PyDataset) or hasattr(probe, "__iter__"):
-        return _data.take_batches(probe, 1)[0]
+        return batching.take_batches(probe, 1)[0]
     else:
         raise ValueError(
             "Argument `probe` must be an array, a tuple (x, y), a dict or "
             f"list of arrays, or a dataset. Received: probe of type {type(probe).__name__}"
         )
-    return _data.take_batches((x, y), 1, batch_size=_data.sample_count(x))[0]
+    return batching.take_batches((x, y), 1, batch_size=batching.sample_count(x))[0]
 
 
 def first_training_batch(fit_locals):
     """The first batch of the data `fit` is training on, or None."""
-    source = _keras_private.training_data_source(fit_locals)
-    return None if source is None else _data.take_batches(source, 1)[0]
+    source = keras_private.training_data_source(fit_locals)
+    return None if source is None else batching.take_batches(source, 1)[0]
 
 
 def check_probe(probe, tail_index, gradient_batches):
@@ -38,7 +38,7 @@ def check_probe(probe, tail_index, gradient_batches):
             "Argument `probe` must hold targets with tail_index=True: pass probe=(x, y). "
             "Received: a probe without targets"
         )
-    size = _data.sample_count(x)
+    size = batching.sample_count(x)
     if size < 2 * gradient_batches:
         raise ValueError(
             f"tail_index=True with gradient_batches={gradient_batches} "

@@ -8,7 +8,7 @@ the other values and the range of the ratios instead, and restores it after.
 
 import math
 
-from keras_fracinit import _keras_private
+from keras_fracinit._backend import keras_private
 
 _HOOKS = ("on_epoch_end", "on_train_batch_end")
 
@@ -24,7 +24,7 @@ class CompactProgressLine:
         """Wraps the progress bar of the running `fit`; False if it cannot be found."""
         if fit_locals is None:
             return False
-        progbar = _keras_private.progress_logger(fit_locals)
+        progbar = keras_private.progress_logger(fit_locals)
         if progbar is None:  # verbose=0: nothing is printed anyway
             return True
         self._progbar = progbar

@@ -18,7 +18,7 @@ from helpers import last_json_line
 from helpers import run_fresh_python
 
 import keras_fracinit
-from keras_fracinit import _kernel_draws
+from keras_fracinit._backend import kernel_draws
 
 
 def _model():
@@ -70,9 +70,9 @@ def test_a_small_kernel_cut_from_a_flat_draw_equals_the_draw_in_its_own_shape(sh
 
     sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     seed = np.asarray([5, 9], "uint32")
-    cut = _kernel_draws._jax_value(shape, "float32", sharding, seed, 0.3)
-    whole = _kernel_draws._jax_normal(
-        shape, "float32", sharding, whole=True, optimize=math.prod(shape) >= _kernel_draws.OPTIMIZE_FROM
+    cut = kernel_draws._jax_value(shape, "float32", sharding, seed, 0.3)
+    whole = kernel_draws._jax_normal(
+        shape, "float32", sharding, whole=True, optimize=math.prod(shape) >= kernel_draws.OPTIMIZE_FROM
     )(seed, np.float32(0.3))
     assert cut.shape == shape
     np.testing.assert_array_equal(np.asarray(cut), np.asarray(whole))
@@ -103,10 +103,10 @@ SHARDED = """
     import numpy as np
     from keras import distribution
     import keras_fracinit
-    from keras_fracinit import _kernel_draws
+    from keras_fracinit._backend import kernel_draws
 
     # conv (576 entries) and head (256) are drawn whole, dense and einsum in blocks of rows
-    _kernel_draws.SMALL = 1000
+    kernel_draws.SMALL = 1000
     devices = distribution.list_devices()
     assert len(devices) == 8, devices
     rng = np.random.default_rng(0)
@@ -231,16 +231,16 @@ SHARDED = """
     # per device, while a kernel of 2048 (or 2000: shards across block
     # boundaries) x 2048 is drawn in blocks of 2^18 entries: the output
     # shard and the generator's temporaries
-    _kernel_draws.SMALL = 2**18
+    kernel_draws.SMALL = 2**18
     summary["memory"] = {}
     for rows, axes in [
         (2048, ("model", None)), (2000, ("model", None)), (2048, (None, "model")), (2048, ("batch", "model"))
     ]:
         sharding = jax.sharding.NamedSharding(mesh.backend_mesh, jax.sharding.PartitionSpec(*axes))
-        draw = _kernel_draws._jax_normal((rows, 2048), "float32", sharding, whole=False, optimize=True)
+        draw = kernel_draws._jax_normal((rows, 2048), "float32", sharding, whole=False, optimize=True)
         analysis = draw.memory_analysis()
         key, stddev = np.asarray([1, 2], "uint32"), np.float32(0.5)
-        alone = _kernel_draws._jax_normal((rows, 2048), "float32", None, whole=False, optimize=True)
+        alone = kernel_draws._jax_normal((rows, 2048), "float32", None, whole=False, optimize=True)
         summary["memory"][f"{rows} {axes}"] = {
             "equal": bool(np.array_equal(np.asarray(draw(key, stddev)), np.asarray(alone(key, stddev)))),
             "output": analysis.output_size_in_bytes,

@@ -15,7 +15,7 @@ import contextlib
 import keras
 import numpy as np
 
-from keras_fracinit import _keras_private
+from keras_fracinit._backend import keras_private
 
 
 def per_sample_moment(tensor, s):
@@ -36,9 +36,9 @@ def per_sample_norms(tensor):
 
 def is_tappable(model):
     """Whether `model` has a graph that `tap_model` can walk (not subclassed)."""
-    has_graph = _keras_private.is_graph_model(model) and bool(getattr(model, "inputs", None))
+    has_graph = keras_private.is_graph_model(model) and bool(getattr(model, "inputs", None))
     # A Keras without its graph runner leaves models untapped (with a warning), not broken.
-    return has_graph and _keras_private.graph_runner_available()
+    return has_graph and keras_private.graph_runner_available()
 
 
 class TapResult:
@@ -106,7 +106,7 @@ def tap_model(model, layers, reduction, logits=()):
     taps = {}
 
     def call(layer, *args, **kwargs):
-        if _keras_private.is_graph_model(layer):
+        if keras_private.is_graph_model(layer):
             return _run(layer, args, kwargs)
         outputs = layer(*args, **kwargs)
         path = wanted.get(id(layer))
@@ -127,7 +127,7 @@ def tap_model(model, layers, reduction, logits=()):
                 x = call(layer, x)
             return x
         inputs = args[0] if args else kwargs.pop("inputs")
-        return _keras_private.run_through_graph(graph_model, inputs, call)
+        return keras_private.run_through_graph(graph_model, inputs, call)
 
     # Built where the model lives (a tf.distribute strategy, if any).
     strategy = getattr(model, "distribute_strategy", None)
@@ -189,7 +189,7 @@ class PathMoments:
                     )
         if self.recorded:
             layers = [layer for key in self.recorded for layer in self.paths[key][:2]]
-            with _keras_private.recording_calls(layers) as calls:
+            with keras_private.recording_calls(layers) as calls:
                 self.model(data, training=False)
             for key in self.recorded:
                 start, end, _ = self.paths[key]

@@ -1,7 +1,7 @@
 """Pins every private Keras API the package uses against the installed Keras.
 
 If a Keras upgrade moves one of them, the test named after it fails here;
-the package itself then warns and degrades as `_keras_private` describes.
+the package itself then warns and degrades as `keras_private` describes.
 """
 
 import inspect
@@ -11,12 +11,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_fracinit import _keras_private
+from keras_fracinit._backend import keras_private
 
 
 @pytest.fixture(autouse=True)
 def fresh_warnings(monkeypatch):
-    monkeypatch.setattr(_keras_private, "_warned", set())
+    monkeypatch.setattr(keras_private, "_warned", set())
 
 
 def _functional():
@@ -27,15 +27,15 @@ def _functional():
 
 
 def test_functional_class_and_its_graph_runner():
-    assert _keras_private.Functional is not None
+    assert keras_private.Functional is not None
     model = _functional()
-    assert isinstance(model, _keras_private.Functional)
-    assert _keras_private.is_graph_model(model)
-    assert _keras_private.is_graph_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
-    assert not _keras_private.is_graph_model(keras.layers.Dense(1))
-    parameters = inspect.signature(_keras_private.Functional._run_through_graph).parameters
+    assert isinstance(model, keras_private.Functional)
+    assert keras_private.is_graph_model(model)
+    assert keras_private.is_graph_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    assert not keras_private.is_graph_model(keras.layers.Dense(1))
+    parameters = inspect.signature(keras_private.Functional._run_through_graph).parameters
     assert {"inputs", "operation_fn", "call_fn"} <= set(parameters)
-    assert _keras_private.graph_runner_available()
+    assert keras_private.graph_runner_available()
 
 
 def test_run_through_graph_calls_each_layer_once_and_computes_the_model():
@@ -47,7 +47,7 @@ def test_run_through_graph_calls_each_layer_once_and_computes_the_model():
         return layer(*args, **kwargs)
 
     x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
-    out = _keras_private.run_through_graph(model, keras.ops.convert_to_tensor(x), call)
+    out = keras_private.run_through_graph(model, keras.ops.convert_to_tensor(x), call)
     assert called == ["dense", "relu"]
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(out), keras.ops.convert_to_numpy(model(x)), rtol=1e-6
@@ -56,8 +56,8 @@ def test_run_through_graph_calls_each_layer_once_and_computes_the_model():
 
 def test_outbound_nodes_name_the_consumers():
     model = _functional()
-    assert _keras_private.consumers(model.get_layer("dense")) == [model.get_layer("relu")]
-    assert _keras_private.consumers(model.get_layer("relu")) == []
+    assert keras_private.consumers(model.get_layer("dense")) == [model.get_layer("relu")]
+    assert keras_private.consumers(model.get_layer("relu")) == []
 
 
 def test_keras_ops_calls_are_named_operations_that_consume_a_layer():
@@ -72,17 +72,17 @@ def test_keras_ops_calls_are_named_operations_that_consume_a_layer():
     for name, call in calls.items():
         dense = keras.layers.Dense(4)
         call(dense(x))
-        (operation,) = _keras_private.consumers(dense)
-        assert _keras_private.ops_call(operation) == (
+        (operation,) = keras_private.consumers(dense)
+        assert keras_private.ops_call(operation) == (
             name,
             {"negative_slope": 0.1} if name == "leaky_relu" else {},
         )
-    assert _keras_private.ops_call(keras.layers.Dense(2)) is None
+    assert keras_private.ops_call(keras.layers.Dense(2)) is None
 
 
 def test_a_hidden_consumer_list_warns_and_says_unknown():
     with pytest.warns(UserWarning, match="_outbound_nodes"):
-        assert _keras_private.consumers(object()) is None
+        assert keras_private.consumers(object()) is None
 
 
 @pytest.mark.parametrize("verbose", [0, 1])
@@ -95,18 +95,18 @@ def test_fit_holds_its_data_and_callbacks_in_locals(verbose):
 
     class Probe(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            fit_locals = _keras_private.keras_fit_locals(self.model)
+            fit_locals = keras_private.keras_fit_locals(self.model)
             seen["locals"] = fit_locals is not None
-            source = _keras_private.training_data_source(fit_locals)
+            source = keras_private.training_data_source(fit_locals)
             seen["first"] = next(iter(source))
-            seen["progbar"] = _keras_private.progress_logger(fit_locals)
+            seen["progbar"] = keras_private.progress_logger(fit_locals)
 
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=verbose, callbacks=[Probe()])
     assert seen["locals"]
     first_x = seen["first"][0] if isinstance(seen["first"], tuple) else seen["first"]
     np.testing.assert_array_equal(np.asarray(first_x), x[:4])
     assert (seen["progbar"] is not None) == bool(verbose)
-    assert _keras_private.keras_fit_locals(model) is None  # outside fit
+    assert keras_private.keras_fit_locals(model) is None  # outside fit
 
 
 @pytest.mark.backends("jax")
@@ -123,7 +123,7 @@ def test_jax_trainer_syncs_its_state_mid_epoch():
     class Probe(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if batch == 0:
-                _keras_private.sync_jax_state(self.model)
+                keras_private.sync_jax_state(self.model)
                 seen["after_sync"] = keras.ops.convert_to_numpy(kernel).copy()
 
     model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Probe()])
@@ -134,14 +134,14 @@ def test_jax_trainer_syncs_its_state_mid_epoch():
 @pytest.mark.backends("jax")
 def test_a_jax_trainer_without_sync_warns():
     with pytest.warns(UserWarning, match="jax_state_sync"):
-        _keras_private.sync_jax_state(object())
+        keras_private.sync_jax_state(object())
 
 
 def test_warnings_come_once():
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         for _ in range(3):
-            _keras_private.consumers(object())
+            keras_private.consumers(object())
     assert len(record) == 1
 
 
@@ -149,7 +149,7 @@ def test_recording_calls_sees_each_layers_first_input_and_output_then_restores_c
     model = _functional()
     dense, relu = model.get_layer("dense"), model.get_layer("relu")
     x = np.arange(8, dtype="float32").reshape(2, 4)
-    with _keras_private.recording_calls([dense, relu]) as calls:
+    with keras_private.recording_calls([dense, relu]) as calls:
         result = model(x, training=False)
     (seen_input, seen_output), (_, relu_output) = calls[id(dense)], calls[id(relu)]
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(seen_input), x)
@@ -162,23 +162,23 @@ def test_recording_calls_says_when_a_layer_never_ran():
     model = _functional()
     idle = keras.layers.Dense(1, name="idle")
     with pytest.raises(RuntimeError, match=r"\['idle'\] were not called"):
-        with _keras_private.recording_calls([model.get_layer("dense"), idle]):
+        with keras_private.recording_calls([model.get_layer("dense"), idle]):
             model(np.zeros((1, 4), "float32"))
 
 
 def test_graph_node_keys_leave_out_calls_from_other_graphs():
     model = _functional()
     dense = model.get_layer("dense")
-    keys = _keras_private.graph_node_keys([model])
-    assert [layer.name for layer in _keras_private.consumers(dense, keys)] == ["relu"]
+    keys = keras_private.graph_node_keys([model])
+    assert [layer.name for layer in keras_private.consumers(dense, keys)] == ["relu"]
     keras.ops.square(dense(keras.Input((4,))))  # another graph calls the layer again
-    assert len(_keras_private.consumers(dense)) == 2
-    assert [layer.name for layer in _keras_private.consumers(dense, keys)] == ["relu"]
+    assert len(keras_private.consumers(dense)) == 2
+    assert [layer.name for layer in keras_private.consumers(dense, keys)] == ["relu"]
     sequential = keras.Sequential(
         [keras.Input((4,)), keras.layers.Dense(3, name="d"), keras.layers.ReLU(name="r")]
     )
-    keys = _keras_private.graph_node_keys([sequential])
-    assert [layer.name for layer in _keras_private.consumers(sequential.get_layer("d"), keys)] == ["r"]
+    keys = keras_private.graph_node_keys([sequential])
+    assert [layer.name for layer in keras_private.consumers(sequential.get_layer("d"), keys)] == ["r"]
 
 
 def test_graph_nodes_consumers_and_their_calls():
@@ -187,20 +187,20 @@ def test_graph_nodes_consumers_and_their_calls():
     first = shared(inputs)
     second = shared(keras.layers.ReLU(name="relu")(first))
     model = keras.Model(inputs, keras.layers.Add(name="add")([first, second]))
-    keys = _keras_private.graph_node_keys([model])
-    calls = _keras_private.layer_calls(shared, keys)
+    keys = keras_private.graph_node_keys([model])
+    calls = keras_private.layer_calls(shared, keys)
     assert len(calls) == 2 and all(len(node.outputs) == 1 for node in calls)
-    consumers = _keras_private.tensor_consumers(calls[0].outputs[0], keys)
+    consumers = keras_private.tensor_consumers(calls[0].outputs[0], keys)
     assert sorted(node.operation.name for node in consumers) == ["add", "relu"]
-    assert [node.operation.name for node in _keras_private.tensor_consumers(calls[1].outputs[0], keys)] == [
+    assert [node.operation.name for node in keras_private.tensor_consumers(calls[1].outputs[0], keys)] == [
         "add"
     ]
     # a tap model calling the layers again adds nodes outside the model's graph
     other = keras.Input((4,))
     keras.Model(other, shared(other))
-    assert len(_keras_private.layer_calls(shared, keys)) == 2
+    assert len(keras_private.layer_calls(shared, keys)) == 2
     sequential = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    assert _keras_private.graph_function(sequential).outputs and _keras_private.graph_function(model) is model
+    assert keras_private.graph_function(sequential).outputs and keras_private.graph_function(model) is model
 
 
 def test_a_node_runs_again_with_a_value_in_place_of_its_input():
@@ -208,18 +208,18 @@ def test_a_node_runs_again_with_a_value_in_place_of_its_input():
     hidden = keras.layers.Dense(3, name="dense")(inputs)
     shifted = hidden + 1.0  # a keras.ops node with a constant argument
     model = keras.Model(inputs, shifted)
-    keys = _keras_private.graph_node_keys([model])
-    (node,) = _keras_private.tensor_consumers(hidden, keys)
+    keys = keras_private.graph_node_keys([model])
+    (node,) = keras_private.tensor_consumers(hidden, keys)
     value = np.ones((2, 3), "float32")
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(_keras_private.call_node_on(node, hidden, value)), 2.0
+        keras.ops.convert_to_numpy(keras_private.call_node_on(node, hidden, value)), 2.0
     )
 
 
 def test_sublayers_are_the_layers_a_layer_holds():
     attention = keras.layers.MultiHeadAttention(2, 4, name="mha")
     attention.build((None, 5, 8), (None, 5, 8))
-    names = {layer.name for layer in _keras_private.sublayers(attention)}
+    names = {layer.name for layer in keras_private.sublayers(attention)}
     assert {"query", "key", "value", "attention_output"} <= names
 
 
@@ -235,7 +235,7 @@ def test_replaced_calls_wrap_and_are_removed():
 
         return call
 
-    with _keras_private.replaced_calls([layer], wrap):
+    with keras_private.replaced_calls([layer], wrap):
         layer(np.ones((1, 3), "float32"))
     layer(np.ones((1, 3), "float32"))
     assert seen == [layer.name] and "call" not in vars(layer)
@@ -245,7 +245,7 @@ def test_keras_own_initializer_table_is_what_get_reads_for_strings():
     # The table register_initializer_names writes into: a name put there
     # resolves in keras.initializers.get and keras.initializers.deserialize.
     # If a Keras upgrade moves or stops reading it, this fails, not a user.
-    table = _keras_private._initializer_table()
+    table = keras_private._initializer_table()
     assert table is not None and table["HeNormal"] is keras.initializers.HeNormal
 
     table["keras_fracinit_probe"] = keras.initializers.Ones  # a name Keras itself does not use
@@ -265,11 +265,11 @@ def test_registered_initializer_names_resolve_on_this_keras():
 
 
 def test_a_keras_that_resolves_no_string_names_warns(monkeypatch):
-    monkeypatch.setattr(_keras_private, "_initializer_table", lambda: None)
+    monkeypatch.setattr(keras_private, "_initializer_table", lambda: None)
     monkeypatch.setattr(keras.saving, "get_custom_objects", lambda: {})
 
     class Unknown(keras.initializers.Zeros):
         pass
 
     with pytest.warns(UserWarning, match=r"does not resolve the initializer names \['no_such_name'\]"):
-        _keras_private.register_initializer_names({"no_such_name": Unknown})
+        keras_private.register_initializer_names({"no_such_name": Unknown})

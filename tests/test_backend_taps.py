@@ -1,12 +1,12 @@
-"""`keras_fracinit._taps` (and `_layers`): one forward pass that reduces chosen layers' signals."""
+"""`keras_fracinit._backend.taps` (and `_layers`): one forward pass that reduces chosen layers' signals."""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_fracinit import _keras_private
 from keras_fracinit import _layers
-from keras_fracinit import _taps as taps
+from keras_fracinit._backend import keras_private
+from keras_fracinit._backend import taps
 
 
 def _mean_square(tensor):
@@ -132,8 +132,8 @@ def test_subclassed_models_are_reported_not_tapped():
 def test_a_keras_without_the_graph_runner_leaves_models_untapped(monkeypatch):
     model = _nested_model()
     assert taps.is_tappable(model)
-    owner = next(cls for cls in _keras_private.Functional.__mro__ if "_run_through_graph" in vars(cls))
+    owner = next(cls for cls in keras_private.Functional.__mro__ if "_run_through_graph" in vars(cls))
     monkeypatch.delattr(owner, "_run_through_graph")
-    monkeypatch.setattr(_keras_private, "_warned", set())
+    monkeypatch.setattr(keras_private, "_warned", set())
     with pytest.warns(UserWarning, match="no `Functional._run_through_graph`"):
         assert not taps.is_tappable(model)

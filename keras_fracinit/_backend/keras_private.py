@@ -7,7 +7,7 @@ weights in the middle of an epoch, or (from Keras 3.16 on) to make a
 package's string names resolve in `keras.initializers.get`. Each accessor below uses Keras'
 internals for one of these. Where an internal is missing (after a Keras
 upgrade), the accessor warns once, says what degrades, and falls back
-safely; nothing fails silently. `tests/test_keras_private.py` pins each one
+safely; nothing fails silently. `tests/test_backend_keras_private.py` pins each one
 against the installed Keras, so an upgrade that moves them fails a named
 test rather than a user.
 """
