@@ -1,7 +1,6 @@
 """Keras initializers that preserve the s-th moment of the signal norm."""
 
 import math
-import random as python_random
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 import keras
 
 from keras_fracinit import _checks
+from keras_fracinit._backend import keras_checks
 from keras_fracinit._backend import keras_private
 from keras_fracinit._backend import kernel_draws
 from keras_fracinit.theory import activation as activation_lib
@@ -58,32 +58,6 @@ def layer_widths(shape: Sequence[int], input_axes=None, output_axes=None) -> tup
     if len(shape) >= 2:
         return int(shape[-2]), int(shape[-1])
     return kernel_fans(shape)
-
-
-def _check_seed(seed):
-    if seed is None:
-        # Keras' own rule for unseeded initializers (python `random`, so that
-        # `keras.utils.set_random_seed` makes them reproducible).
-        return python_random.randint(1, int(1e9))
-    if isinstance(seed, dict):
-        return keras.saving.deserialize_keras_object(seed)
-    if isinstance(seed, bool) or not isinstance(seed, (int, keras.random.SeedGenerator)):
-        raise ValueError(
-            "Argument `seed` must be an integer or an instance of "
-            f"`keras.random.SeedGenerator`. Received: seed={seed!r}"
-        )
-    return seed
-
-
-def _check_float_dtype(dtype):
-    dtype = keras.backend.standardize_dtype(dtype or keras.backend.floatx())
-    if not keras.backend.is_float_dtype(dtype):
-        raise ValueError(
-            "Argument `dtype` must be a floating-point dtype (float16, "
-            "bfloat16, float32 or float64). "
-            f"Received: dtype={dtype}"
-        )
-    return dtype
 
 
 class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
@@ -139,7 +113,7 @@ class _FractionalMomentInitializer(keras.initializers.VarianceScaling):
             scale=self.spec.law.second_moment_gain,
             mode=mode,
             distribution=self._DISTRIBUTION,
-            seed=_check_seed(seed),
+            seed=keras_checks.check_seed(seed),
             input_axes=_checks.check_axes(input_axes, "input_axes"),
             output_axes=_checks.check_axes(output_axes, "output_axes"),
         )
@@ -304,7 +278,7 @@ class FractionalMomentNormal(_FractionalMomentInitializer):
     """
 
     def __call__(self, shape, dtype=None, layout=None):
-        dtype = _check_float_dtype(dtype)
+        dtype = keras_checks.check_float_dtype(dtype)
         if layout is not None:
             stddev = self.stddev(shape)
             return kernel_draws.laid_out("normal", shape, dtype, stddev, self._seed_for_call(), layout)
@@ -348,7 +322,7 @@ class FractionalMomentUniform(_FractionalMomentInitializer):
     _DISTRIBUTION = "uniform"
 
     def __call__(self, shape, dtype=None, layout=None):
-        dtype = _check_float_dtype(dtype)
+        dtype = keras_checks.check_float_dtype(dtype)
         limit = math.sqrt(3.0) * self.stddev(shape)
         if layout is not None:
             return kernel_draws.laid_out("uniform", shape, dtype, limit, self._seed_for_call(), layout)
