@@ -160,12 +160,12 @@ def counts_table():
 
 def look_through_table():
     """Every layer and op `initialize` reads a path through, and why its law is known."""
-    from keras_fracinit import _layer_laws
+    from keras_fracinit._graph import look_through
 
     rows = ["| step | layers | `keras.ops` calls | why the law is known |", "|---|---|---|---|"]
-    for entry in _layer_laws.LOOK_THROUGH:
+    for entry in look_through.LOOK_THROUGH:
         layers = ", ".join(f"`{cls.__name__}`" for cls in entry.layers)
-        if entry.category == _layer_laws.REARRANGE:
+        if entry.category == look_through.REARRANGE:
             layers += ", `Activation('linear')`"
         ops = ", ".join(f"`{op}`" for op in entry.ops) or "-"
         rows.append(f"| {entry.category} | {layers} | {ops} | {entry.why} |")

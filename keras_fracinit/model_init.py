@@ -16,11 +16,11 @@ import keras
 
 from keras_fracinit import _calibration
 from keras_fracinit import _checks
-from keras_fracinit import _graph_paths
-from keras_fracinit import _layers
-from keras_fracinit import _plan
 from keras_fracinit import initializers as fracinit
 from keras_fracinit._backend import kernel_draws
+from keras_fracinit._graph import kernel_plan
+from keras_fracinit._graph import model_layers
+from keras_fracinit._graph import routes
 
 _ON_UNSUPPORTED = ("raise", "warn")
 _STATUSES = ("initialized", "calibrated", "skipped")
@@ -215,7 +215,7 @@ def initialize(
 
 
 def _warn_hidden_graphs(model, calibrating):
-    hidden, _ = _layers.hidden_graphs(model)
+    hidden, _ = model_layers.hidden_graphs(model)
     if hidden:
         warnings.warn(
             "keras_fracinit.initialize: the graph of subclassed model(s) "
@@ -229,7 +229,7 @@ def _warn_hidden_graphs(model, calibrating):
 def _plan_report(model, s, mode, on_unsupported, calibrating, include_frozen):
     """`(plans, report)`: what every kernel gets, decided before anything is drawn."""
     # Plan every kernel first: any error leaves the model untouched.
-    plans = _plan.plan_model(model, include_frozen)
+    plans = kernel_plan.plan_model(model, include_frozen)
     entries = [_entry(plan, s, mode, calibrating) for plan in plans]
     outside = [entry for entry in entries if entry.status == "outside"]
     if outside and not calibrating:
@@ -250,7 +250,7 @@ def _plan_report(model, s, mode, on_unsupported, calibrating, include_frozen):
             dataclasses.replace(e, status="skipped", stddev=None) if e.status == "outside" else e
             for e in entries
         ]
-    skipped = [e for e, plan in zip(entries, plans) if plan.skip and plan.skip != _plan.FROZEN_REASON]
+    skipped = [e for e, plan in zip(entries, plans) if plan.skip and plan.skip != kernel_plan.FROZEN_REASON]
     if skipped:
         warnings.warn(
             f"keras_fracinit.initialize: left {len(skipped)} kernel(s) as they were: " + _listing(skipped),
@@ -367,7 +367,7 @@ def _calibration_targets(plans, report):
 def _calibrated(model, report, targets, data, s, tolerance, max_iterations):
     ends = {target.key: target.end.name for target in targets}
     outcomes = _calibration.calibrate(
-        model, targets, data, s, tolerance, max_iterations, _graph_paths.Graph.of(model)
+        model, targets, data, s, tolerance, max_iterations, routes.Graph.of(model)
     )
     short = []
     for index, outcome in outcomes.items():

@@ -8,13 +8,13 @@ from typing import Any
 import keras
 
 from keras_fracinit import _checks
-from keras_fracinit import _layers
 from keras_fracinit import heavy_tails
 from keras_fracinit import tail_index
 from keras_fracinit._backend import batching
 from keras_fracinit._gradient_noise import NOISE_ENTRIES
 from keras_fracinit._gradient_noise import KernelGradients
 from keras_fracinit._gradient_noise import resolve_loss
+from keras_fracinit._graph import model_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _measured_layers(model, layers):
     """`{path: layer}` of the layers with a trainable kernel (those named in `layers`)."""
     chosen = {
         path: layer
-        for path, layer in _layers.named_layers(model)
+        for path, layer in model_layers.named_layers(model)
         if getattr(layer, "kernel", None) is not None and layer.kernel.trainable
     }
     if layers is not None:

@@ -1,12 +1,12 @@
-"""`keras_fracinit._backend.taps` (and `_layers`): one forward pass that reduces chosen layers' signals."""
+"""`keras_fracinit._backend.taps` (and `_graph.model_layers`): one pass reduces chosen layers' signals."""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_fracinit import _layers
 from keras_fracinit._backend import keras_private
 from keras_fracinit._backend import taps
+from keras_fracinit._graph import model_layers
 
 
 def _mean_square(tensor):
@@ -35,7 +35,7 @@ def _nested_model():
 
 
 def test_named_layers_opens_nested_models():
-    named = list(_layers.named_layers(_nested_model()))
+    named = list(model_layers.named_layers(_nested_model()))
     paths = [path for path, layer in named if not isinstance(layer, keras.layers.InputLayer)]
     assert paths == ["conv", "flat", "a", "inner/i1", "inner/i2", "block/fd"]
     assert not any(isinstance(layer, keras.Model) for _, layer in named)
@@ -43,7 +43,7 @@ def test_named_layers_opens_nested_models():
 
 def test_reductions_equal_per_layer_submodels_in_nested_models():
     model = _nested_model()
-    kernels = {path: layer for path, layer in _layers.named_layers(model) if hasattr(layer, "kernel")}
+    kernels = {path: layer for path, layer in model_layers.named_layers(model) if hasattr(layer, "kernel")}
     assert list(kernels) == ["conv", "a", "inner/i1", "inner/i2", "block/fd"]
     result = taps.tap_model(model, kernels, _mean_square)
     assert result.tapped == list(kernels) and result.untapped == []
@@ -79,7 +79,7 @@ def test_reductions_equal_per_layer_submodels_in_nested_models():
 
 def test_shares_weights_and_creates_none():
     model = _nested_model()
-    kernels = {path: layer for path, layer in _layers.named_layers(model) if hasattr(layer, "kernel")}
+    kernels = {path: layer for path, layer in model_layers.named_layers(model) if hasattr(layer, "kernel")}
     result = taps.tap_model(model, kernels, _mean_square)
     assert len(result.model.weights) == len(model.weights)
     assert {id(w) for w in result.model.weights} == {id(w) for w in model.weights}
@@ -123,7 +123,7 @@ def test_subclassed_models_are_reported_not_tapped():
 
     x = keras.Input((3,))
     outer = keras.Model(x, keras.layers.Dense(2, name="after")(sub(x)))
-    layers = {path: layer for path, layer in _layers.named_layers(outer) if hasattr(layer, "kernel")}
+    layers = {path: layer for path, layer in model_layers.named_layers(outer) if hasattr(layer, "kernel")}
     result = taps.tap_model(outer, layers, _mean_square)
     assert result.tapped == ["after"]
     assert result.untapped == [path for path in layers if path != "after"]

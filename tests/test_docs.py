@@ -23,7 +23,7 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.model_init",
     "keras_fracinit.tail_index",
     "keras_fracinit.heavy_tails",
-    "keras_fracinit._layers",
+    "keras_fracinit._graph.model_layers",
     "keras_fracinit._gradient_noise",
     "keras_fracinit.suggest",
     "keras_fracinit.monitor.callback",
@@ -73,13 +73,13 @@ def _check_rendered_api(api):
 
 
 def test_the_real_models_page_lists_every_step_a_path_is_read_through():
-    from keras_fracinit import _layer_laws
+    from keras_fracinit._graph import look_through
 
     page = (ROOT / "docs" / "real-models.md").read_text()
     section = page.split("<!-- real_models_look_through:begin -->")[1].split(
         "<!-- real_models_look_through:end -->"
     )[0]
-    for entry in _layer_laws.LOOK_THROUGH:
+    for entry in look_through.LOOK_THROUGH:
         assert f"| {entry.category} |" in section and entry.why in section, entry.category
         for name in [cls.__name__ for cls in entry.layers] + list(entry.ops):
             assert f"`{name}`" in section, name

@@ -10,11 +10,11 @@ import keras
 
 from keras_fracinit import _checks
 from keras_fracinit import _gradient_noise as gradient_noise
-from keras_fracinit import _layers
-from keras_fracinit import _plan
 from keras_fracinit._backend import batching
 from keras_fracinit._backend import keras_private
 from keras_fracinit._backend import taps
+from keras_fracinit._graph import kernel_plan
+from keras_fracinit._graph import model_layers
 from keras_fracinit.monitor import plot as plot_lib
 from keras_fracinit.monitor import probe as probe_lib
 from keras_fracinit.monitor import scalars as scalars_lib
@@ -347,7 +347,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._built_for = model
 
     def _select_layers(self, model):
-        chosen = _plan.select(model, self.layers)
+        chosen = kernel_plan.select(model, self.layers)
         if self.tail_index and self.layers is not None:
             frozen = [path for path, plan in chosen.items() if not plan.variable.trainable]
             if frozen:
@@ -385,4 +385,4 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
 
 def _weights_exist(model):
-    return all(layer.built for _, layer in _layers.named_layers(model))
+    return all(layer.built for _, layer in model_layers.named_layers(model))

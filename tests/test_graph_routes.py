@@ -1,4 +1,4 @@
-"""`keras_fracinit._graph_paths`: every path from a kernel is read, with no default."""
+"""`keras_fracinit._graph.routes`: every route from a kernel is read, with no default."""
 
 import keras
 import numpy as np
@@ -6,12 +6,12 @@ import pytest
 
 import keras_fracinit
 from keras_fracinit import FractionalMomentNormal
-from keras_fracinit import _graph_paths
-from keras_fracinit import _layer_laws
+from keras_fracinit._graph import look_through
+from keras_fracinit._graph import routes
 
 
 def _path(model, name):
-    return _graph_paths.read(model.get_layer(name), _graph_paths.Graph.of(model))
+    return routes.read(model.get_layer(name), routes.Graph.of(model))
 
 
 def _model(*steps, inputs=(6, 6, 4), kernel=None):
@@ -167,9 +167,9 @@ def test_frozen_kernels_are_left_alone_unless_asked():
 
 
 def test_the_look_through_table_names_a_reason_for_every_entry():
-    assert all(entry.why and (entry.layers or entry.ops) for entry in _layer_laws.LOOK_THROUGH)
-    assert _layer_laws.look_through(keras.layers.Activation("linear")).category == _layer_laws.REARRANGE
-    assert _layer_laws.look_through(keras.layers.Activation("relu")) is None
+    assert all(entry.why and (entry.layers or entry.ops) for entry in look_through.LOOK_THROUGH)
+    assert look_through.look_through(keras.layers.Activation("linear")).category == look_through.REARRANGE
+    assert look_through.look_through(keras.layers.Activation("relu")) is None
 
 
 class _OwnKernel(keras.layers.Layer):

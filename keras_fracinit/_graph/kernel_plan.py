@@ -7,10 +7,10 @@ them, so both name, find and read every kernel the same way.
 import dataclasses
 from typing import Any
 
-from keras_fracinit import _graph_paths
-from keras_fracinit import _kernel_rules
-from keras_fracinit import _layers
 from keras_fracinit._backend import keras_private
+from keras_fracinit._graph import fans
+from keras_fracinit._graph import model_layers
+from keras_fracinit._graph import routes
 
 FROZEN_REASON = "frozen (trainable=False); pass include_frozen=True to re-draw it"
 
@@ -26,8 +26,8 @@ class KernelPlan:
             kernels of its sublayers).
         start: The layer whose call applies the kernel; its input starts
             the kernel's path.
-        kernel: Its `_kernel_rules.Kernel` (None for a kernel not drawn).
-        path: Its `_graph_paths.Path` (None for a kernel not drawn).
+        kernel: Its `fans.Kernel` (None for a kernel not drawn).
+        path: Its `routes.Path` (None for a kernel not drawn).
         visible: Whether `start` is a node of the model's graph (False
             inside subclassed models and composite layers).
         skip: Why the kernel is left as it is (recurrent, frozen), or empty.
@@ -57,16 +57,16 @@ def _name(prefix, kernel_name):
 
 def plan_model(model, include_frozen=False):
     """`KernelPlan`s for every kernel of `model`, in model order."""
-    graph = _graph_paths.Graph.of(model)
+    graph = routes.Graph.of(model)
     plans = []
-    for name, layer in _layers.named_layers(model):
-        if not _kernel_rules.kernel_weights(layer):
+    for name, layer in model_layers.named_layers(model):
+        if not fans.kernel_weights(layer):
             continue
-        kernels, reason = _kernel_rules.layer_kernels(layer)
+        kernels, reason = fans.layer_kernels(layer)
         if reason:
             plans += _skipped(name, layer, layer, reason)
             continue
-        path = _graph_paths.read(layer, graph)
+        path = routes.read(layer, graph)
         visible = _seen(layer, graph)
         if kernels:
             for kernel in kernels:
@@ -84,7 +84,7 @@ def plan_model(model, include_frozen=False):
                     )
                 )
             continue
-        for sub_name, sublayer, sub_kernels, sub_reason in _kernel_rules.composite_kernels(layer, name):
+        for sub_name, sublayer, sub_kernels, sub_reason in fans.composite_kernels(layer, name):
             if sub_reason:
                 plans += _skipped(sub_name, layer, sublayer, sub_reason)
                 continue
@@ -115,7 +115,7 @@ def _skipped(prefix, holder, layer, reason):
     """Plans for the kernels of `layer` left as they are, with the reason."""
     return [
         KernelPlan(f"{prefix}/{kernel_name}", holder, layer, None, None, False, reason, variable)
-        for kernel_name, variable in _kernel_rules.named_kernel_weights(layer)
+        for kernel_name, variable in fans.named_kernel_weights(layer)
     ]
 
 
@@ -124,14 +124,14 @@ def _seen(layer, graph):
 
 
 def _linear_map(kernel):
-    return _graph_paths.Path("linear", None, 0.0, f"{kernel.name} (linear map)", kernel.applied_by)
+    return routes.Path("linear", None, 0.0, f"{kernel.name} (linear map)", kernel.applied_by)
 
 
 def _hidden(sublayer, composite):
     """The path of a sublayer run by a composite layer's call(), which no graph shows."""
-    path = _graph_paths.read(sublayer, _graph_paths.Graph(None, {}, None))
+    path = routes.read(sublayer, routes.Graph(None, {}, None))
     reason = path.reason and f"inside {type(composite).__name__} '{composite.name}', whose call() is not read"
-    if not _kernel_rules.is_kernel_layer(sublayer):
+    if not fans.is_kernel_layer(sublayer):
         # a kernel the unknown layer holds itself: its own activation says
         # nothing about how its call() uses the kernel
         reason = f"how {type(sublayer).__name__} '{sublayer.name}' uses its kernel is not known"
@@ -153,7 +153,7 @@ def select(model, items=None):
     by_layer: dict = {}
     for plan in available.values():
         by_layer.setdefault(id(plan.layer), []).append(plan)
-    paths = {path: id(layer) for path, layer in _layers.named_layers(model)}
+    paths = {path: id(layer) for path, layer in model_layers.named_layers(model)}
     chosen = {}
     for item in items:
         if isinstance(item, str) and item in available:

@@ -9,7 +9,7 @@ import pytest
 import keras_fracinit
 from keras_fracinit import FractionalMomentNormal
 from keras_fracinit import theory
-from keras_fracinit._kernel_rules import einsum_axes
+from keras_fracinit._graph.fans import einsum_axes
 
 
 def _numpy(x):

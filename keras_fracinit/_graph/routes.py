@@ -2,7 +2,7 @@
 
 A kernel's gain is exact when every path from its layer's output reaches
 the same activation of the paper's class through steps whose effect on the
-law is known (`_layer_laws.LOOK_THROUGH`), or reaches a linear map (another
+law is known (`look_through.LOOK_THROUGH`), or reaches a linear map (another
 kernel) or the model's output with no nonlinearity (linear). Every consumer
 is followed, into and out of nested models. A path that meets anything else
 (an unknown layer or op, an activation outside the class, a max pooling
@@ -13,10 +13,10 @@ class: `Path.exact` is False and `Path.reason` says why. There is no default.
 import dataclasses
 from typing import Any
 
-from keras_fracinit import _kernel_rules
-from keras_fracinit import _layer_laws as laws
-from keras_fracinit import _layers
 from keras_fracinit._backend import keras_private
+from keras_fracinit._graph import fans
+from keras_fracinit._graph import look_through
+from keras_fracinit._graph import model_layers
 
 _MODEL_OUTPUT = "model output"
 
@@ -40,7 +40,7 @@ class Graph:
 
     @classmethod
     def of(cls, model):
-        models = [model, *_layers.nested_models(model)]
+        models = [model, *model_layers.nested_models(model)]
         outputs = {}
         for graph_model in models:
             function = (
@@ -96,7 +96,7 @@ class Path:
     @property
     def exact(self):
         """Whether the exact gain holds: a known law and an activation of the class."""
-        return not self.reason and laws.in_class(self.activation, self.negative_slope)
+        return not self.reason and look_through.in_class(self.activation, self.negative_slope)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +123,7 @@ class _State:
 
 def read(layer, graph):
     """The `Path` of `layer`'s kernel in `graph` (`Graph.of(model)`)."""
-    activation, slope = laws.own_activation(layer)
+    activation, slope = look_through.own_activation(layer)
     calls = [] if graph.node_keys is None else keras_private.layer_calls(layer, graph.node_keys)
     outputs = [tensor for node in calls for tensor in node.outputs]
     if not outputs:
@@ -136,7 +136,7 @@ def read(layer, graph):
         )
         return Path(activation, slope, 0.0, "layer", layer, reason=hidden)
     if activation != "linear":
-        if activation in laws.HEAD_ACTIVATIONS and _only_outputs(outputs, graph):
+        if activation in look_through.HEAD_ACTIVATIONS and _only_outputs(outputs, graph):
             return Path("linear", None, 0.0, f"layer ({activation} head: logits)", layer, head=True)
         return _with_dropout_after(Path(activation, slope, 0.0, "layer", layer), outputs, graph)
     steps, seen = [], set()
@@ -168,30 +168,34 @@ def _walk(tensor, state, producer, graph, steps, seen):
             inner = keras_private.graph_function(operation).inputs[index]
             _walk(inner, dataclasses.replace(state, names=names), producer, graph, steps, seen)
             continue
-        entry = laws.look_through(operation)
-        if entry is not None and entry.category == laws.MERGE and len(node.input_tensors) < 2:
+        entry = look_through.look_through(operation)
+        if entry is not None and entry.category == look_through.MERGE and len(node.input_tensors) < 2:
             steps.append(_problem(state, names, f"'{operation.name}' with a constant (a shift)"))
             continue
         if entry is not None:
-            if entry.category == laws.AVERAGE_POOLING and (
-                state.saw_max or not _kernel_rules.is_per_location(producer)
+            if entry.category == look_through.AVERAGE_POOLING and (
+                state.saw_max or not fans.is_per_location(producer)
             ):
                 steps.append(_problem(state, names, f"'{operation.name}' averages over locations here"))
                 continue
-            keep = state.keep * (1 - float(operation.rate)) if entry.category == laws.DROPOUT else state.keep
+            keep = (
+                state.keep * (1 - float(operation.rate))
+                if entry.category == look_through.DROPOUT
+                else state.keep
+            )
             moved = _State(
                 names,
                 keep,
-                state.normalized or entry.category == laws.NORMALIZATION,
-                state.saw_max or entry.category == laws.MAX_POOLING,
+                state.normalized or entry.category == look_through.NORMALIZATION,
+                state.saw_max or entry.category == look_through.MAX_POOLING,
             )
             for output in node.outputs:
                 _walk(output, moved, producer, graph, steps, seen)
             continue
-        found = laws.activation_layer(operation)
+        found = look_through.activation_layer(operation)
         if found is not None:
             steps.append(_activation_step(found, operation, node, names, state, producer, graph))
-        elif _kernel_rules.is_kernel_layer(operation):
+        elif fans.is_kernel_layer(operation):
             steps.append(_linear_step(state, f"{operation.name} (linear map)", producer))
         else:
             steps.append(
@@ -211,10 +215,10 @@ def _problem(state, names, why):
 
 def _activation_step(found, operation, node, names, state, producer, graph):
     activation, slope = found
-    if activation in laws.HEAD_ACTIVATIONS and _only_outputs(node.outputs, graph):
+    if activation in look_through.HEAD_ACTIVATIONS and _only_outputs(node.outputs, graph):
         # a softmax or sigmoid output: the kernel makes its logits
         return _linear_step(state, f"{names[-1]} ({activation} head: logits)", producer, head=True)
-    if state.saw_max and activation not in laws.MONOTONE:
+    if state.saw_max and activation not in look_through.MONOTONE:
         return _problem(state, names, f"a max pooling before '{activation}', which is not monotone")
     after = _dropout_after(node.outputs, graph)
     if len(after) > 1:
@@ -230,10 +234,10 @@ def _dropout_after(tensors, graph, keep=1.0):
         if graph.exits(tensor):
             keeps.add(keep)
         for node in graph.consumers(tensor):
-            entry = laws.look_through(node.operation)
-            if entry is not None and entry.category == laws.DROPOUT:
+            entry = look_through.look_through(node.operation)
+            if entry is not None and entry.category == look_through.DROPOUT:
                 keeps |= _dropout_after(node.outputs, graph, keep * (1 - float(node.operation.rate)))
-            elif entry is not None and entry.category == laws.REARRANGE:
+            elif entry is not None and entry.category == look_through.REARRANGE:
                 keeps |= _dropout_after(node.outputs, graph, keep)
             else:
                 keeps.add(keep)
