@@ -29,8 +29,7 @@ import report
 from scipy import stats
 
 from fracinit_experiments import docs_sections
-from keras_fracinit import heavy_tails
-from keras_fracinit import tail_index
+from keras_fracinit import tails
 
 SIZES = {"monitor": (8, 65536), "suggest_s": (32, 4096)}
 
@@ -94,15 +93,15 @@ LAWS = {
 
 def estimates(draws, seed):
     noise = draws - draws.mean(axis=0)
-    standardized = tail_index.standardized_noise(draws)
+    standardized = tails.standardized_noise(draws)
     start = time.perf_counter()
-    verdict = heavy_tails.assess_heavy_tails(draws, seed=seed).verdict
+    verdict = tails.assess_heavy_tails(draws, seed=seed).verdict
     seconds = time.perf_counter() - start
     values = {
-        "block sum, pooled": tail_index.block_sum_tail_index(noise),
-        "block sum, per entry": tail_index.per_entry_tail_index(draws),
-        "Hill, pooled": tail_index.hill_tail_index(noise),
-        "Hill, per entry": tail_index.hill_tail_index(standardized),
+        "block sum, pooled": tails.block_sum_tail_index(noise),
+        "block sum, per entry": tails.per_entry_tail_index(draws),
+        "Hill, pooled": tails.hill_tail_index(noise),
+        "Hill, per entry": tails.hill_tail_index(standardized),
     }
     return values, verdict, seconds
 
@@ -138,7 +137,7 @@ def table(size, seeds):
         hill = [cell(found[key], hill_target) for key in ("Hill, pooled", "Hill, per entry")]
         if math.isinf(hill_target):
             hill = [f"*{value}*" for value in hill]
-        counts = " / ".join(str(verdicts.count(v)) for v in heavy_tails.VERDICTS)
+        counts = " / ".join(str(verdicts.count(v)) for v in tails.VERDICTS)
         lines.append(
             f"| {name} | {cell(found['block sum, pooled'], target)} | "
             f"{cell(found['block sum, per entry'], target)} | {hill[0]} | {hill[1]} | {counts} |"

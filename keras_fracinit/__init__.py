@@ -31,7 +31,9 @@ _LAZY_ATTRIBUTES = {
     "initialize": "keras_fracinit.model_init",
     "suggest_s": "keras_fracinit.suggest",
 }
-_LAZY_SUBMODULES = ("datasets", "simulate", "tail_index", "theory")
+_LAZY_SUBMODULES = ("datasets", "simulate", "tails", "theory")
+# Old homes of `tails`, kept working with a DeprecationWarning.
+_DEPRECATED_SUBMODULES = ("heavy_tails", "tail_index")
 
 __all__ = [
     "FractionalMomentMonitor",
@@ -45,14 +47,14 @@ __all__ = [
     "initialize",
     "simulate",
     "suggest_s",
-    "tail_index",
+    "tails",
     "theory",
 ]
 
 if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from keras_fracinit import datasets
     from keras_fracinit import simulate
-    from keras_fracinit import tail_index
+    from keras_fracinit import tails
     from keras_fracinit import theory
     from keras_fracinit.initializers import FractionalMomentNormal
     from keras_fracinit.initializers import FractionalMomentUniform
@@ -68,7 +70,7 @@ if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
 def __getattr__(name):
     if name in _LAZY_ATTRIBUTES:
         value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
-    elif name in _LAZY_SUBMODULES:
+    elif name in _LAZY_SUBMODULES or name in _DEPRECATED_SUBMODULES:
         value = importlib.import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

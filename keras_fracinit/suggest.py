@@ -8,13 +8,14 @@ from typing import Any
 import keras
 
 from keras_fracinit import _checks
-from keras_fracinit import heavy_tails
-from keras_fracinit import tail_index
 from keras_fracinit._backend import batching
-from keras_fracinit._gradient_noise import NOISE_ENTRIES
-from keras_fracinit._gradient_noise import KernelGradients
-from keras_fracinit._gradient_noise import resolve_loss
 from keras_fracinit._graph import model_layers
+from keras_fracinit.tails import estimators
+from keras_fracinit.tails._gradient_noise import NOISE_ENTRIES
+from keras_fracinit.tails._gradient_noise import KernelGradients
+from keras_fracinit.tails._gradient_noise import resolve_loss
+from keras_fracinit.tails.assessment import HeavyTailAssessment
+from keras_fracinit.tails.assessment import assess_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +34,8 @@ class SuggestedS:
 
     s: float
     reason: str
-    assessment: heavy_tails.HeavyTailAssessment
-    per_layer: dict[str, heavy_tails.HeavyTailAssessment]
+    assessment: HeavyTailAssessment
+    per_layer: dict[str, HeavyTailAssessment]
     batches: int
 
     @property
@@ -103,7 +104,7 @@ def suggest_s(
         s = min(alpha, 2)  if the verdict is "heavy-tailed",  else  s = 2,
 
     with `alpha` the tail index of the model's stochastic-gradient noise and
-    the verdict of `keras_fracinit.heavy_tails.assess_heavy_tails`. Each
+    the verdict of `keras_fracinit.tails.assess_heavy_tails`. Each
     kernel's gradients on `batches` mini-batches (at most 65,536 fixed random
     entries per kernel) are the draws; `per_entry_tail_index` compares every
     entry with its own scale, so entries of different sizes do not read as
@@ -162,7 +163,7 @@ def suggest_s(
         )
     kernels = [layer.kernel for layer in chosen.values()]
     draws = KernelGradients(model, kernels, loss, NOISE_ENTRIES).draws(data)
-    noisy = {path: d for path, d in zip(chosen, draws) if tail_index.carries_noise(d)}
+    noisy = {path: d for path, d in zip(chosen, draws) if estimators.carries_noise(d)}
     if not noisy:
         raise ValueError(
             "The gradient noise is zero (or not finite) in every measured layer: no tail index to "
@@ -176,7 +177,7 @@ def suggest_s(
             "suggestion rests on the other layers.",
             stacklevel=2,
         )
-    pooled, per_layer = heavy_tails.assess_layers(list(noisy.values()), level=level)
+    pooled, per_layer = assess_layers(list(noisy.values()), level=level)
     return SuggestedS(
         s=min(pooled.alpha, 2.0) if pooled.verdict == "heavy-tailed" else 2.0,
         reason=_reason(pooled),

@@ -21,10 +21,10 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.initializers",
     "keras_fracinit.simulate",
     "keras_fracinit.model_init",
-    "keras_fracinit.tail_index",
-    "keras_fracinit.heavy_tails",
+    "keras_fracinit.tails.estimators",
+    "keras_fracinit.tails.assessment",
     "keras_fracinit._graph.model_layers",
-    "keras_fracinit._gradient_noise",
+    "keras_fracinit.tails._gradient_noise",
     "keras_fracinit.suggest",
     "keras_fracinit.monitor.callback",
 ]

@@ -11,7 +11,7 @@ from fracinit_experiments import regime_map_report
 from fracinit_experiments import side_by_side
 from fracinit_experiments import stacked_dense
 from fracinit_experiments import suggest_s_table
-from keras_fracinit.heavy_tails import VERDICTS
+from keras_fracinit.tails.assessment import VERDICTS
 
 pytestmark = pytest.mark.backend_independent
 

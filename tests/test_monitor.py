@@ -17,7 +17,7 @@ from monitor_models import s_moment
 
 from keras_fracinit import FractionalMomentMonitor
 from keras_fracinit import FractionalMomentNormal
-from keras_fracinit import tail_index as tail_index_lib
+from keras_fracinit.tails import estimators
 from keras_fracinit.theory import moments
 
 
@@ -142,7 +142,7 @@ def test_tail_index_equals_the_per_entry_estimate_of_closed_form_gradients():
         bx, by = x[8 * i : 8 * i + 8].astype(np.float64), y[8 * i : 8 * i + 8]
         gradients.append(2.0 / (8 * 3) * bx.T @ (bx @ w - by))
     gradients = np.stack(gradients)
-    expected = tail_index_lib.per_entry_tail_index(gradients)
+    expected = estimators.per_entry_tail_index(gradients)
     assert logged == pytest.approx(expected, rel=1e-3)
 
 
@@ -151,7 +151,7 @@ def test_an_infinite_tail_index_warns_once(monkeypatch):
 
     # The estimate is inf where block sums grow no faster than single draws
     # (light-tailed noise of a small layer); forced here.
-    monkeypatch.setattr(callback.gradient_noise, "noise_tail_index", lambda noise: math.inf)
+    monkeypatch.setattr(callback._gradient_noise, "noise_tail_index", lambda noise: math.inf)
     x, y = data(n=64)
     model = dense_stack()
     model.compile("sgd", "mse")

@@ -26,7 +26,7 @@ def run_fresh(code):
 def test_theory_datasets_and_command_line_import_no_keras_and_no_backend():
     out = run_fresh(
         "import runpy, sys\n"
-        "import keras_fracinit.theory, keras_fracinit.datasets, keras_fracinit.tail_index\n"
+        "import keras_fracinit.theory, keras_fracinit.datasets, keras_fracinit.tails\n"
         "keras_fracinit.theory.moment_gain(0.8, width=64)\n"
         "sys.argv = ['keras_fracinit', 'table', '--width', '8']\n"
         "try:\n"
@@ -136,3 +136,22 @@ def test_readme_opens_with_a_quickstart_of_at_most_15_lines():
     ):
         assert step in section, step
     assert "pip install keras-fracinit" not in readme  # no release on PyPI yet
+
+
+@pytest.mark.backend_independent
+def test_the_old_homes_of_tails_still_work_and_say_they_are_deprecated():
+    out = run_fresh(
+        "import sys, warnings\n"
+        "warnings.simplefilter('always')\n"
+        "import keras_fracinit\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    old_index, old_tails = keras_fracinit.tail_index, keras_fracinit.heavy_tails\n"
+        "import keras_fracinit.tails as tails\n"
+        "print(old_index.per_entry_tail_index is tails.per_entry_tail_index,\n"
+        "      old_tails.assess_heavy_tails is tails.assess_heavy_tails)\n"
+        "print(sorted(str(w.message).split(' is ')[0] for w in caught if w.category is DeprecationWarning))\n"
+        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    assert "True True" in out
+    assert "['keras_fracinit.heavy_tails', 'keras_fracinit.tail_index']" in out
+    assert "HEAVY []" in out

@@ -8,8 +8,8 @@ from helpers import batches_py_dataset
 from helpers import per_entry_sd
 
 import keras_fracinit
-from keras_fracinit import tail_index
 from keras_fracinit._backend import batching
+from keras_fracinit.tails import estimators
 
 
 def _linear_model(inputs=5, outputs=3, bias=False):
@@ -59,7 +59,7 @@ def test_gaussian_noise_with_per_entry_scales_suggests_two():
     assert sorted(suggestion.per_layer) == ["left", "right"]
     for assessment in suggestion.per_layer.values():
         assert abs(assessment.alpha - 2.0) <= 4 * per_entry_sd(2.0, inputs * batches // 4, 2)
-    pooled = tail_index.block_sum_tail_index(x.reshape(batches, 16, inputs).mean(axis=1))
+    pooled = estimators.block_sum_tail_index(x.reshape(batches, 16, inputs).mean(axis=1))
     assert pooled < 1.8  # what the pooled estimator would have said
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import keras
 
 from keras_fracinit import _checks
-from keras_fracinit import _gradient_noise as gradient_noise
 from keras_fracinit._backend import batching
 from keras_fracinit._backend import keras_private
 from keras_fracinit._backend import taps
@@ -21,6 +20,7 @@ from keras_fracinit.monitor import scalars as scalars_lib
 from keras_fracinit.monitor import statistics as statistics_lib
 from keras_fracinit.monitor.progress import CompactProgressLine
 from keras_fracinit.monitor.statistics import STATISTICS
+from keras_fracinit.tails import _gradient_noise
 
 
 class FractionalMomentMonitor(keras.callbacks.Callback):
@@ -140,7 +140,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self.kernels = bool(kernels)
         self.tail_index = bool(tail_index)
         self.log_dir = None if log_dir is None else scalars_lib.check_tensorboard(log_dir)
-        self.loss = loss if loss is None else gradient_noise.resolve_loss(loss)
+        self.loss = loss if loss is None else _gradient_noise.resolve_loss(loss)
         # A tail index needs two pairs of mini-batches.
         self.gradient_batches = _checks.check_int_at_least(
             gradient_batches,
@@ -327,7 +327,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 )
             loss = self.loss if self.loss is not None else getattr(model, "loss", None)
             try:
-                loss = gradient_noise.resolve_loss(loss)
+                loss = _gradient_noise.resolve_loss(loss)
             except ValueError as error:
                 raise ValueError(
                     "tail_index=True needs one loss for the gradients: compile "
@@ -335,8 +335,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                     f"The model's loss: {loss!r}"
                 ) from error
             kernels = [self._layers[name].variable for name in self._tailed]
-            self._gradients = gradient_noise.KernelGradients(
-                model, kernels, loss, gradient_noise.NOISE_ENTRIES
+            self._gradients = _gradient_noise.KernelGradients(
+                model, kernels, loss, _gradient_noise.NOISE_ENTRIES
             )
             # Equal mini-batches (a remainder is left out): equal noise scales.
             self._gradient_batches = batching.take_batches(

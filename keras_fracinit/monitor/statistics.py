@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 
-from keras_fracinit import _gradient_noise
+from keras_fracinit.tails import _gradient_noise
 
 # The logged statistics, in the order of tables and plots.
 STATISTICS = ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index")

@@ -8,12 +8,12 @@ from helpers import block_sum_sd
 from helpers import per_entry_sd
 from scipy import stats
 
-from keras_fracinit.tail_index import block_sum_tail_index
-from keras_fracinit.tail_index import block_terms
-from keras_fracinit.tail_index import carries_noise
-from keras_fracinit.tail_index import hill_tail_index
-from keras_fracinit.tail_index import per_entry_tail_index
-from keras_fracinit.tail_index import standardized_noise
+from keras_fracinit.tails.estimators import block_sum_tail_index
+from keras_fracinit.tails.estimators import block_terms
+from keras_fracinit.tails.estimators import carries_noise
+from keras_fracinit.tails.estimators import hill_tail_index
+from keras_fracinit.tails.estimators import per_entry_tail_index
+from keras_fracinit.tails.estimators import standardized_noise
 
 pytestmark = pytest.mark.backend_independent
 

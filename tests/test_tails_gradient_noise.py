@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_fracinit import _gradient_noise as gradient_noise
+from keras_fracinit.tails import _gradient_noise
 
 
 def _linear_model(inputs=5, outputs=3, bias=False):
@@ -16,7 +16,7 @@ def test_gradients_equal_the_closed_form_of_mean_squared_error():
     rng = np.random.default_rng(0)
     model = _linear_model(bias=True)
     kernel = model.get_layer("linear").kernel
-    gradients = gradient_noise.KernelGradients(model, [kernel], "mse")
+    gradients = _gradient_noise.KernelGradients(model, [kernel], "mse")
     x = rng.standard_normal((8, 5)).astype("float32")
     y = rng.standard_normal((8, 3)).astype("float32")
     (gradient,) = gradients(x, y)
@@ -39,7 +39,7 @@ def test_draws_stack_each_batchs_gradient_and_measuring_leaves_the_model_unchang
         ]
     )
     before = [keras.ops.convert_to_numpy(v).copy() for v in model.weights]
-    gradients = gradient_noise.KernelGradients(
+    gradients = _gradient_noise.KernelGradients(
         model, [model.get_layer("d").kernel, model.get_layer("out").kernel], "mse"
     )
     batches = [
@@ -70,13 +70,13 @@ def test_large_kernels_keep_a_fixed_subset_in_their_own_dtype():
         ]
     )
     kernels = [model.get_layer("big").kernel, model.get_layer("small").kernel]
-    full = gradient_noise.KernelGradients(model, kernels, "mse")
-    kept = gradient_noise.KernelGradients(model, kernels, "mse", max_entries=100)
+    full = _gradient_noise.KernelGradients(model, kernels, "mse")
+    kept = _gradient_noise.KernelGradients(model, kernels, "mse", max_entries=100)
     x, y = rng.standard_normal((8, 40)), rng.standard_normal((8, 1))
     (big, small), (big_kept, small_kept) = full(x, y), kept(x, y)
     assert big.dtype == big_kept.dtype == np.float64
     assert big_kept.shape == (100,) and small_kept.shape == small.shape == (30, 1)
     assert len(set(kept.entries[0])) == 100 and kept.entries[1] is None
     np.testing.assert_array_equal(big_kept, big.reshape(-1)[kept.entries[0]])
-    again = gradient_noise.KernelGradients(model, kernels, "mse", max_entries=100)
+    again = _gradient_noise.KernelGradients(model, kernels, "mse", max_entries=100)
     np.testing.assert_array_equal(again.entries[0], kept.entries[0])  # a fixed subset

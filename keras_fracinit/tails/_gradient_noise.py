@@ -14,7 +14,7 @@ import math
 import keras
 import numpy as np
 
-from keras_fracinit import tail_index as tail_index_lib
+from keras_fracinit.tails import estimators
 
 # Entries per kernel the monitor keeps for a tail index: a fixed random subset
 # of larger kernels, so that memory stays a few bytes per parameter.
@@ -188,6 +188,6 @@ class KernelGradients:
 def noise_tail_index(draws):
     """`per_entry_tail_index` of one variable's per-batch gradients (`KernelGradients.draws`):
     the tail of their noise across mini-batches (`nan` where it carries no noise or is not finite)."""
-    if not tail_index_lib.carries_noise(draws):
+    if not estimators.carries_noise(draws):
         return math.nan
-    return tail_index_lib.per_entry_tail_index(draws)
+    return estimators.per_entry_tail_index(draws)

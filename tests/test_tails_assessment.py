@@ -1,4 +1,4 @@
-"""`keras_fracinit.heavy_tails`: the tail index's interval, the Gaussian null and the verdict."""
+"""`keras_fracinit.tails.assessment`: the tail index's interval, the Gaussian null and the verdict."""
 
 import math
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from keras_fracinit.heavy_tails import VERDICTS
-from keras_fracinit.heavy_tails import assess_heavy_tails
-from keras_fracinit.heavy_tails import assess_layers
-from keras_fracinit.tail_index import block_terms
-from keras_fracinit.tail_index import per_entry_tail_index
+from keras_fracinit.tails.assessment import VERDICTS
+from keras_fracinit.tails.assessment import assess_heavy_tails
+from keras_fracinit.tails.assessment import assess_layers
+from keras_fracinit.tails.estimators import block_terms
+from keras_fracinit.tails.estimators import per_entry_tail_index
 
 pytestmark = pytest.mark.backend_independent
 
