@@ -16,7 +16,7 @@ import keras
 
 from keras_fracinit import _calibration
 from keras_fracinit import _checks
-from keras_fracinit import initializers as fracinit
+from keras_fracinit import initializers
 from keras_fracinit._backend import kernel_draws
 from keras_fracinit._graph import kernel_plan
 from keras_fracinit._graph import model_layers
@@ -299,7 +299,7 @@ def _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations):
         )
     _checks.check_open_fraction(tolerance, "tolerance")
     _checks.check_positive_int(max_iterations, "max_iterations")
-    _checks.check_choice(mode, "mode", fracinit.MODES)
+    _checks.check_choice(mode, "mode", initializers.MODES)
     return _checks.check_moment_order(s)
 
 
@@ -313,7 +313,7 @@ def _entry(plan, s, mode, calibrating):
     """The `LayerReport` of one plan; status `"outside"` marks a kernel outside the class (to be decided)."""
     fans = (plan.kernel.fan_in, plan.kernel.fan_out) if plan.kernel is not None else None
     if fans is None:
-        fans = fracinit.kernel_fans(tuple(plan.variable.shape))
+        fans = initializers.kernel_fans(tuple(plan.variable.shape))
     common = dict(layer=plan.name, layer_type=type(plan.start).__name__, fan_in=fans[0], fan_out=fans[1])
     if plan.skip:
         return LayerReport(
@@ -328,13 +328,13 @@ def _entry(plan, s, mode, calibrating):
         )
     path, kernel = plan.path, plan.kernel
     if path.exact:
-        init = fracinit.FractionalMomentNormal(
+        init = initializers.FractionalMomentNormal(
             s, path.activation, negative_slope=path.negative_slope, dropout=path.dropout, mode=mode, seed=0
         )
         status, reason = "initialized", ""
     else:
         # drawn as linear, then rescaled on the data
-        init = fracinit.FractionalMomentNormal(s, "linear", mode=mode, seed=0)
+        init = initializers.FractionalMomentNormal(s, "linear", mode=mode, seed=0)
         status = "calibrated" if calibrating else "outside"
         reason = path.reason or f"activation '{path.activation}' is outside the paper's class"
     return LayerReport(

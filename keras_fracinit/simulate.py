@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from keras_fracinit import _checks
-from keras_fracinit import initializers as fracinit
+from keras_fracinit import initializers
 from keras_fracinit.theory import activation as activation_lib
 
 # Keras truncates its truncated normal at two standard deviations and
@@ -66,12 +66,12 @@ def _weight_law(initializer, shape):
     stddev of the untruncated parent, cut at 2 scales, Keras' rule) or
     `"uniform"` (scale = limit). `None` for laws this module cannot read.
     """
-    if isinstance(initializer, fracinit.FractionalMomentNormal):
+    if isinstance(initializer, initializers.FractionalMomentNormal):
         return "normal", initializer.stddev(shape)
-    if isinstance(initializer, fracinit.FractionalMomentUniform):
+    if isinstance(initializer, initializers.FractionalMomentUniform):
         return "uniform", math.sqrt(3.0) * initializer.stddev(shape)
     if isinstance(initializer, keras.initializers.VarianceScaling):
-        fan_in, fan_out = fracinit.kernel_fans(shape)
+        fan_in, fan_out = initializers.kernel_fans(shape)
         fan = {"fan_in": fan_in, "fan_out": fan_out}.get(initializer.mode, (fan_in + fan_out) / 2.0)
         variance = initializer.scale / max(1.0, fan)
         if initializer.distribution == "untruncated_normal":
@@ -108,9 +108,9 @@ def _draw_matrices(kind, scale, shape, rng):
     return np.float32(scale) * values
 
 
-def _simulated_activation(activation, initializers):
+def _simulated_activation(activation, per_layer):
     """The one activation to simulate: given, or read from our initializers; never two."""
-    theirs = {init.spec for init in initializers if isinstance(init, fracinit._FractionalMomentInitializer)}
+    theirs = {init.spec for init in per_layer if isinstance(init, initializers._FractionalMomentInitializer)}
     if len(theirs) > 1:
         raise ValueError(
             "Argument `kernel_initializer` must be made for one activation. "
@@ -259,10 +259,10 @@ def propagate(
     return Simulation(norms=norms, widths=widths)
 
 
-def _weight_laws(initializers, widths):
+def _weight_laws(per_layer, widths):
     """`(kind, scale)` of each layer's weights, or a clear error for a law that cannot be simulated."""
     laws = []
-    for init, n_in, n_out in zip(initializers, widths[:-1], widths[1:]):
+    for init, n_in, n_out in zip(per_layer, widths[:-1], widths[1:]):
         law = _weight_law(init, (n_in, n_out))
         if law is None:
             raise ValueError(

@@ -34,7 +34,7 @@ from typing import Any
 
 import keras
 
-from keras_fracinit import initializers as fracinit
+from keras_fracinit import initializers
 from keras_fracinit._backend import keras_private
 
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
@@ -73,7 +73,7 @@ class Kernel:
 
 def _keras_rule(variable, name):
     shape = tuple(variable.shape)
-    return Kernel(variable, name, *fracinit.kernel_fans(shape), fracinit.layer_widths(shape))
+    return Kernel(variable, name, *initializers.kernel_fans(shape), initializers.layer_widths(shape))
 
 
 def _depthwise(variable, name, feeds_linear=False):
@@ -109,7 +109,7 @@ def einsum_axes(equation):
 
 def _einsum(layer, name, feeds_linear=False, applied_by=None):
     input_axes, output_axes = einsum_axes(layer.equation)
-    fan_in, fan_out = fracinit.kernel_fans(tuple(layer.kernel.shape), input_axes, output_axes)
+    fan_in, fan_out = initializers.kernel_fans(tuple(layer.kernel.shape), input_axes, output_axes)
     return Kernel(
         layer.kernel, name, fan_in, fan_out, (fan_in, fan_out), feeds_linear, "einsum axes", applied_by
     )
