@@ -326,22 +326,22 @@ def _entry(plan, s, mode, calibrating):
             reason=plan.skip,
             **common,
         )
-    path, kernel = plan.path, plan.kernel
-    if path.exact:
+    route, kernel = plan.route, plan.kernel
+    if route.exact:
         init = initializers.FractionalMomentNormal(
-            s, path.activation, negative_slope=path.negative_slope, dropout=path.dropout, mode=mode, seed=0
+            s, route.activation, negative_slope=route.negative_slope, dropout=route.dropout, mode=mode, seed=0
         )
         status, reason = "initialized", ""
     else:
         # drawn as linear, then rescaled on the data
         init = initializers.FractionalMomentNormal(s, "linear", mode=mode, seed=0)
         status = "calibrated" if calibrating else "outside"
-        reason = path.reason or f"activation '{path.activation}' is outside the paper's class"
+        reason = route.reason or f"activation '{route.activation}' is outside the paper's class"
     return LayerReport(
-        activation=path.activation,
-        negative_slope=path.negative_slope,
-        dropout=path.dropout,
-        found_in=path.found_in,
+        activation=route.activation,
+        negative_slope=route.negative_slope,
+        dropout=route.dropout,
+        found_in=route.found_in,
         # The gain is computed here: an overflow raises before anything is drawn.
         stddev=init.stddev_for((kernel.fan_in, kernel.fan_out), kernel.widths),
         status=status,
@@ -359,7 +359,7 @@ def _calibration_targets(plans, report):
             continue
         # In training a normalization on the path sets the scale the
         # activation sees, so the kernel's own output is what it can hold.
-        end = plan.start if plan.path.normalized else plan.end
+        end = plan.start if plan.route.normalized else plan.end
         targets.append(_calibration.Target(index, plan.name, plan.variable, plan.start, end, plan.visible))
     return targets
 

@@ -10,7 +10,7 @@ from keras_fracinit._graph import look_through
 from keras_fracinit._graph import routes
 
 
-def _path(model, name):
+def _route(model, name):
     return routes.read(model.get_layer(name), routes.Graph.of(model))
 
 
@@ -43,8 +43,8 @@ def _model(*steps, inputs=(6, 6, 4), kernel=None):
     ],
 )
 def test_ordinary_layers_between_a_kernel_and_its_relu_are_read_through(steps, found_in):
-    path = _path(_model(*steps), "k")
-    assert (path.activation, path.found_in, path.exact) == ("relu", found_in, True)
+    route = _route(_model(*steps), "k")
+    assert (route.activation, route.found_in, route.exact) == ("relu", found_in, True)
 
 
 def test_every_consumer_is_followed_and_agreeing_paths_keep_the_activation():
@@ -57,9 +57,9 @@ def test_every_consumer_is_followed_and_agreeing_paths_keep_the_activation():
     second = keras.layers.Concatenate(name="cat2")([first, keras.layers.Conv2D(4, 1, name="next")(a)])
     out = keras.layers.ReLU(name="relu_b")(keras.layers.BatchNormalization(name="bn_b")(second))
     model = keras.Model(x, out)
-    path = _path(model, "k")
-    assert (path.activation, path.exact) == ("relu", True)
-    assert path.found_in.startswith("cat1 > ") and "more paths" in path.found_in
+    route = _route(model, "k")
+    assert (route.activation, route.exact) == ("relu", True)
+    assert route.found_in.startswith("cat1 > ") and "more paths" in route.found_in
 
 
 def test_a_shared_layer_is_read_at_every_call():
@@ -67,8 +67,8 @@ def test_a_shared_layer_is_read_at_every_call():
     x = keras.Input((6,))
     y = keras.layers.ReLU(name="r1")(shared(x))
     z = keras.layers.Activation("tanh", name="t2")(shared(y))
-    path = _path(keras.Model(x, z), "k")
-    assert path.activation == "mixed" and "relu via r1" in path.reason and "tanh via t2" in path.reason
+    route = _route(keras.Model(x, z), "k")
+    assert route.activation == "mixed" and "relu via r1" in route.reason and "tanh via t2" in route.reason
 
 
 @pytest.mark.parametrize(
@@ -91,8 +91,8 @@ def test_a_shared_layer_is_read_at_every_call():
 )
 def test_a_step_of_unknown_law_puts_the_kernel_outside_the_class(steps, problem):
     model = _model(*steps)
-    path = _path(model, "k")
-    assert not path.exact and problem in path.reason
+    route = _route(model, "k")
+    assert not route.exact and problem in route.reason
     with pytest.raises(keras_fracinit.UnsupportedActivationError, match="'k' \\(Conv2D: the path"):
         keras_fracinit.initialize(model, 1.0, seed=0)
 
@@ -100,12 +100,12 @@ def test_a_step_of_unknown_law_puts_the_kernel_outside_the_class(steps, problem)
 def test_average_pooling_is_read_only_after_a_kernel_applied_per_location():
     einsum = keras.layers.EinsumDense("abc,cd->abd", output_shape=(None, 4), name="k")
     steps = [keras.layers.AveragePooling1D(2, name="avg"), keras.layers.ReLU(name="relu")]
-    assert _path(_model(*steps, inputs=(6, 4), kernel=einsum), "k").reason.endswith(
+    assert _route(_model(*steps, inputs=(6, 4), kernel=einsum), "k").reason.endswith(
         "averages over locations here"
     )
     steps = [keras.layers.AveragePooling1D(2, name="avg"), keras.layers.ReLU(name="relu")]
     dense = keras.layers.Dense(4, name="k")
-    assert _path(_model(*steps, inputs=(6, 4), kernel=dense), "k").exact
+    assert _route(_model(*steps, inputs=(6, 4), kernel=dense), "k").exact
 
 
 def test_dropout_anywhere_on_the_path_compounds_into_the_gain():
@@ -114,8 +114,8 @@ def test_dropout_anywhere_on_the_path_compounds_into_the_gain():
         keras.layers.ReLU(name="relu"),
         keras.layers.Dropout(0.2, name="d2"),
     )
-    path = _path(model, "k")
-    assert (path.activation, path.dropout) == ("relu", pytest.approx(1 - 0.5 * 0.8))
+    route = _route(model, "k")
+    assert (route.activation, route.dropout) == ("relu", pytest.approx(1 - 0.5 * 0.8))
     (entry,) = keras_fracinit.initialize(model, 0.8, seed=0)
     expected = FractionalMomentNormal(0.8, "relu", dropout=1 - 0.5 * 0.8).stddev((3, 3, 4, 4))
     assert entry.stddev == pytest.approx(expected, rel=1e-12)
@@ -125,21 +125,21 @@ def test_a_path_into_a_nested_model_is_followed():
     inner = keras.Sequential([keras.Input((4,)), keras.layers.ReLU(name="inner_relu")], name="inner")
     x = keras.Input((4,))
     model = keras.Model(x, keras.layers.Dense(2, name="head")(inner(keras.layers.Dense(4, name="k")(x))))
-    path = _path(model, "k")
-    assert (path.activation, path.found_in) == ("relu", "inner > inner_relu")
+    route = _route(model, "k")
+    assert (route.activation, route.found_in) == ("relu", "inner > inner_relu")
 
 
 def test_linear_means_a_linear_map_or_the_output_and_a_head_makes_logits():
     model = _model(
         keras.layers.Flatten(name="flat"), keras.layers.Dense(3, activation="softmax", name="head")
     )
-    assert (_path(model, "k").activation, _path(model, "k").found_in) == (
+    assert (_route(model, "k").activation, _route(model, "k").found_in) == (
         "linear",
         "flat > head (linear map)",
     )
-    assert _path(model, "head").found_in == "layer (softmax head: logits)"
+    assert _route(model, "head").found_in == "layer (softmax head: logits)"
     model = _model(keras.layers.Flatten(name="flat"))
-    assert _path(model, "k").found_in == "flat > model output"
+    assert _route(model, "k").found_in == "flat > model output"
 
 
 def test_time_distributed_reads_its_inner_layer_and_bidirectional_names_both_directions():

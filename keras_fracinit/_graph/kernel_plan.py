@@ -25,9 +25,9 @@ class KernelPlan:
         layer: The graph layer that holds it (a composite layer for the
             kernels of its sublayers).
         start: The layer whose call applies the kernel; its input starts
-            the kernel's path.
+            the kernel's route.
         kernel: Its `fans.Kernel` (None for a kernel not drawn).
-        path: Its `routes.Path` (None for a kernel not drawn).
+        route: Its `routes.Route` (None for a kernel not drawn).
         visible: Whether `start` is a node of the model's graph (False
             inside subclassed models and composite layers).
         skip: Why the kernel is left as it is (recurrent, frozen), or empty.
@@ -38,16 +38,21 @@ class KernelPlan:
     layer: Any
     start: Any
     kernel: Any
-    path: Any
+    route: Any
     visible: bool
     skip: str = ""
     variable: Any = None
 
     @property
     def end(self):
-        """The layer (or op) whose output ends the kernel's path: the path's end, or `start`'s output."""
-        if self.visible and self.path is not None and self.path.end is not None and self.start is self.layer:
-            return self.path.end
+        """The layer (or op) whose output ends the kernel's route: the route's end, or `start`'s output."""
+        if (
+            self.visible
+            and self.route is not None
+            and self.route.end is not None
+            and self.start is self.layer
+        ):
+            return self.route.end
         return self.start
 
 
@@ -66,19 +71,19 @@ def plan_model(model, include_frozen=False):
         if reason:
             plans += _skipped(name, layer, layer, reason)
             continue
-        path = routes.read(layer, graph)
+        route = routes.read(layer, graph)
         visible = _seen(layer, graph)
         if kernels:
             for kernel in kernels:
                 start = kernel.applied_by or layer
-                kernel_path = _linear_map(kernel) if kernel.feeds_linear else path
+                kernel_route = _linear_map(kernel) if kernel.feeds_linear else route
                 plans.append(
                     KernelPlan(
                         _name(name, kernel.name),
                         layer,
                         start,
                         kernel,
-                        kernel_path,
+                        kernel_route,
                         visible and start is layer,
                         variable=kernel.variable,
                     )
@@ -88,7 +93,7 @@ def plan_model(model, include_frozen=False):
             if sub_reason:
                 plans += _skipped(sub_name, layer, sublayer, sub_reason)
                 continue
-            sub_path = _hidden(sublayer, layer)
+            sub_route = _hidden(sublayer, layer)
             for kernel in sub_kernels:
                 plans.append(
                     KernelPlan(
@@ -96,7 +101,7 @@ def plan_model(model, include_frozen=False):
                         layer,
                         kernel.applied_by or sublayer,
                         kernel,
-                        _linear_map(kernel) if kernel.feeds_linear else sub_path,
+                        _linear_map(kernel) if kernel.feeds_linear else sub_route,
                         False,
                         variable=kernel.variable,
                     )
@@ -124,18 +129,20 @@ def _seen(layer, graph):
 
 
 def _linear_map(kernel):
-    return routes.Path("linear", None, 0.0, f"{kernel.name} (linear map)", kernel.applied_by)
+    return routes.Route("linear", None, 0.0, f"{kernel.name} (linear map)", kernel.applied_by)
 
 
 def _hidden(sublayer, composite):
-    """The path of a sublayer run by a composite layer's call(), which no graph shows."""
-    path = routes.read(sublayer, routes.Graph(None, {}, None))
-    reason = path.reason and f"inside {type(composite).__name__} '{composite.name}', whose call() is not read"
+    """The route of a sublayer run by a composite layer's call(), which no graph shows."""
+    route = routes.read(sublayer, routes.Graph(None, {}, None))
+    reason = (
+        route.reason and f"inside {type(composite).__name__} '{composite.name}', whose call() is not read"
+    )
     if not fans.is_kernel_layer(sublayer):
         # a kernel the unknown layer holds itself: its own activation says
         # nothing about how its call() uses the kernel
         reason = f"how {type(sublayer).__name__} '{sublayer.name}' uses its kernel is not known"
-    return dataclasses.replace(path, found_in=f"layer (inside {composite.name})", reason=reason)
+    return dataclasses.replace(route, found_in=f"layer (inside {composite.name})", reason=reason)
 
 
 def select(model, items=None):

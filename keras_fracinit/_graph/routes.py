@@ -1,4 +1,4 @@
-"""What a kernel's output reaches, read along every path of a model's graph.
+"""A kernel's route: what its output reaches, read along every path of a model's graph.
 
 A kernel's gain is exact when every path from its layer's output reaches
 the same activation of the paper's class through steps whose effect on the
@@ -7,7 +7,7 @@ kernel) or the model's output with no nonlinearity (linear). Every consumer
 is followed, into and out of nested models. A path that meets anything else
 (an unknown layer or op, an activation outside the class, a max pooling
 before a linear map), or paths that disagree, make the kernel outside the
-class: `Path.exact` is False and `Path.reason` says why. There is no default.
+class: `Route.exact` is False and `Route.reason` says why. There is no default.
 """
 
 import dataclasses
@@ -67,8 +67,8 @@ class Graph:
 
 
 @dataclasses.dataclass(frozen=True)
-class Path:
-    """The activation a kernel feeds, and where it was read.
+class Route:
+    """A kernel's route: the activation its output feeds, and where that was read.
 
     Attributes:
         activation: `relu`, `leaky_relu`, `linear`, another activation's name,
@@ -122,7 +122,7 @@ class _State:
 
 
 def read(layer, graph):
-    """The `Path` of `layer`'s kernel in `graph` (`Graph.of(model)`)."""
+    """The `Route` of `layer`'s kernel in `graph` (`Graph.of(model)`)."""
     activation, slope = look_through.own_activation(layer)
     calls = [] if graph.node_keys is None else keras_private.layer_calls(layer, graph.node_keys)
     outputs = [tensor for node in calls for tensor in node.outputs]
@@ -134,11 +134,11 @@ def read(layer, graph):
             if activation != "linear"
             else "what a subclassed model's call() applies after it cannot be seen"
         )
-        return Path(activation, slope, 0.0, "layer", layer, reason=hidden)
+        return Route(activation, slope, 0.0, "layer", layer, reason=hidden)
     if activation != "linear":
         if activation in look_through.HEAD_ACTIVATIONS and _only_outputs(outputs, graph):
-            return Path("linear", None, 0.0, f"layer ({activation} head: logits)", layer, head=True)
-        return _with_dropout_after(Path(activation, slope, 0.0, "layer", layer), outputs, graph)
+            return Route("linear", None, 0.0, f"layer ({activation} head: logits)", layer, head=True)
+        return _with_dropout_after(Route(activation, slope, 0.0, "layer", layer), outputs, graph)
     steps, seen = [], set()
     for tensor in outputs:
         _walk(tensor, _State(), layer, graph, steps, seen)
@@ -244,22 +244,22 @@ def _dropout_after(tensors, graph, keep=1.0):
     return keeps
 
 
-def _with_dropout_after(path, outputs, graph):
+def _with_dropout_after(route, outputs, graph):
     after = _dropout_after(outputs, graph)
     if len(after) > 1:
-        return dataclasses.replace(path, reason="dropout on the activation's output on some paths only")
-    return dataclasses.replace(path, dropout=1 - after.pop() if after else 0.0)
+        return dataclasses.replace(route, reason="dropout on the activation's output on some paths only")
+    return dataclasses.replace(route, dropout=1 - after.pop() if after else 0.0)
 
 
 def _combine(layer, steps):
     if not steps:
-        return Path("linear", None, 0.0, "layer", layer, reason="no consumer in the model's graph")
+        return Route("linear", None, 0.0, "layer", layer, reason="no consumer in the model's graph")
     first = steps[0]
     more = f" (+{len(steps) - 1} more paths)" if len(steps) > 1 else ""
     problems = [step for step in steps if step.problem]
     if problems:
         bad = problems[0]
-        return Path(
+        return Route(
             "unknown",
             None,
             0.0,
@@ -278,8 +278,10 @@ def _combine(layer, steps):
             f"{_describe(activation, slope, keep)} via {' > '.join(step.names)}"
             for (activation, slope, keep), step in kinds.items()
         )
-        return Path("mixed", None, 0.0, found_in, None, normalized, reason=f"its paths disagree: {described}")
-    return Path(
+        return Route(
+            "mixed", None, 0.0, found_in, None, normalized, reason=f"its paths disagree: {described}"
+        )
+    return Route(
         first.activation,
         first.negative_slope,
         1 - first.keep if first.keep < 1 else 0.0,

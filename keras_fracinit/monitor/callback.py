@@ -307,7 +307,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         # each kernel's path, as initialize reads it: from its layer's input to
         # the end of the path (after BN > ReLU); a head on its logits
         paths = {name: (plan.start, plan.end, plan.visible) for name, plan in self._layers.items()}
-        heads = [name for name, plan in self._layers.items() if plan.path is not None and plan.path.head]
+        heads = [name for name, plan in self._layers.items() if plan.route is not None and plan.route.head]
         self._moments = taps.PathMoments(model, paths, self.s, logits=heads)
         hidden = [name for name, plan in self._layers.items() if not plan.visible]
         if hidden:
