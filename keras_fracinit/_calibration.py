@@ -50,6 +50,10 @@ class Target:
     end: Any
     visible: bool
 
+    @property
+    def span(self):
+        return taps.Span(self.start, self.end, self.visible)
+
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
@@ -261,7 +265,7 @@ def _within(ratio, tolerance):
 
 def _measure(model, targets, data, s):
     """`{key: ratio}` of targets, measured in one pass."""
-    return _ratios(taps.PathMoments(model, {t.key: (t.start, t.end, t.visible) for t in targets}, s), data)
+    return _ratios(taps.SpanMoments(model, {t.key: t.span for t in targets}, s), data)
 
 
 def _ratios(path_moments, data):
@@ -317,7 +321,7 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
 
 def _calibrate_by_passes(model, target, data, s, tolerance, max_iterations, applied):
     """Whole passes of the model for a path through a merge (its other inputs come from elsewhere)."""
-    measure = taps.PathMoments(model, {target.key: (target.start, target.end, target.visible)}, s)
+    measure = taps.SpanMoments(model, {target.key: target.span}, s)
     search = _Search(target, s, tolerance, max_iterations, applied)
     while True:
         scale = search.next_scale(_ratios(measure, data)[target.key])

@@ -137,3 +137,26 @@ def test_a_keras_without_the_graph_runner_leaves_models_untapped(monkeypatch):
     monkeypatch.setattr(keras_private, "_warned", set())
     with pytest.warns(UserWarning, match="no `Functional._run_through_graph`"):
         assert not taps.is_tappable(model)
+
+
+def test_span_moments_from_the_tap_model_and_from_recorded_calls_agree_with_numpy():
+    # The same two spans, once visible (one compiled tap model) and once
+    # marked hidden (one eager pass recording the layers' calls).
+    layers = [keras.layers.Dense(7, activation="relu", name="a"), keras.layers.Dense(3, name="b")]
+    model = keras.Sequential([keras.Input((5,)), *layers])
+    a, b = layers
+    x = np.random.default_rng(1).normal(size=(9, 5)).astype("float32")
+    s = 0.8
+
+    def moment(values):  # the per-unit RMS of each sample, to the power s
+        values = np.asarray(keras.ops.convert_to_numpy(values), np.float64)
+        return np.sqrt(np.mean(values**2, axis=1)) ** s
+
+    expected = {"a": (moment(x), moment(a(x))), "ab": (moment(x), moment(model(x)))}
+    for visible in (True, False):
+        spans = {"a": taps.Span(a, a, visible), "ab": taps.Span(a, b, visible)}
+        measured = taps.SpanMoments(model, spans, s)
+        assert (measured.tap is not None) is visible
+        for key, (inputs, outputs) in measured(x).items():
+            np.testing.assert_allclose(inputs, expected[key][0], rtol=1e-5)
+            np.testing.assert_allclose(outputs, expected[key][1], rtol=1e-5)

@@ -11,6 +11,8 @@ be tapped, and `tap_model` reports them instead of failing.
 """
 
 import contextlib
+import typing
+from typing import Any
 
 import keras
 import numpy as np
@@ -46,11 +48,11 @@ class TapResult:
 
     Attributes:
         model: Functional model over fresh inputs like the original's; its
-            outputs are a dict `{"<path>/input": ..., "<path>/output": ...}`
-            of per-sample reductions (shape `(batch,)`) for each tapped path.
-        tapped: Paths that were tapped, in call order.
-        untapped: Requested paths that no walkable graph reaches (layers of
-            subclassed models, or never called).
+            outputs are a dict `{"<key>/input": ..., "<key>/output": ...}`
+            of per-sample reductions (shape `(batch,)`) for each tapped layer.
+        tapped: Keys of the layers that were tapped, in call order.
+        untapped: Keys of requested layers that no walkable graph reaches
+            (layers of subclassed models, or never called).
     """
 
     def __init__(self, model, tapped, untapped):
@@ -149,24 +151,38 @@ def _is_symbolic(value):
     return isinstance(value, keras.KerasTensor)
 
 
-class PathMoments:
-    """Per-sample s-moments at the start and the end of kernel paths, from one pass over a batch.
+class Span(typing.NamedTuple):
+    """Where a kernel's signal is measured: the input of `start` and the output of `end`.
 
-    `paths` maps a key to `(start, end, visible)`: the input of `start` and
-    the output of `end` are measured. Visible paths (in a Sequential or
+    Attributes:
+        start: The layer whose input is measured (the kernel's layer).
+        end: The layer (or op) whose output is measured.
+        visible: Whether both are nodes of the model's graph (False inside
+            subclassed models and composite layers).
+    """
+
+    start: Any
+    end: Any
+    visible: bool
+
+
+class SpanMoments:
+    """Per-sample s-moments at the start and the end of spans, from one pass over a batch.
+
+    `spans` maps a key to a `Span`. Visible spans (in a Sequential or
     functional graph) come from one compiled tap model; the others (inside
     subclassed models and composite layers) from one eager pass that
     records the layers' calls. `logits` are keys whose `start` is a softmax
     or sigmoid head, measured before its activation.
     """
 
-    def __init__(self, model, paths, s, logits=()):
-        self.model, self.paths, self.s = model, paths, s
-        visible = {key: path for key, path in paths.items() if path[2]}
-        self.tap, self.recorded = None, [key for key, path in paths.items() if not path[2]]
+    def __init__(self, model, spans, s, logits=()):
+        self.model, self.spans, self.s = model, spans, s
+        visible = {key: span for key, span in spans.items() if span.visible}
+        self.tap, self.recorded = None, [key for key, span in spans.items() if not span.visible]
         if visible and is_tappable(model):
             layers = {str(id(layer)): layer for start, end, _ in visible.values() for layer in (start, end)}
-            heads = [str(id(paths[key][0])) for key in logits if key in visible]
+            heads = [str(id(spans[key].start)) for key in logits if key in visible]
             result = tap_model(model, layers, lambda t: per_sample_moment(t, s), logits=heads)
             self.tap = result.model
             missing = set(result.untapped)
@@ -181,18 +197,18 @@ class PathMoments:
         found = {}
         if self.tap is not None:
             reductions = self.tap.predict_on_batch(data)
-            for key, (start, end, visible) in self.paths.items():
+            for key, (start, end, visible) in self.spans.items():
                 if visible and key not in self.recorded:
                     found[key] = (
                         np.asarray(reductions[f"{id(start)}/input"], dtype=np.float64),
                         np.asarray(reductions[f"{id(end)}/output"], dtype=np.float64),
                     )
         if self.recorded:
-            layers = [layer for key in self.recorded for layer in self.paths[key][:2]]
+            layers = [layer for key in self.recorded for layer in self.spans[key][:2]]
             with keras_private.recording_calls(layers) as calls:
                 self.model(data, training=False)
             for key in self.recorded:
-                start, end, _ = self.paths[key]
+                start, end, _ = self.spans[key]
                 found[key] = (
                     per_sample_norms(calls[id(start)][0]) ** self.s,
                     per_sample_norms(calls[id(end)][1]) ** self.s,

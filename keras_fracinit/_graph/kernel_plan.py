@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 from keras_fracinit._backend import keras_private
+from keras_fracinit._backend import taps
 from keras_fracinit._graph import fans
 from keras_fracinit._graph import model_layers
 from keras_fracinit._graph import routes
@@ -54,6 +55,11 @@ class KernelPlan:
         ):
             return self.route.end
         return self.start
+
+    @property
+    def span(self):
+        """The `taps.Span` the kernel's s-moment ratio is measured over."""
+        return taps.Span(self.start, self.end, self.visible)
 
 
 def _name(prefix, kernel_name):

@@ -306,9 +306,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self._layers = self._select_layers(model)
         # each kernel's path, as initialize reads it: from its layer's input to
         # the end of the path (after BN > ReLU); a head on its logits
-        paths = {name: (plan.start, plan.end, plan.visible) for name, plan in self._layers.items()}
+        spans = {name: plan.span for name, plan in self._layers.items()}
         heads = [name for name, plan in self._layers.items() if plan.route is not None and plan.route.head]
-        self._moments = taps.PathMoments(model, paths, self.s, logits=heads)
+        self._moments = taps.SpanMoments(model, spans, self.s, logits=heads)
         hidden = [name for name, plan in self._layers.items() if not plan.visible]
         if hidden:
             self._warn_once(
