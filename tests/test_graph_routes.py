@@ -168,8 +168,8 @@ def test_frozen_kernels_are_left_alone_unless_asked():
 
 def test_the_look_through_table_names_a_reason_for_every_entry():
     assert all(entry.why and (entry.layers or entry.ops) for entry in look_through.LOOK_THROUGH)
-    assert look_through.look_through(keras.layers.Activation("linear")).category == look_through.REARRANGE
-    assert look_through.look_through(keras.layers.Activation("relu")) is None
+    assert look_through.entry_for(keras.layers.Activation("linear")).category == look_through.REARRANGE
+    assert look_through.entry_for(keras.layers.Activation("relu")) is None
 
 
 class _OwnKernel(keras.layers.Layer):

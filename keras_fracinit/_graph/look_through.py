@@ -133,7 +133,7 @@ LOOK_THROUGH = (
 )
 
 
-def look_through(operation):
+def entry_for(operation):
     """The `LookThrough` entry of a layer or op, or None.
 
     An `Activation` layer (or `activation=` function) that is the identity

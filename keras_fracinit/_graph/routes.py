@@ -168,7 +168,7 @@ def _walk(tensor, state, producer, graph, steps, seen):
             inner = keras_private.graph_function(operation).inputs[index]
             _walk(inner, dataclasses.replace(state, names=names), producer, graph, steps, seen)
             continue
-        entry = look_through.look_through(operation)
+        entry = look_through.entry_for(operation)
         if entry is not None and entry.category == look_through.MERGE and len(node.input_tensors) < 2:
             steps.append(_problem(state, names, f"'{operation.name}' with a constant (a shift)"))
             continue
@@ -234,7 +234,7 @@ def _dropout_after(tensors, graph, keep=1.0):
         if graph.exits(tensor):
             keeps.add(keep)
         for node in graph.consumers(tensor):
-            entry = look_through.look_through(node.operation)
+            entry = look_through.entry_for(node.operation)
             if entry is not None and entry.category == look_through.DROPOUT:
                 keeps |= _dropout_after(node.outputs, graph, keep * (1 - float(node.operation.rate)))
             elif entry is not None and entry.category == look_through.REARRANGE:
