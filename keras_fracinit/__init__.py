@@ -14,6 +14,7 @@ command line stay pure numpy/scipy.
 
 import importlib
 import typing
+import warnings
 
 from keras_fracinit._backend import keras_hook
 
@@ -25,22 +26,24 @@ _LAZY_ATTRIBUTES = {
     "FractionalMomentNormal": "keras_fracinit.initializers",
     "FractionalMomentUniform": "keras_fracinit.initializers",
     "InitializationReport": "keras_fracinit.model_init",
-    "LayerReport": "keras_fracinit.model_init",
+    "KernelReport": "keras_fracinit.model_init",
     "SuggestedS": "keras_fracinit.suggest",
     "UnsupportedActivationError": "keras_fracinit.model_init",
     "initialize": "keras_fracinit.model_init",
     "suggest_s": "keras_fracinit.suggest",
 }
 _LAZY_SUBMODULES = ("datasets", "simulate", "tails", "theory")
-# Old homes of `tails`, kept working with a DeprecationWarning.
+# Old names, kept working with a DeprecationWarning: the modules are now
+# `tails`, the report of one kernel is `KernelReport`.
 _DEPRECATED_SUBMODULES = ("heavy_tails", "tail_index")
+_DEPRECATED_ATTRIBUTES = {"LayerReport": "KernelReport"}
 
 __all__ = [
     "FractionalMomentMonitor",
     "FractionalMomentNormal",
     "FractionalMomentUniform",
     "InitializationReport",
-    "LayerReport",
+    "KernelReport",
     "SuggestedS",
     "UnsupportedActivationError",
     "datasets",
@@ -59,7 +62,7 @@ if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from keras_fracinit.initializers import FractionalMomentNormal
     from keras_fracinit.initializers import FractionalMomentUniform
     from keras_fracinit.model_init import InitializationReport
-    from keras_fracinit.model_init import LayerReport
+    from keras_fracinit.model_init import KernelReport
     from keras_fracinit.model_init import UnsupportedActivationError
     from keras_fracinit.model_init import initialize
     from keras_fracinit.monitor import FractionalMomentMonitor
@@ -68,6 +71,13 @@ if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
 
 
 def __getattr__(name):
+    if name in _DEPRECATED_ATTRIBUTES:
+        warnings.warn(
+            f"keras_fracinit.{name} is deprecated: use keras_fracinit.{_DEPRECATED_ATTRIBUTES[name]}.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[_DEPRECATED_ATTRIBUTES[name]]), name)
     if name in _LAZY_ATTRIBUTES:
         value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
     elif name in _LAZY_SUBMODULES or name in _DEPRECATED_SUBMODULES:

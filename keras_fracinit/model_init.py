@@ -31,7 +31,7 @@ class UnsupportedActivationError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
-class LayerReport:
+class KernelReport:
     """What `initialize` found and did for one kernel.
 
     Attributes:
@@ -84,8 +84,12 @@ class LayerReport:
     measured_to: str = ""
 
 
+# The name before the report was named for what it describes (deprecated).
+LayerReport = KernelReport
+
+
 class InitializationReport(list):
-    """The `LayerReport`s of one `initialize` call; prints as a table."""
+    """The `KernelReport`s of one `initialize` call; prints as a table."""
 
     def counts(self) -> dict[str, int]:
         """How many kernels were `initialized`, `calibrated` and `skipped`."""
@@ -187,7 +191,7 @@ def initialize(
             learning); by default they are reported as skipped.
 
     Returns:
-        An `InitializationReport`: a list of `LayerReport`, one per kernel,
+        An `InitializationReport`: a list of `KernelReport`, one per kernel,
             that prints as a table; `.counts()` tallies the statuses.
 
     Raises:
@@ -310,13 +314,13 @@ def _listing(entries, most=12):
 
 
 def _entry(plan, s, mode, calibrating):
-    """The `LayerReport` of one plan; status `"outside"` marks a kernel outside the class (to be decided)."""
+    """The `KernelReport` of one plan; status `"outside"` marks a kernel outside the class (to be decided)."""
     fans = (plan.kernel.fan_in, plan.kernel.fan_out) if plan.kernel is not None else None
     if fans is None:
         fans = initializers.kernel_fans(tuple(plan.variable.shape))
     common = dict(layer=plan.name, layer_type=type(plan.start).__name__, fan_in=fans[0], fan_out=fans[1])
     if plan.skip:
-        return LayerReport(
+        return KernelReport(
             activation="-",
             negative_slope=None,
             dropout=0.0,
@@ -337,7 +341,7 @@ def _entry(plan, s, mode, calibrating):
         init = initializers.FractionalMomentNormal(s, "linear", mode=mode, seed=0)
         status = "calibrated" if calibrating else "outside"
         reason = route.reason or f"activation '{route.activation}' is outside the paper's class"
-    return LayerReport(
+    return KernelReport(
         activation=route.activation,
         negative_slope=route.negative_slope,
         dropout=route.dropout,

@@ -155,3 +155,12 @@ def test_the_old_homes_of_tails_still_work_and_say_they_are_deprecated():
     assert "True True" in out
     assert "['keras_fracinit.heavy_tails', 'keras_fracinit.tail_index']" in out
     assert "HEAVY []" in out
+
+
+def test_the_kernel_report_keeps_its_old_name_with_a_deprecation_warning():
+    with pytest.warns(
+        DeprecationWarning, match="keras_fracinit.LayerReport is deprecated: use keras_fracinit.KernelReport"
+    ):
+        old = keras_fracinit.LayerReport
+    assert old is keras_fracinit.KernelReport
+    assert "LayerReport" not in keras_fracinit.__all__
