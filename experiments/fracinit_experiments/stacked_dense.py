@@ -7,7 +7,7 @@ Here every weight carries two leading axes, `(scheme, seed)`, and one
 `jax.lax.scan` runs a whole epoch of SGD for all networks at once. The loss is
 the sum of the networks' own mean cross-entropies, so each network receives
 exactly its own gradient: side by side is the same computation as alone
-(`tests/test_experiments_regime_map.py` checks it against each network trained alone).
+(`experiments/tests/test_regime_map.py` checks it against each network trained alone).
 
 Data order: network (scheme g, seed k) sees the mini-batches of seed k's
 permutation in every epoch, so schemes with the same seed see the same batches
