@@ -1,12 +1,12 @@
 """Wall time of the README's two commands, without their installs (prints figures).
 
-    python benchmarks/bench_commands.py [--only tests|main_job|monitor_example] [--repeats 2] [--write]
+    python benchmarks/bench_commands.py [--only tests|main_job|monitor_example] [--repeats 2]
 
 `tests` is the README's test command (`python -m pytest`), `main_job` the
 README's Fashion-MNIST example and `monitor_example` the worked example of
 docs/monitoring.md (both need Debian's `dataset-fashion-mnist`).
 Each runs `--repeats` times in a fresh process from the repository root;
-the time is given as the range over the runs. `--write`
+the time is given as the range over the runs. `python tools/publish.py benchmarks/bench_commands.py`
 puts the times into README.md and docs/benchmarks.md (see report.py).
 """
 
@@ -64,7 +64,7 @@ def main():
         help="time only this command (repeatable; default: both)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="runs per command (a range is reported)")
-    parser.add_argument("--write", action="store_true", help="update README.md and docs/benchmarks.md")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     args = parser.parse_args()
     where = report.machine()
     for name in args.only or COMMANDS:
@@ -91,7 +91,7 @@ def main():
             text,
             readme=text if name in README_QUOTES else None,
             pages=PAGES.get(name, ()),
-            write=args.write,
+            sections=args.sections,
         )
 
 

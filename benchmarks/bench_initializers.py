@@ -1,9 +1,9 @@
 """Speed of the exact gain and of drawing kernels (prints figures; not a test).
 
-    python benchmarks/bench_initializers.py [--repeats 9] [--write]
+    python benchmarks/bench_initializers.py [--repeats 9]
 
-`--write` puts the tables into docs/benchmarks.md and the summary into
-README.md (see report.py).
+`python tools/publish.py benchmarks/bench_initializers.py` puts the tables into docs/benchmarks.md
+and the summary into README.md (see report.py).
 
 Gain: cold (cache cleared) and warm (cached) time of
 `keras_fracinit.theory.moment_gain` per activation and width, median of the
@@ -108,7 +108,7 @@ def bench_draw(repeats, shape=(4096, 4096)):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9, help="timings per figure (medians)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md and README.md")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     args = parser.parse_args()
     where = report.machine(keras.backend.backend())
     gain_lines, worst = bench_gain(args.repeats)
@@ -150,7 +150,7 @@ def main():
         f"{ratios['FractionalMomentNormal(s=0.8)']:.3f}× the time of `keras.random.normal` with a fixed "
         f"stddev (Keras' truncated `HeNormal`: {ratios['HeNormal (truncated)']:.2f}×)."
     )
-    report.publish("bench_initializers", markdown, readme=readme, write=args.write)
+    report.publish("bench_initializers", markdown, readme=readme, sections=args.sections)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`initialize` on large models: peak extra memory and time against a plain per-kernel loop.
 
-    python benchmarks/bench_large_models.py [--sizes 201M,1B] [--backends tensorflow,jax] [--write]
+    python benchmarks/bench_large_models.py [--sizes 201M,1B] [--backends tensorflow,jax]
 
 (`--sizes` also takes LAYERSxWIDTH, e.g. 4x2048; `--json` prints the rows as
 JSON instead of the table, for tests.)
@@ -24,8 +24,9 @@ the peak extra memory is the highest sample minus the one before the call.
   fail before the first draw and cost no copy of the model.
 
 The goals: peak extra memory at most 1.5 x the largest kernel plus a few
-MiB, and initialize's time at most 1.25 x the plain loop's. With `--write`
-the table goes into docs/benchmarks.md and docs/large-models.md.
+MiB, and initialize's time at most 1.25 x the plain loop's.
+`python tools/publish.py benchmarks/bench_large_models.py` puts the table into
+docs/benchmarks.md and docs/large-models.md.
 """
 
 import argparse
@@ -168,7 +169,7 @@ def main(argv=None):
     )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--backends", default="tensorflow,jax")
-    parser.add_argument("--write", action="store_true", help="write into docs/benchmarks.md")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     args = parser.parse_args(argv)
     rows = {}
     for backend in args.backends.split(","):
@@ -181,10 +182,10 @@ def main(argv=None):
         return
     markdown = (
         f"Measured {report.machine()}; each row in a fresh process "
-        "(`python benchmarks/bench_large_models.py --write`):\n\n" + table(rows)
+        "(`python tools/publish.py benchmarks/bench_large_models.py`):\n\n" + table(rows)
     )
     report.publish(
-        "bench_large_models", markdown, pages=[pathlib.Path("docs/large-models.md")], write=args.write
+        "bench_large_models", markdown, pages=[pathlib.Path("docs/large-models.md")], sections=args.sections
     )
 
 

@@ -1,7 +1,7 @@
 """Epoch-time overhead of `FractionalMomentMonitor` (prints figures; not a test).
 
-    python benchmarks/bench_monitor.py [--rounds 3] [--epochs 4] [--write]
-    KERAS_BACKEND=jax python benchmarks/bench_monitor.py [--write]
+    python benchmarks/bench_monitor.py [--rounds 3] [--epochs 4]
+    KERAS_BACKEND=jax python benchmarks/bench_monitor.py
 
 The paper's MNIST-shaped stack (784 -> 20 Dense(64, relu) -> 10), 60,000
 samples of random data (timing does not depend on the values), batch 128,
@@ -14,8 +14,8 @@ TensorBoard's histograms are inside it. The monitor's one-off set-up (probe,
 tap model, first measurement in `on_train_begin`) is outside epochs and is
 reported on its own. The monitor also times its own epoch-end work, the
 overhead proper, which whole-epoch differences (noisy at the percent level on
-a shared machine) can only bound. `--write` puts the backend's table into
-docs/benchmarks.md (see report.py).
+a shared machine) can only bound. `python tools/publish.py benchmarks/bench_monitor.py` puts the backend's
+table into docs/benchmarks.md (see report.py).
 """
 
 import argparse
@@ -63,7 +63,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every configuration")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per fit (the first is left out)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.random((60_000, 784), dtype=np.float32)
@@ -113,7 +113,7 @@ def main():
         f"epoch with the monitor (probe, tap model, first measurement, and Keras' own "
         f"set-up): {statistics.median(setup):.2f} s.",
     ]
-    report.publish(f"bench_monitor_{backend}", "\n".join(lines), write=args.write)
+    report.publish(f"bench_monitor_{backend}", "\n".join(lines), sections=args.sections)
 
 
 if __name__ == "__main__":

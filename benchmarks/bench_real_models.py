@@ -1,8 +1,9 @@
 """`initialize` and the monitor on real models: counts, stds, calibration, memory.
 
-    python benchmarks/bench_real_models.py [--write]
+    python benchmarks/bench_real_models.py
 
-Prints, and with `--write` puts into docs/real-models.md (see report.py):
+Prints, and `python tools/publish.py benchmarks/bench_real_models.py` puts into docs/real-models.md
+(see report.py):
 
 - per model (keras.applications ResNet50, MobileNetV2, DenseNet121, VGG16 with
   weights=None, 32 x 32 x 3 inputs, 10 classes; a transformer block), the
@@ -316,9 +317,12 @@ def memory_table():
     return "\n".join(rows)
 
 
+PAGE = ["docs/real-models.md"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     parser.add_argument(
         "--only", choices=("counts", "cost", "coverage", "look_through"), help="one table, printed"
     )
@@ -336,29 +340,33 @@ def main():
         name = args.only or "cost"
         section = f"real_models_{name}" + (f"_{backend}" if name == "cost" else "")
         text = tables[name]() + ("" if name == "look_through" else "\n\n" + stamp)
-        report.publish(section, text, pages=["docs/real-models.md"], write=args.write)
+        report.publish(section, text, pages=PAGE, sections=args.sections)
         return
     memory = memory_table()  # first, in a process that has not yet held other models
     report.publish(
-        "real_models_counts", counts_table() + "\n\n" + stamp, pages=["docs/real-models.md"], write=args.write
+        "real_models_counts",
+        counts_table() + "\n\n" + stamp,
+        pages=["docs/real-models.md"],
+        sections=args.sections,
     )
     report.publish(
         "real_models_attention",
         attention_table() + "\n\n" + stamp,
         pages=["docs/real-models.md"],
-        write=args.write,
+        sections=args.sections,
     )
+    report.publish("real_models_memory", memory + "\n\n" + stamp, pages=PAGE, sections=args.sections)
     report.publish(
-        "real_models_memory", memory + "\n\n" + stamp, pages=["docs/real-models.md"], write=args.write
-    )
-    report.publish(
-        "real_models_look_through", look_through_table(), pages=["docs/real-models.md"], write=args.write
+        "real_models_look_through",
+        look_through_table(),
+        pages=["docs/real-models.md"],
+        sections=args.sections,
     )
     for section, table in (
         ("real_models_cost_tensorflow", calibration_cost_table),
         ("real_models_coverage", monitor_coverage_table),
     ):
-        report.publish(section, table() + "\n\n" + stamp, pages=["docs/real-models.md"], write=args.write)
+        report.publish(section, table() + "\n\n" + stamp, pages=PAGE, sections=args.sections)
 
 
 if __name__ == "__main__":

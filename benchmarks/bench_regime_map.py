@@ -1,6 +1,6 @@
 """Estimated wall time of the default regime-map sweep on this machine (prints figures).
 
-    KERAS_BACKEND=jax python benchmarks/bench_regime_map.py [--fraction 0.2] [--check 8x10,16x50] [--write]
+    KERAS_BACKEND=jax python benchmarks/bench_regime_map.py [--fraction 0.2] [--check 8x10,16x50]
 
 For every cell of `fracinit_experiments.regime_map`'s default sweep this draws the
 cell's networks (5 schemes x 5 seeds) as the sweep does, then times one
@@ -11,8 +11,8 @@ random arrays of MNIST's shapes (60,000 + 10,000 images of 784 values): the
 time does not depend on the values. `--check` also trains the listed
 cells (WIDTHxDEPTH at batch 128) in full through the sweep's own code, with
 its checkpoints, and prints the time they took next to their estimate. Run
-it on an otherwise idle machine. `--write` puts the tables into
-docs/benchmarks.md (see report.py).
+it on an otherwise idle machine. `python tools/publish.py benchmarks/bench_regime_map.py` puts the
+tables into docs/benchmarks.md (see report.py).
 """
 
 import argparse
@@ -86,7 +86,7 @@ def main():
     parser.add_argument(
         "--check", type=regime_map.cell_list, default=[], help="WIDTHxDEPTH cells to train in full as a check"
     )
-    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     options = parser.parse_args()
     import jax
     import jax.numpy as jnp
@@ -126,7 +126,7 @@ def main():
             cell = (width, depth, args.batch_size, args.lr[0])
             seconds = run_cell(cell, args, ((np.asarray(x_train), np.asarray(y_train)), data[1]))
             lines.append(f"| {regime_map.cell_key(cell)} | {estimates[cell[:3]]:.0f} | {seconds:.0f} |")
-    report.publish("bench_regime_map", "\n".join(lines), write=options.write)
+    report.publish("bench_regime_map", "\n".join(lines), sections=options.sections)
 
 
 if __name__ == "__main__":

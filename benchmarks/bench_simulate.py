@@ -1,11 +1,11 @@
 """Speed of `keras_fracinit.simulate.propagate` (prints figures; not a test).
 
-    python benchmarks/bench_simulate.py [--repeats 3] [--write]
+    python benchmarks/bench_simulate.py [--repeats 3]
 
 2,000 networks x 100 layers x width 64, median of the repeats, for a Gaussian
 law (exact, by rotational invariance: no weight matrices) and for laws that
-need the matrices (Keras' truncated `HeNormal`, `GlorotUniform`). `--write`
-puts the table into docs/benchmarks.md (see report.py).
+need the matrices (Keras' truncated `HeNormal`, `GlorotUniform`).
+`python tools/publish.py benchmarks/bench_simulate.py` puts the table into docs/benchmarks.md (see report.py).
 """
 
 import argparse
@@ -22,7 +22,7 @@ from keras_fracinit import simulate
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timings per figure (medians)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     args = parser.parse_args()
     cases = {
         "FractionalMomentNormal(s=1)": keras_fracinit.FractionalMomentNormal(1.0),
@@ -44,7 +44,7 @@ def main():
             simulate.propagate(init, {"width": 64, "depth": 100}, networks=2000, seed=repeat)
             times.append(time.perf_counter() - start)
         lines.append(f"| {name} | {statistics.median(times):.2f} |")
-    report.publish("bench_simulate", "\n".join(lines), write=args.write)
+    report.publish("bench_simulate", "\n".join(lines), sections=args.sections)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Start-up time of the command line and of the pure-numpy half (prints figures).
 
-    python benchmarks/bench_startup.py [--repeats 5] [--write]
+    python benchmarks/bench_startup.py [--repeats 5]
 
 Each command runs in a fresh interpreter; the figure is the median wall time
 of the repeats. `keras_fracinit.theory` and the command line import numpy and
 scipy only, and every example and harness command checks its flags before Keras starts, so they
 start in a fraction of the time that Keras with its backend takes (the last
-row, for comparison). `--write` puts the table into
-docs/benchmarks.md and the summary into README.md (see report.py).
+row, for comparison). `python tools/publish.py benchmarks/bench_startup.py` puts the
+table into docs/benchmarks.md and the summary into README.md (see report.py).
 """
 
 import argparse
@@ -67,7 +67,7 @@ def median_seconds(command, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs per command (median)")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md and README.md")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     args = parser.parse_args()
     where = report.machine()
     lines = [
@@ -90,7 +90,7 @@ def main():
         f"which alone take {keras_start:.1f} s to start; every example's and harness command's "
         f"`--help` answers in {min(helps):.2f}–{max(helps):.2f} s."
     )
-    report.publish("bench_startup", "\n".join(lines), readme=readme, write=args.write)
+    report.publish("bench_startup", "\n".join(lines), readme=readme, sections=args.sections)
 
 
 if __name__ == "__main__":

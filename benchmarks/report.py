@@ -1,22 +1,23 @@
-"""Where benchmark figures go: one script writes each number the docs quote.
+"""How a benchmark reports: it prints its figures, stamped with where they were measured.
 
-A benchmark prints its markdown; with `--write` it also replaces its own
-section of docs/benchmarks.md (between `<!-- NAME:begin -->` and
-`<!-- NAME:end -->`, written by `fracinit_experiments.docs_sections`, the one
-writer of marked sections) and, where it has one, its one-line quote in
-README.md, stamped with the date and the machine it was measured on.
+A benchmark prints markdown. With `--sections FILE` it also appends each
+printed section, and the pages that quote it, to FILE as JSON lines; the
+benchmark itself never rewrites a page. `tools/publish.py` runs a
+benchmark that way and writes the sections into docs/benchmarks.md, the
+other pages named and README.md.
 """
 
 import datetime
+import json
 import os
 import pathlib
 import platform
 
-from fracinit_experiments.docs_sections import replace_section
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BENCHMARKS_PAGE = ROOT / "docs" / "benchmarks.md"
-README = ROOT / "README.md"
+SECTIONS_HELP = (
+    "also append each printed section, and the pages that quote it, to FILE as JSON lines "
+    "(tools/publish.py writes them into the docs)"
+)
 
 
 def machine(backend=None):
@@ -34,19 +35,16 @@ def machine(backend=None):
     return ", ".join(parts)
 
 
-def publish(name, markdown, *, readme=None, pages=(), write=False):
-    """Prints `markdown`; with `write`, puts it in place.
+def publish(name, markdown, *, readme=None, pages=(), sections=None, benchmarks_page=True):
+    """Prints `markdown`; with `sections` (a path), records where it goes.
 
-    It goes into docs/benchmarks.md and the other `pages` (paths under the
-    repository root); `readme`, if given, into README.md.
+    The section `name` belongs in docs/benchmarks.md (unless
+    `benchmarks_page` is False), in each of `pages` (paths under the
+    repository root) and, as `readme` (a shorter quote), in README.md.
     """
     print(markdown)
-    if write:
-        for page in (BENCHMARKS_PAGE, *(ROOT / page for page in pages)):
-            replace_section(page, name, markdown)
-        if readme is not None:
-            replace_section(README, name, readme)
-        print(
-            f"(written to docs/benchmarks.md{''.join(', ' + str(page) for page in pages)}"
-            + (" and README.md)" if readme is not None else ")")
-        )
+    if sections is not None:
+        where = (["docs/benchmarks.md"] if benchmarks_page else []) + [str(page) for page in pages]
+        record = {"name": name, "markdown": markdown, "readme": readme, "pages": where}
+        with open(sections, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")

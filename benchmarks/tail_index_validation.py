@@ -1,6 +1,6 @@
 """Tail-index estimators on noise of known law: bias, spread and verdicts (prints a table).
 
-    python benchmarks/tail_index_validation.py [--seeds 20] [--write]
+    python benchmarks/tail_index_validation.py [--seeds 20]
 
 Noise comes as draws (one per mini-batch) of many entries, at the sizes the
 library uses: the monitor's (8 mini-batches x 65,536 kept entries) and
@@ -15,8 +15,8 @@ For every law and seed it reports
 - the verdict of `assess_heavy_tails`, counted over seeds, and its run time.
 
 The block-sum estimators target the stable index `min(tail index, 2)`; Hill
-targets the tail index of `|X|` itself (infinite for Gaussian laws). `--write`
-puts the table into docs/monitoring.md.
+targets the tail index of `|X|` itself (infinite for Gaussian laws).
+`python tools/publish.py benchmarks/tail_index_validation.py` puts the table into docs/monitoring.md.
 """
 
 import argparse
@@ -28,7 +28,6 @@ import numpy as np
 import report
 from scipy import stats
 
-from fracinit_experiments import docs_sections
 from keras_fracinit import tails
 
 SIZES = {"monitor": (8, 65536), "suggest_s": (32, 4096)}
@@ -150,7 +149,7 @@ def table(size, seeds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20, help="seeds per law and size")
-    parser.add_argument("--write", action="store_true", help="update docs/monitoring.md")
+    parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     args = parser.parse_args()
     if args.seeds < 2:
         parser.error(f"argument --seeds: must be at least 2 (an sd over seeds). Received: {args.seeds}")
@@ -159,12 +158,13 @@ def main():
     ]
     parts += [table(size, args.seeds) for size in SIZES]
     markdown = "\n\n".join(parts)
-    print(markdown)
-    if args.write:
-        docs_sections.replace_section(
-            report.ROOT / "docs" / "monitoring.md", "tail_index_validation", markdown
-        )
-        print("(written to docs/monitoring.md)")
+    report.publish(
+        "tail_index_validation",
+        markdown,
+        pages=["docs/monitoring.md"],
+        sections=args.sections,
+        benchmarks_page=False,
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Recorded outputs in README.md and docs/ have the shape the code prints today.
 
-`python benchmarks/refresh_docs.py` regenerates them; these tests fail when
+`python tools/refresh_docs.py` regenerates them; these tests fail when
 a recorded output's lines, headers or columns no longer match what the code
 prints (numbers aside), so that a change to an output cannot leave a stale
 copy behind.

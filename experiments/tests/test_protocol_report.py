@@ -1,4 +1,4 @@
-"""`examples/protocol_report.py` and the paired statistics of `paper_protocol`."""
+"""`fracinit_experiments.protocol_report` and the paired statistics of `paper_protocol`."""
 
 import json
 

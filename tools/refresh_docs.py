@@ -1,24 +1,25 @@
 """Regenerates every recorded output the README and the docs quote (one command).
 
-    python benchmarks/refresh_docs.py [--only NAME ...] [--mnist-dir DIR]
+    python tools/refresh_docs.py [--only NAME ...] [--mnist-dir DIR]
 
-In order, each step writing its own marked section (see report.py):
+In order, each step writing its own marked section (see publish.py):
 
 - `cli_table`: `python -m keras_fracinit table --width 64` into README.md;
-- `startup`: `bench_startup.py --write` (README.md, docs/benchmarks.md);
-- `tests`, `main_job`, `monitor_example`: `bench_commands.py --write` (the
+- `startup`: `benchmarks/bench_startup.py` (README.md, docs/benchmarks.md);
+- `tests`, `main_job`, `monitor_example`: `benchmarks/bench_commands.py` (the
   test count and time, the Fashion-MNIST example's and the monitoring
   example's printed summaries, in README.md, docs/monitoring.md and
   docs/benchmarks.md; the monitoring figures are copied to docs/figures/);
-- `tail_index_validation`: `tail_index_validation.py --write`
+- `tail_index_validation`: `benchmarks/tail_index_validation.py`
   (docs/monitoring.md);
 - `suggest_s_tables`: `python -m fracinit_experiments.suggest_s_table` on the two regime maps
   in docs/results/ (docs/results.md); MNIST needs `--mnist-dir` (a folder
   with mnist.pkl.gz), so without it only Fashion-MNIST's table is redone.
 
 The regime maps and the paper-protocol runs themselves take hours and are
-not redone here: docs/results.md gives their commands. About 15 minutes on
-2 CPU cores.
+not redone here: docs/results.md gives their commands, nor are the other
+benchmarks, which each take `python tools/publish.py benchmarks/<script>.py`.
+About 15 minutes on 2 CPU cores.
 """
 
 import argparse
@@ -26,9 +27,7 @@ import shutil
 import subprocess
 import sys
 
-import report
-
-from fracinit_experiments import docs_sections
+import publish
 
 STEPS = (
     "cli_table",
@@ -43,18 +42,20 @@ STEPS = (
 
 def run(*command):
     print("$", " ".join(command), flush=True)
-    subprocess.run([sys.executable, *command], cwd=report.ROOT, check=True)
+    subprocess.run([sys.executable, *command], cwd=publish.ROOT, check=True)
 
 
 def cli_table():
     table = subprocess.run(
         [sys.executable, "-m", "keras_fracinit", "table", "--width", "64"],
-        cwd=report.ROOT,
+        cwd=publish.ROOT,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    docs_sections.replace_section(report.README, "cli_table", "```\n" + table + "```")
+    from fracinit_experiments.docs_sections import replace_section
+
+    replace_section(publish.ROOT / "README.md", "cli_table", "```\n" + table + "```")
 
 
 def suggest_s_tables(mnist_dir):
@@ -89,17 +90,17 @@ def main():
         if step == "cli_table":
             cli_table()
         elif step == "startup":
-            run("benchmarks/bench_startup.py", "--write")
+            publish.run_and_write("benchmarks/bench_startup.py")
         elif step in ("tests", "main_job", "monitor_example"):
-            run("benchmarks/bench_commands.py", "--only", step, "--write")
+            publish.run_and_write("benchmarks/bench_commands.py", "--only", step)
             if step == "monitor_example":
                 for init in ("fractional", "he"):
                     shutil.copy(
-                        report.ROOT / "runs" / "monitor" / f"monitor_{init}.png",
-                        report.ROOT / "docs" / "figures" / f"monitor_fashion_mnist_{init}.png",
+                        publish.ROOT / "runs" / "monitor" / f"monitor_{init}.png",
+                        publish.ROOT / "docs" / "figures" / f"monitor_fashion_mnist_{init}.png",
                     )
         elif step == "tail_index_validation":
-            run("benchmarks/tail_index_validation.py", "--write")
+            publish.run_and_write("benchmarks/tail_index_validation.py")
         else:
             suggest_s_tables(args.mnist_dir)
 
