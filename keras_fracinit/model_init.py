@@ -84,8 +84,7 @@ class KernelReport:
     measured_to: str = ""
 
 
-# The name before the report was named for what it describes (deprecated).
-LayerReport = KernelReport
+LayerReport = KernelReport  # its name before it was named for what it describes (deprecated)
 
 
 class InitializationReport(list):
