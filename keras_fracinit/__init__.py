@@ -92,4 +92,9 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
-keras_hook.register_initializers_with_keras()
+def _register_initializers():
+    # Importing the initializers registers their names with Keras.
+    importlib.import_module("keras_fracinit.initializers")
+
+
+keras_hook.run_once_keras_is_loaded(_register_initializers)

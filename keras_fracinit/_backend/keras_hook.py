@@ -1,12 +1,12 @@
-"""Registers the initializers with Keras when Keras loads, without loading it.
+"""Runs a function right after Keras loads, without loading it.
 
-Keras resolves initializer names such as `"fractional_moment"` through its
-registry of custom objects, so the registration has to happen before a model
-is built or loaded. Importing Keras to register eagerly would cost every user
-of the pure-numpy half (`keras_fracinit.theory`, the command line) the
-seconds it takes to start a backend. Instead, if Keras is already imported
-the initializers register at once; otherwise a one-shot import hook
-registers them right after `import keras` has finished.
+The package registers its initializers' names with Keras this way (see
+`keras_fracinit/__init__.py`): the registration has to happen before a
+model is built or loaded, but importing Keras to register eagerly would cost
+every user of the pure-numpy half (`keras_fracinit.theory`, the command
+line) the seconds it takes to start a backend. If Keras is already imported
+the function runs at once; otherwise a one-shot import hook runs it right
+after `import keras` has finished.
 """
 
 import importlib
@@ -14,15 +14,17 @@ import importlib.abc
 import importlib.util
 import sys
 
-_INITIALIZERS_MODULE = "keras_fracinit.initializers"
+# What runs right after `import keras`, in the order it was asked for.
+_pending: list = []
 
 
-def _register():
-    importlib.import_module(_INITIALIZERS_MODULE)
+def _run_pending():
+    while _pending:
+        _pending.pop(0)()
 
 
-class _RegisterAfterExec(importlib.abc.Loader):
-    """Keras' own loader, followed by the registration."""
+class _RunAfterExec(importlib.abc.Loader):
+    """Keras' own loader, followed by the pending functions."""
 
     def __init__(self, loader):
         self._loader = loader
@@ -32,7 +34,7 @@ class _RegisterAfterExec(importlib.abc.Loader):
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        _register()
+        _run_pending()
 
     def __getattr__(self, name):
         # Resource readers and the like: whatever Keras' loader offers.
@@ -48,7 +50,7 @@ class _KerasImportWatcher(importlib.abc.MetaPathFinder):
         _remove_watchers()
         spec = importlib.util.find_spec("keras")
         if spec is not None and spec.loader is not None:
-            spec.loader = _RegisterAfterExec(spec.loader)
+            spec.loader = _RunAfterExec(spec.loader)
         return spec
 
 
@@ -56,9 +58,11 @@ def _remove_watchers():
     sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _KerasImportWatcher)]
 
 
-def register_initializers_with_keras():
-    """Registers now if Keras is loaded, else as soon as it is."""
+def run_once_keras_is_loaded(function):
+    """Calls `function()` now if Keras is loaded, else right after `import keras` (once)."""
     if "keras" in sys.modules:
-        _register()
-    elif not any(isinstance(finder, _KerasImportWatcher) for finder in sys.meta_path):
+        function()
+        return
+    _pending.append(function)
+    if not any(isinstance(finder, _KerasImportWatcher) for finder in sys.meta_path):
         sys.meta_path.insert(0, _KerasImportWatcher())
