@@ -46,7 +46,8 @@ def hidden_graphs(model, prefix=""):
 
     models, paths = [], set()
     if not keras_private.is_graph_model(model):
-        models.append(prefix + model.name)
+        # a nested model's own path is the prefix its layers get; the top model's, its name
+        models.append(prefix.removesuffix(PATH_SEPARATOR) or model.name)
         paths.update(prefix + layer.name for layer in model.layers if not isinstance(layer, keras.Model))
     for layer in model.layers:
         if isinstance(layer, keras.Model):
