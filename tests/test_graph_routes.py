@@ -6,7 +6,6 @@ import pytest
 
 import keras_fracinit
 from keras_fracinit import FractionalMomentNormal
-from keras_fracinit._graph import look_through
 from keras_fracinit._graph import routes
 
 
@@ -164,12 +163,6 @@ def test_frozen_kernels_are_left_alone_unless_asked():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.get_layer("base").kernel), before)
     (entry,) = keras_fracinit.initialize(model, 1.0, seed=0, include_frozen=True)
     assert entry.status == "initialized"
-
-
-def test_the_look_through_table_names_a_reason_for_every_entry():
-    assert all(entry.why and (entry.layers or entry.ops) for entry in look_through.LOOK_THROUGH)
-    assert look_through.entry_for(keras.layers.Activation("linear")).category == look_through.REARRANGE
-    assert look_through.entry_for(keras.layers.Activation("relu")) is None
 
 
 class _OwnKernel(keras.layers.Layer):
