@@ -30,81 +30,49 @@ DROPOUT_WIDTHS = [1, 64, 10**5]
 DROPOUT_KEEPS = [0.3, 0.8]
 
 
+def _case(method, activation, s, width, moment, **kwargs):
+    """One `(record, moment)` pair: the package's arguments and the thunk for E[X^p]."""
+    record = {"method": method, "activation": activation, "s": s, "width": width, "kwargs": kwargs}
+    return record, moment
+
+
 def cases():
     """`(record, moment)`: the package's arguments and a thunk for E[X^p]."""
     for width in WIDTHS:
         for s in ORDERS:
             p = mp.mpf(s) / 2
-            yield (
-                {
-                    "method": "chi-square closed form",
-                    "activation": "linear",
-                    "s": s,
-                    "width": width,
-                    "kwargs": {},
-                },
+            yield _case(
+                "chi-square closed form",
+                "linear",
+                s,
+                width,
                 lambda width=width, p=p: references.chi_square_moment(width, p),
             )
-            yield (
-                {
-                    "method": "binomial chi-square mixture",
-                    "activation": "relu",
-                    "s": s,
-                    "width": width,
-                    "kwargs": {},
-                },
+            yield _case(
+                "binomial chi-square mixture",
+                "relu",
+                s,
+                width,
                 lambda width=width, s=s: references.leaky_moment(width, s / 2, 0.0),
             )
     for width in LEAKY_WIDTHS:
         for slope in LEAKY_SLOPES:
             for s in ORDERS:
-                yield (
-                    {
-                        "method": "binomial 2F1 mixture",
-                        "activation": "leaky_relu",
-                        "s": s,
-                        "width": width,
-                        "kwargs": {"negative_slope": slope},
-                    },
-                    lambda width=width, s=s, slope=slope: references.leaky_moment(width, s / 2, slope),
-                )
-    yield (
-        {
-            "method": "binomial 2F1 mixture",
-            "activation": "leaky_relu",
-            "s": 0.5,
-            "width": 10**6,
-            "kwargs": {"negative_slope": 0.2},
-        },
-        lambda: references.leaky_moment(10**6, 0.25, 0.2),
-    )
+                moment = lambda width=width, s=s, slope=slope: references.leaky_moment(width, s / 2, slope)  # noqa: E731
+                yield _case("binomial 2F1 mixture", "leaky_relu", s, width, moment, negative_slope=slope)
+    moment = lambda: references.leaky_moment(10**6, 0.25, 0.2)  # noqa: E731
+    yield _case("binomial 2F1 mixture", "leaky_relu", 0.5, 10**6, moment, negative_slope=0.2)
     for width in RRELU_WIDTHS:
         for lower, upper in RRELU_BOUNDS:
             for s in RRELU_ORDERS:
-                yield (
-                    {
-                        "method": "60-digit quadrature",
-                        "activation": "rrelu",
-                        "s": s,
-                        "width": width,
-                        "kwargs": {"lower": lower, "upper": upper},
-                    },
-                    lambda width=width, s=s, lower=lower, upper=upper: references.laplace_moment(
-                        width, s / 2, lower, upper
-                    ),
+                moment = lambda width=width, s=s, lower=lower, upper=upper: references.laplace_moment(  # noqa: E731
+                    width, s / 2, lower, upper
                 )
+                yield _case("60-digit quadrature", "rrelu", s, width, moment, lower=lower, upper=upper)
     for width in DROPOUT_WIDTHS:
         for keep in DROPOUT_KEEPS:
-            yield (
-                {
-                    "method": "60-digit quadrature",
-                    "activation": "relu",
-                    "s": 0.5,
-                    "width": width,
-                    "kwargs": {"dropout": 1 - keep},
-                },
-                lambda width=width, keep=keep: references.laplace_moment(width, 0.25, 0.0, 0.0, keep),
-            )
+            moment = lambda width=width, keep=keep: references.laplace_moment(width, 0.25, 0.0, 0.0, keep)  # noqa: E731
+            yield _case("60-digit quadrature", "relu", 0.5, width, moment, dropout=1 - keep)
 
 
 def main():
