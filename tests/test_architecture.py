@@ -274,3 +274,15 @@ def test_every_module_has_its_test_file(name):
     ):
         return  # a package that only gathers its modules' names
     assert mirror in tests or any(t.startswith(mirror[:-3] + "_") for t in tests), f"{name}: no {mirror}"
+
+
+def test_contributing_draws_every_stage():
+    page = (ROOT / "CONTRIBUTING.md").read_text()
+    picture = page[page.index("```text") : page.index("```", page.index("```text") + 7)]
+    for _, prefixes in STAGES:
+        for prefix in prefixes:
+            last = prefix.split(".")[-1]
+            shown = (
+                last if last in ("keras_fracinit",) else (f"{last}/" if (PACKAGE / last).is_dir() else last)
+            )
+            assert shown.replace("keras_fracinit", "__init__.py") in picture, prefix

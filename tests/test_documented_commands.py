@@ -20,9 +20,9 @@ import pytest
 pytestmark = pytest.mark.backend_independent
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
 PYTHONS = {"python", "python3", ".venv/bin/python"}
-NOT_OURS = {"pip", "pytest", "venv"}
+NOT_OURS = {"pip", "pytest", "venv", "ruff", "mypy"}
 
 
 def _snippets(text):
@@ -40,7 +40,11 @@ def documented_commands():
         for snippet in _snippets(page.read_text()):
             for line in snippet.splitlines():
                 for part in re.split(r"&&|;|\|", line):
-                    words = shlex.split(part, comments=True)
+                    try:
+                        words = shlex.split(part, comments=True)
+                    except ValueError:  # prose in backticks (an apostrophe), not a command
+                        assert not re.match(r"\s*([A-Z_]+=\S*\s+)*(python3?|\.venv/bin/python)\s", part), part
+                        continue
                     while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # KERAS_BACKEND=jax python ...
                         words = words[1:]
                     if len(words) < 2 or words[0] not in PYTHONS or words[1] == "-c" or "<" in words[1]:
