@@ -107,16 +107,27 @@ def train_and_watch(init, s, data, args):
     )
 
 
+def load(args):
+    """The data set from `--data-dir` (checked to be the one named) or keras.datasets; one line if not."""
+    import keras_fracinit  # the package alone starts no backend: a missing folder is told at once
+
+    if args.data_dir:
+        try:
+            return keras_fracinit.datasets.load_mnist(args.data_dir, args.dataset)
+        except (keras_fracinit.datasets.DataNotFoundError, ValueError) as error:
+            raise SystemExit(f"monitor_fashion_mnist.py: {error}") from None
+    import keras
+
+    return getattr(keras.datasets, args.dataset).load_data()
+
+
 def main():
     args = parse_args()
-    import keras  # after the flags: --help and bad flags answer before TensorFlow starts
+    (x_train, y_train), (x_test, y_test) = load(args)
+    import keras  # after the flags and the data: those answer before TensorFlow starts
 
     import keras_fracinit
 
-    if args.data_dir:
-        (x_train, y_train), (x_test, y_test) = keras_fracinit.datasets.load_mnist(args.data_dir)
-    else:
-        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, args.dataset).load_data()
     x_train, x_test = ((x.reshape(len(x), -1) / 255.0 - 0.5) / 0.5 for x in (x_train, x_test))
     pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
 

@@ -104,3 +104,46 @@ def test_monitor_example_writes_plots_csv_and_tensorboard(tmp_path, capsys, monk
     printed = capsys.readouterr().out
     assert "suggest_s at initialization (16 batches): s = " in printed and "before training: mean" in printed
     assert "per layer: " in printed and "suggest_s after 2 epochs (he): s = " in printed
+
+
+@pytest.mark.backend_independent
+def test_missing_or_mislabelled_data_stop_in_one_line_before_keras_starts(tmp_path):
+    write_mnist_idx(tmp_path / "fashion")  # Fashion-MNIST-like images, as Debian installs them
+    cases = [
+        [str(EXAMPLES / script), ["--data-dir", str(tmp_path / "absent"), "--out", str(tmp_path)]]
+        for script in SCRIPTS
+    ] + [[str(EXAMPLES / "mnist_dense.py"), ["--dataset", "mnist", "--data-dir", str(tmp_path / "fashion")]]]
+    (absent, absent_monitor, mislabelled) = run_without_keras(cases)
+    for (code, _, heavy), script in zip((absent, absent_monitor), SCRIPTS):
+        assert code == (
+            f"{script}: no Fashion-MNIST in {tmp_path / 'absent'}: not a directory. Get it with: "
+            "apt-get update && apt-get install -y dataset-fashion-mnist (it installs into "
+            "/usr/share/datasets/fashion-mnist)"
+        )
+        assert not BACKENDS & set(heavy)
+    assert mislabelled[0].startswith(f"mnist_dense.py: {tmp_path / 'fashion'} holds Fashion-MNIST, not MNIST")
+    assert not BACKENDS & set(mislabelled[2])
+
+
+def test_one_seed_runs_and_says_why_it_gives_no_statistics(tmp_path, capsys, monkeypatch):
+    import matplotlib.figure
+
+    titles, suptitle = [], matplotlib.figure.Figure.suptitle
+
+    def recorded(figure, title, **kwargs):
+        titles.append(title)
+        return suptitle(figure, title, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "suptitle", recorded)
+    write_mnist_idx(tmp_path / "data")
+    out = tmp_path / "out"
+    args = ["--data-dir", tmp_path / "data", "--depth", "3", "--width", "8", "--epochs", "1", "--seeds", "1"]
+    run_example("mnist_dense", [*args, "--out", out], monkeypatch)
+    assert titles == ["fashion_mnist: He, fractional (s = 0.8) and Glorot; one seed"]  # curves.png names both
+    summary = (out / "summary.md").read_text()
+    assert "one seed (fractional: s = 0.8)" in summary and "| init | test accuracy | minus He's |" in summary
+    assert "no sd and no paired t-test" in summary and "±" not in summary
+    histories = json.loads((out / "metrics.json").read_text())["histories"]
+    accuracy = {init: runs[0]["val_accuracy"][-1] for init, runs in histories.items()}
+    assert f"| glorot | {accuracy['glorot']:.4f} | {accuracy['glorot'] - accuracy['he']:+.4f} |" in summary
+    assert summary in capsys.readouterr().out
