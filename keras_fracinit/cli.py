@@ -32,7 +32,8 @@ def _flag_value(check, convert=float):
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            expected = "an integer" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
         try:
             return check(value)
         except _checks.ArgumentError as error:
@@ -64,14 +65,20 @@ def activation_columns(*, negative_slope, lower, upper, dropout):
 
 
 def gain_table(width, orders, columns):
-    """Rows of `[s, gain per activation column..., authors' relu approximation]`."""
-    headers = ["s"] + [name for name, _ in columns] + ["relu (authors' approx.)"]
+    """Rows of `[s, gain per activation column..., authors' relu approximation]`.
+
+    The authors' large-width expansion knows no dropout: with dropout, its
+    column is left out rather than printed for another layer.
+    """
+    authors = not any(spec.dropout for _, spec in columns)
+    headers = ["s"] + [name for name, _ in columns] + (["relu (authors' approx.)"] if authors else [])
     rows = []
     for s in orders:
         row = [s]
         for _, spec in columns:
             row.append(moments.moment_gain(s, spec, width=width))
-        row.append(approximations.large_width_gain(s, "relu", width=width))
+        if authors:
+            row.append(approximations.large_width_gain(s, "relu", width=width))
         rows.append(row)
     return headers, rows
 
@@ -168,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"dropout = {args.dropout:g}; weights ~ N(0, g_s(m) / fan_in)."
         )
     print(_format(headers, rows, args.format))
+    if args.format == "text" and args.dropout:
+        print("(The authors' large-width approximation has no dropout, so its column is left out.)")
     return 0
 
 

@@ -35,12 +35,23 @@ def test_human_formats(capsys, style):
     assert "relu" in out and f"{moment_gain(1.0, ActivationSpec(dropout=0.5), width=8):.6f}" in out
 
 
+def test_with_dropout_the_authors_column_is_left_out_and_the_table_says_why(capsys):
+    cli.main(["table", "--width", "64", "--dropout", "0.5", "--s", "1,2", "--format", "csv"])
+    header, _, second = csv.reader(io.StringIO(capsys.readouterr().out))
+    assert header == ["s", "relu", "leaky_relu(a=0.2)", "rrelu(l=0.125,u=0.333)", "linear"]
+    assert float(second[1]) == pytest.approx(1.0)  # He with keep 0.5: 2 * 0.5
+    cli.main(["table", "--dropout", "0.5"])
+    assert "approximation has no dropout, so its column is left out" in capsys.readouterr().out
+    cli.main(["table"])
+    assert "relu (authors' approx.)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["table", "--s", "0.5,3"], "argument --s: must be in (0, 2]; got '3'"),
         (["table", "--width", "0"], "argument --width: must be a positive integer; got '0'"),
-        (["table", "--width", "2.5"], "argument --width: expected a number, got '2.5'"),
+        (["table", "--width", "2.5"], "argument --width: expected an integer, got '2.5'"),
         (["table", "--s", "a,b"], "argument --s: expected a number, got 'a'"),
         (["table", "--s", ","], "argument --s: expected comma-separated numbers"),
         (

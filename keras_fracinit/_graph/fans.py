@@ -1,7 +1,9 @@
 """The kernels of one layer, each with the fans the s-moment gain is computed for.
 
-The gain depends on the number `m` of inputs summed into one output unit (the
-fan-in), so each layer type needs its own count:
+The weights' variance is `g_s(m) / fan_in`: the gain `g_s(m)` depends on the
+layer's output width `m` (the output units at one location), and the fan-in
+(the number of inputs summed into one output unit) divides it. Each layer
+type needs both counted its own way:
 
 - `Dense`, `ConvND`: Keras' fans (receptive field x channels, per group).
 - `DepthwiseConvND`: per channel. Each output unit sums one input
