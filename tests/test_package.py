@@ -164,3 +164,15 @@ def test_the_kernel_report_keeps_its_old_name_with_a_deprecation_warning():
         old = keras_fracinit.LayerReport
     assert old is keras_fracinit.KernelReport
     assert "LayerReport" not in keras_fracinit.__all__
+
+
+def test_every_apt_get_install_shown_comes_after_an_apt_get_update():
+    # A fresh Debian image has empty package lists: `apt-get install` alone fails there.
+    for page in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = page.read_text()
+        snippets = re.findall(r"```bash\n(.*?)```", text, re.DOTALL) + re.findall(r"`([^`\n]+)`", text)
+        for snippet in snippets:
+            for match in re.finditer(r"apt-get install", snippet):
+                assert "apt-get update" in snippet[: match.start()], (page.name, snippet[:200])
+    readme = (ROOT / "README.md").read_text()
+    assert "apt-get install -y git" in readme  # a fresh image has no git to clone with
