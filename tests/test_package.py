@@ -176,3 +176,19 @@ def test_every_apt_get_install_shown_comes_after_an_apt_get_update():
                 assert "apt-get update" in snippet[: match.start()], (page.name, snippet[:200])
     readme = (ROOT / "README.md").read_text()
     assert "apt-get install -y git" in readme  # a fresh image has no git to clone with
+
+
+def test_ci_tests_the_pinned_keras_nightly_and_the_readme_names_it():
+    pin = [
+        line
+        for line in (ROOT / ".ci" / "keras-nightly.txt").read_text().splitlines()
+        if not line.startswith("#")
+    ]
+    assert len(pin) == 1 and re.fullmatch(r"keras-nightly==3\.\d+\.\d+\.dev\d+", pin[0]), pin
+    assert f"`{pin[0]}`" in (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "keras-nightly.txt" in ci and 'python -m pip install -q "$nightly"' in ci
+    assert (
+        ci.count("KERAS_BACKEND=tensorflow python -m pytest") == 1
+        and "python -m pip uninstall -q -y keras" in ci
+    )
