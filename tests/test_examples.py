@@ -98,11 +98,8 @@ def test_monitor_example_writes_plots_csv_and_tensorboard(tmp_path, capsys, monk
         with open(out / f"{init}.csv") as handle:
             rows = list(csv.DictReader(handle))
         assert len(rows) == 2
-        for key in ("s_moment_ratio/dense_1", "kernel_s_moment/logits"):
+        for key in ("s_moment_ratio/dense_1", "kernel_s_moment/logits", "tail_index/dense_2"):
             assert np.isfinite(float(rows[-1][key])), key
-        # inf is a tail index the monitor logs (and warns of) for noise with no heavy
-        # tail at all, as small layers show on some backends' draws; nan is a failure
-        assert not np.isnan(float(rows[-1]["tail_index/dense_2"]))
         assert list((out / "tensorboard" / init).glob("events.out.tfevents.*"))
     printed = capsys.readouterr().out
     assert "suggest_s at initialization (16 batches): s = " in printed and "before training: mean" in printed
