@@ -5,6 +5,7 @@ kernels), so these run once, on the default backend.
 """
 
 import json
+import zlib
 
 import jax.numpy as jnp
 import keras
@@ -32,7 +33,8 @@ def _data(n_train=64, n_test=32, dim=12, seed=0):
 
 def _normal_drawer(scale=1.0):
     def draw_kernel(scheme, seed):
-        rng = np.random.default_rng([hash(scheme) % 1000, seed])
+        # crc32, not hash(): str hashes change from one interpreter to the next
+        rng = np.random.default_rng([zlib.crc32(scheme.encode()) % 1000, seed])
         return lambda k, fan_in, fan_out: rng.normal(0, scale * np.sqrt(2 / fan_in), (fan_in, fan_out))
 
     return draw_kernel
@@ -142,8 +144,10 @@ def test_init_statistics_follow_the_norms():
     for kernel in params["middle"][0][:, 0, 0]:
         h = h @ np.asarray(kernel)
     log_ratio = np.log(np.linalg.norm(h, axis=1) / first)
-    np.testing.assert_allclose(median[0, 0], np.median(log_ratio), rtol=1e-4)
-    np.testing.assert_allclose(mean[0, 0], np.mean(log_ratio), rtol=1e-4)
+    # Both sides are float32 sums in different orders: the logs of O(1) norm ratios agree to
+    # about 10 float32 ulps (1.2e-6) whatever their size, so a mean near 0 needs that atol too.
+    np.testing.assert_allclose(median[0, 0], np.median(log_ratio), rtol=1e-4, atol=1.2e-6)
+    np.testing.assert_allclose(mean[0, 0], np.mean(log_ratio), rtol=1e-4, atol=1.2e-6)
     assert not zero[0, 0]
     dead = {key: tuple(np.asarray(w) * (key != "first") for w in value) for key, value in params.items()}
     _, mean, zero = stacked_dense.init_statistics(dead, x, "relu")
