@@ -120,8 +120,8 @@ def one_seed_summary(final, args):
         difference = "" if init == "he" else f"{accuracy[0] - final['he'][0]:+.4f}"
         lines.append(f"| {init} | {accuracy[0]:.4f} | {difference} |")
     lines.append(
-        "One run per init shows no spread: no sd and no paired t-test, and a difference of this size "
-        "may be chance. Run --seeds 2 or more for them."
+        "One run per init gives no spread, so no sd and no paired t-test: how much of each difference "
+        "is seed-to-seed chance is not measured. Run --seeds 2 or more for them."
     )
     return "\n".join(lines)
 
