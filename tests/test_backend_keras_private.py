@@ -273,3 +273,17 @@ def test_a_keras_that_resolves_no_string_names_warns(monkeypatch):
 
     with pytest.warns(UserWarning, match=r"does not resolve the initializer names \['no_such_name'\]"):
         keras_private.register_initializer_names({"no_such_name": Unknown})
+
+
+def test_registering_the_names_leaves_pythons_random_state_as_it_was():
+    # Unseeded initializers take their seed from Python's `random` (Keras' rule);
+    # the check that each name resolves builds such initializers.
+    import random
+
+    from keras_fracinit import initializers
+
+    random.seed(0)
+    expected = random.random()
+    random.seed(0)
+    keras_private.register_initializer_names(initializers.ALIASES)
+    assert random.random() == expected

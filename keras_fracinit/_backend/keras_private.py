@@ -14,6 +14,7 @@ test rather than a user.
 
 import contextlib
 import inspect
+import random
 import warnings
 
 import keras
@@ -66,10 +67,16 @@ def _initializer_table():
 
 
 def _resolves(name, cls):
+    # `get` builds an unseeded initializer, which draws its seed from Python's
+    # `random` (Keras' rule): checking the name must not move that generator,
+    # or importing the package would change the seeds of later unseeded draws.
+    state = random.getstate()
     try:
         return isinstance(keras.initializers.get(name), cls)
     except (ValueError, TypeError):
         return False
+    finally:
+        random.setstate(state)
 
 
 def is_graph_model(model):
