@@ -86,14 +86,21 @@ def train(init, seed, data, args):
     ).history
 
 
+def heading(args, seeds):
+    """The summary's first line: the set-up, with `seeds` (" over 2 seeds", ", one seed") after the epochs."""
+    return (
+        f"{args.dataset}: {args.depth} Dense layers of {args.width} (ReLU), SGD lr 0.01, batch 128; "
+        f"test accuracy after {args.epochs} epochs{seeds} (fractional: s = {args.s:g})"
+    )
+
+
 def summary(histories, args):
     """Final test accuracy per init (mean ± sd) and minus He's, paired by seed."""
     final = {init: np.array([h["val_accuracy"][-1] for h in runs]) for init, runs in histories.items()}
     if args.seeds == 1:
         return one_seed_summary(final, args)
     lines = [
-        f"{args.dataset}: {args.depth} Dense layers of {args.width} (ReLU), SGD lr 0.01, batch 128; "
-        f"test accuracy after {args.epochs} epochs over {args.seeds} seeds (fractional: s = {args.s:g})",
+        heading(args, f" over {args.seeds} seeds"),
         "| init | test accuracy | minus He's, paired by seed | paired t-test p |",
         "|---|---:|---:|---:|",
     ]
@@ -111,8 +118,7 @@ def summary(histories, args):
 def one_seed_summary(final, args):
     """Final test accuracy per init from a single run each: no spread, so no statistics."""
     lines = [
-        f"{args.dataset}: {args.depth} Dense layers of {args.width} (ReLU), SGD lr 0.01, batch 128; "
-        f"test accuracy after {args.epochs} epochs, one seed (fractional: s = {args.s:g})",
+        heading(args, ", one seed"),
         "| init | test accuracy | minus He's |",
         "|---|---:|---:|",
     ]
