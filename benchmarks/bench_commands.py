@@ -11,8 +11,10 @@ puts the times into README.md and docs/benchmarks.md (see report.py).
 """
 
 import argparse
+import pathlib
 import subprocess
 import sys
+import tempfile
 import time
 
 import report
@@ -55,6 +57,25 @@ def _minutes(seconds):
     return f"{seconds // 60} min {seconds % 60} s"
 
 
+def _failure(name, result):
+    """What a failed run said: its assertions and summary, and where its whole output is kept.
+
+    A failure that comes once in ten runs (a flake) must be readable from
+    this run: the `E` lines of every failing test are kept, not only the
+    output's tail, and the whole output is written to a file.
+    """
+    log = pathlib.Path(tempfile.mkdtemp(prefix="bench_commands_")) / f"{name}.log"
+    log.write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+    lines = result.stdout.splitlines()
+    kept = [line for line in lines if line.startswith(("E ", "FAILED", "ERROR", "_____"))]
+    return (
+        f"{name} failed (exit status {result.returncode}); its whole output is in {log}.\n"
+        + "\n".join(kept[-200:])
+        + "\n"
+        + "\n".join(lines[-5:])
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -74,7 +95,7 @@ def main():
             result = subprocess.run(COMMANDS[name], cwd=report.ROOT, capture_output=True, text=True)
             times.append(time.perf_counter() - start)
             if result.returncode != 0:
-                sys.exit(f"{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+                sys.exit(_failure(name, result))
         tail = result.stdout.strip().splitlines()[-1]  # pytest's closing line (last run)
         span = " to ".join(dict.fromkeys(_minutes(seconds) for seconds in (min(times), max(times))))
         command = f"python benchmarks/bench_commands.py --only {name} --repeats {args.repeats}"
