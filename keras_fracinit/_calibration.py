@@ -31,6 +31,7 @@ import numpy as np
 
 from keras_fracinit._backend import keras_private
 from keras_fracinit._backend import taps
+from keras_fracinit._backend import watched_pass
 
 # Largest factor a calibration moves a kernel from its linear draw, either way.
 MAX_SCALE = 1e3
@@ -168,18 +169,11 @@ def _first_line(error):
 def dry_run(model, targets, data):
     """Runs `model` on `data` once, unchanged; raises what a calibration on it would fail with.
 
-    A `ValueError` names the argument when the model cannot take the batch
-    or when a target's layer does not run on it.
+    A `ValueError` names the argument when the batch does not match the
+    model's inputs, when the model cannot take it, when the signal stops
+    being finite (naming the first layer and sample where it does), or when
+    a target's layer does not run on it.
     """
-    ran = set()
-
-    def noting(layer, original):
-        def call(*args, **kwargs):
-            ran.add(id(layer))
-            return original(*args, **kwargs)
-
-        return call
-
     arrays = keras.tree.flatten(data)
     if arrays and not any(np.any(keras.ops.convert_to_numpy(array)) for array in arrays):
         raise ValueError(
@@ -188,24 +182,59 @@ def dry_run(model, targets, data):
             f"shape {_shapes(np.shape(array) for array in arrays)} that is all zeros; pass real "
             "inputs (a few dozen samples)."
         )
+    _check_shapes(model, arrays)
     try:
-        with keras_private.replaced_calls([target.start for target in targets], noting):
-            model(data, training=False)
+        watched = watched_pass.run(model, data)
     except Exception as error:
-        inputs = getattr(model, "inputs", None) or []
-        expected = f" (inputs of shape {_shapes(x.shape for x in inputs)})" if inputs else ""
         raise ValueError(
-            f"Argument `calibrate_with` must be a batch that model {model.name!r} can take{expected}. "
+            f"Argument `calibrate_with` must be a batch that model {model.name!r} can take"
+            f"{_expected(model)}. "
             f"Received: a batch of shape {_shapes(np.shape(array) for array in arrays)}; running the "
             "model on it failed, before "
             f"any kernel was drawn, with {type(error).__name__}: {_first_line(error)}"
         ) from error
-    missing = [target.name for target in targets if id(target.start) not in ran]
+    if watched.nonfinite is not None:
+        path, sample = watched.nonfinite
+        where = f"the output of layer '{path}'"
+        raise ValueError(
+            "Argument `calibrate_with` must give finite signals: the s-moments of non-finite values mean "
+            f"nothing. Received: a batch whose signal stops being finite at {where}, sample {sample} "
+            "(check the batch for NaN or inf, and token ids for values beyond the vocabulary); nothing "
+            "was drawn."
+        )
+    missing = [target.name for target in targets if id(target.start) not in watched.ran]
     if missing:
         raise ValueError(
             f"Argument `calibrate_with` must run every kernel to calibrate, but model {model.name!r} ran "
             f"on it without calling the layers of {missing}; nothing was drawn."
         )
+
+
+def _expected(model):
+    inputs = getattr(model, "inputs", None) or []
+    return f" (inputs of shape {_shapes(x.shape for x in inputs)})" if inputs else ""
+
+
+def _check_shapes(model, arrays):
+    """Each array has its input's rank and known sizes (a functional model's inputs are known)."""
+    for array in arrays:
+        sample = watched_pass.first_nonfinite_sample(array) if np.ndim(array) else None
+        if sample is not None:
+            raise ValueError(
+                "Argument `calibrate_with` must give finite signals. Received: a batch with a non-finite "
+                f"value in sample {sample} of an input of shape {np.shape(array)}; nothing was drawn."
+            )
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != len(arrays):
+        return  # a structure Keras itself matches (dict keys, nested inputs)
+    for array, expected in zip(arrays, inputs):
+        shape, wanted = tuple(np.shape(array)), tuple(expected.shape)
+        if len(shape) != len(wanted) or any(w is not None and w != d for d, w in zip(shape, wanted)):
+            raise ValueError(
+                f"Argument `calibrate_with` must be a batch that model {model.name!r} can take"
+                f"{_expected(model)}. Received: a batch of shape {_shapes(np.shape(a) for a in arrays)}, "
+                "which does not match them; this was found before any kernel was drawn."
+            )
 
 
 def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
@@ -279,6 +308,7 @@ def _ratios(path_moments, data):
 def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iterations, applied):
     """One eager pass; each kernel is calibrated when its layer runs, on its final input."""
     by_start: dict[int, list] = {}
+    factors: dict = {}  # the factors applied inside the scope, committed with the values
     for target in targets:
         by_start.setdefault(id(target.start), []).append(target)
     outcomes = {}
@@ -290,7 +320,7 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
             inputs = args[0] if args else next(iter(kwargs.values()))
             denominator = _moment(inputs, s) if pending else math.nan
             for target in pending:
-                search = _Search(target, s, tolerance, max_iterations, applied)
+                search = _Search(target, s, tolerance, max_iterations, factors)
                 while True:
                     end_output = outputs
                     for node, tensor in chains[target.key]:
@@ -311,8 +341,15 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
         return call
 
     layers = {id(t.start): t.start for t in targets}
-    with keras_private.replaced_calls(layers.values(), calibrating):
+    # Stateless: a layer whose call() updates a variable is not moved by the
+    # pass; the kernels' new scales, kept in the scope, are then assigned.
+    with taps.stateless() as scope, keras_private.replaced_calls(layers.values(), calibrating):
         model(data, training=False)
+        scaled = [(t.variable, scope.get_current_value(t.variable)) for t in targets]
+    for variable, value in scaled:
+        if value is not None:
+            variable.assign(value)
+    applied.update({key: applied.get(key, 1.0) * factor for key, factor in factors.items()})
     missing = [t.name for t in targets if t.key not in outcomes]
     if missing:
         raise RuntimeError(f"keras_fracinit: kernels {missing} were not run on the calibration batch")

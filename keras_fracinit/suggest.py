@@ -9,7 +9,7 @@ import keras
 
 from keras_fracinit import _checks
 from keras_fracinit._backend import batching
-from keras_fracinit._graph import model_layers
+from keras_fracinit._graph import kernel_plan
 from keras_fracinit.tails import estimators
 from keras_fracinit.tails._gradient_noise import NOISE_ENTRIES
 from keras_fracinit.tails._gradient_noise import KernelGradients
@@ -28,7 +28,8 @@ class SuggestedS:
         reason: One sentence on why `s` is what it is.
         assessment: The `HeavyTailAssessment` of all measured kernels pooled
             (each layer weighted equally).
-        per_layer: Dict `{layer path: HeavyTailAssessment}`.
+        per_layer: Dict `{kernel name: HeavyTailAssessment}`, named as
+            `initialize` reports the kernels.
         batches: Number of mini-batches the noise was measured on.
     """
 
@@ -59,28 +60,42 @@ class SuggestedS:
         return self.assessment.null_alpha
 
 
-def _measured_layers(model, layers):
-    """`{path: layer}` of the layers with a trainable kernel (those named in `layers`)."""
-    chosen = {
-        path: layer
-        for path, layer in model_layers.named_layers(model)
-        if getattr(layer, "kernel", None) is not None and layer.kernel.trainable
-    }
-    if layers is not None:
-        unknown = [path for path in layers if path not in chosen]
-        if unknown:
+def _measured_kernels(model, layers):
+    """`{kernel name: variable}` of the trainable kernels `initialize` and the monitor see.
+
+    The same selection as theirs (`kernel_plan.select`): attention's and
+    composite layers' kernels included. Kernels that are not trainable
+    (frozen, or a LoRA base kernel) have no gradient: they are named in one
+    warning, or refused when `layers` names them.
+    """
+    try:
+        chosen = kernel_plan.select(model, layers)
+    except ValueError as error:
+        if layers is None:
             raise ValueError(
-                "Argument `layers` must name layers with a trainable kernel. "
-                f"Received: layers={list(layers)!r}, of which {unknown} have none. "
-                f"Available: {sorted(chosen)}"
-            )
-        chosen = {path: chosen[path] for path in layers}
-    if not chosen:
+                "Argument `model` must have a layer with a trainable kernel. "
+                f"Received: model={model.name!r}: {error}"
+            ) from error
+        raise ValueError(f"Argument `layers` must name layers with a trainable kernel. {error}") from error
+    frozen = [name for name, plan in chosen.items() if not plan.variable.trainable]
+    kernels = {name: plan.variable for name, plan in chosen.items() if plan.variable.trainable}
+    if frozen and layers is not None:
+        raise ValueError(
+            "Argument `layers` must name layers with a trainable kernel. "
+            f"Received: layers={list(layers)!r}, of which {frozen} are not trainable"
+        )
+    if not kernels:
         raise ValueError(
             "Argument `model` must have a layer with a trainable kernel. "
-            f"Received: model={model.name!r}, which has no layer with a trainable kernel"
+            f"Received: model={model.name!r}, whose kernels {frozen} are all frozen"
         )
-    return chosen
+    if frozen:
+        warnings.warn(
+            f"suggest_s: kernels {frozen} are left out: they are not trainable (frozen, or the base "
+            "kernel of a LoRA layer), so they have no gradient noise.",
+            stacklevel=3,
+        )
+    return kernels
 
 
 def _reason(assessment):
@@ -126,8 +141,11 @@ def suggest_s(
             independent groups of 4 for the interval; with fewer, sparse
             gradients read as heavy-tailed too often).
         batch_size: Batch size when `dataset` is a tuple of arrays.
-        layers: Layer paths to measure (`"outer/inner"` inside nested models); default
-            every layer with a trainable `kernel`.
+        layers: Kernel names as `initialize` reports them (`"mha/query"`),
+            layer paths (`"outer/inner"` inside nested models: all of the
+            layer's kernels) or layers; default every trainable kernel
+            `initialize` and the monitor see (attention's and composite
+            layers' included); frozen kernels are named in a warning.
         level: Level of the test against the finite-variance null.
 
     Returns:
@@ -155,14 +173,13 @@ def suggest_s(
         batches, "batches", 16, "four independent groups of 4 mini-batches give the interval"
     )
     loss = resolve_loss(loss)
-    chosen = _measured_layers(model, layers)
+    chosen = _measured_kernels(model, layers)
     data = batching.take_batches(dataset, batches, batch_size)
     if any(y is None for _, y in data):
         raise ValueError(
             "Argument `dataset` must yield targets: (x, y) batches. Received: batches without targets"
         )
-    kernels = [layer.kernel for layer in chosen.values()]
-    draws = KernelGradients(model, kernels, loss, NOISE_ENTRIES).draws(data)
+    draws = KernelGradients(model, list(chosen.values()), loss, NOISE_ENTRIES).draws(data)
     noisy = {path: d for path, d in zip(chosen, draws) if estimators.carries_noise(d)}
     if not noisy:
         raise ValueError(

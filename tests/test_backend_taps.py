@@ -153,3 +153,43 @@ def test_span_moments_from_the_tap_model_and_from_recorded_calls_agree_with_nump
         for key, (inputs, outputs) in measured(x).items():
             np.testing.assert_allclose(inputs, expected[key][0], rtol=1e-5)
             np.testing.assert_allclose(outputs, expected[key][1], rtol=1e-5)
+
+
+def test_attention_projections_are_tapped_in_the_compiled_pass_as_the_eager_pass_records_them():
+    query, value = keras.Input((5, 4)), keras.Input((7, 6))
+    mha = keras.layers.MultiHeadAttention(2, 3, name="mha")
+    model = keras.Model([query, value], mha(query, value))
+    rng = np.random.default_rng(0)
+    data = [rng.normal(size=(9, 5, 4)).astype("float32"), rng.normal(size=(9, 7, 6)).astype("float32")]
+    denses = {"q": mha.query_dense, "k": mha.key_dense, "v": mha.value_dense}
+    tapped = taps.SpanMoments(model, {n: taps.Span(d, d, True) for n, d in denses.items()}, 1.0)
+    recorded = taps.SpanMoments(model, {n: taps.Span(d, d, False) for n, d in denses.items()}, 1.0)
+    assert tapped.tap is not None and tapped.recorded == []
+    ours, eager = tapped(data), recorded(data)
+    for name in denses:
+        for a, b in zip(ours[name], eager[name]):
+            np.testing.assert_allclose(a, b, rtol=1e-5)
+    # the key and value projections read the value input, the query the query input
+    np.testing.assert_allclose(ours["k"][0], ours["v"][0])
+    assert not np.allclose(ours["q"][0][:1], ours["k"][0][:1])
+
+
+def test_stateless_function_reads_current_weights_and_changes_no_variable():
+    class Counting(keras.layers.Layer):
+        def build(self, input_shape):
+            self.calls = self.add_weight(shape=(), initializer="zeros", trainable=False, name="calls")
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+        def call(self, inputs):
+            self.calls.assign(self.calls + 1)
+            return inputs * self.w
+
+    inputs = keras.Input((3,))
+    layer = Counting()
+    model = keras.Model(inputs, layer(inputs))
+    run = taps.stateless_function(model)
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(run(x)), x)
+    layer.w.assign(2 * np.ones(3, "float32"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(run(x)), 2 * x)
+    assert float(keras.ops.convert_to_numpy(layer.calls)) == 0

@@ -212,3 +212,40 @@ def test_paths_read_the_same_after_a_tap_model_called_the_layers_again():
     assert [(r.layer, r.found_in, r.status) for r in again] == [
         (r.layer, r.found_in, r.status) for r in first
     ]
+
+
+def test_a_batch_of_the_wrong_shape_is_refused_even_when_nothing_needs_calibrating():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu")])
+    before = _numpy(model.weights[0]).copy()
+    with pytest.raises(
+        ValueError, match=r"\(inputs of shape \(None, 6\)\). Received: a batch of shape \(4, 7\)"
+    ):
+        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=np.ones((4, 7), "float32"))
+    np.testing.assert_array_equal(_numpy(model.weights[0]), before)
+
+
+def test_a_nonfinite_batch_names_the_sample_and_changes_nothing():
+    model = resnet_block()
+    batch = np.random.default_rng(0).normal(size=(4, 12, 12, 8)).astype("float32")
+    batch[2, 0, 0, 0] = np.nan
+    before = [_numpy(w).copy() for w in model.weights]
+    with pytest.raises(
+        ValueError, match="`calibrate_with` must give finite signals.*non-finite value in sample 2"
+    ):
+        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=batch)
+    for weight, old in zip(model.weights, before):
+        np.testing.assert_array_equal(_numpy(weight), old)
+
+
+def test_a_signal_that_stops_being_finite_inside_the_model_names_the_layer_and_sample():
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(8, kernel_initializer="ones", name="dense")(inputs)
+    x = keras.layers.Lambda(keras.ops.sqrt, name="sqrt")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+    batch = np.full((6, 4), 0.5, "float32")
+    batch[4] = -1.0  # the square root of a negative sum: nan from layer 'sqrt' on, in sample 4 only
+    before = [_numpy(w).copy() for w in model.weights]
+    with pytest.raises(ValueError, match=r"stops being finite at the output of layer 'sqrt', sample 4"):
+        keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=batch)
+    for weight, old in zip(model.weights, before):
+        np.testing.assert_array_equal(_numpy(weight), old)

@@ -183,7 +183,7 @@ def test_an_unknown_layers_own_kernel_is_never_drawn_from_its_activation_attribu
     x = keras.Input((6,))
     model = keras.Model(x, _OwnKernel(name="custom")(x))
     with pytest.raises(
-        keras_fracinit.UnsupportedActivationError, match="how _OwnKernel 'custom' uses its kernel"
+        keras_fracinit.UnsupportedActivationError, match="how _OwnKernel 'custom' uses this weight"
     ):
         keras_fracinit.initialize(model, 1.0, seed=0)
     data = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")

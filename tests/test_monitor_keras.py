@@ -321,3 +321,55 @@ def test_a_custom_training_loop_gets_values_and_no_progress_bar_warning():
         callbacks.on_train_end()
     assert not [w for w in record if "progress bar" in str(w.message)]
     assert monitor.epochs == [0] and math.isfinite(monitor.history["s_moment_ratio/head"][0])
+
+
+def test_keras_own_model_state_test_passes_with_the_monitor_measuring_every_batch():
+    # Keras' callback_test.test_model_state_is_current_on_epoch_end, with a
+    # Dense added so that there is a kernel to measure: the model's call()
+    # counts its calls, and the monitor's measurements must not add to them.
+    class TestModel(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.iterations = self.add_variable(shape=(), initializer="zeros", trainable=False)
+            self.dense = keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(0))
+
+        def call(self, inputs):
+            self.iterations.assign(self.iterations + 1)
+            return self.dense(inputs)
+
+    counted = []
+
+    class CBK(keras.callbacks.Callback):
+        def on_batch_end(self, batch, logs):
+            counted.append(int(keras.ops.convert_to_numpy(self.model.iterations)))
+            assert counted[-1] == batch + 1
+
+    model = TestModel()
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 1)), rng.random((8, 1))
+    monitor = FractionalMomentMonitor(probe=x, batch_freq=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the subclassed model's hidden graph
+        model.fit(x, y, callbacks=[monitor, CBK()], batch_size=2, verbose=0)
+    assert counted == [1, 2, 3, 4] and len(monitor.batches) == 4
+    assert int(keras.ops.convert_to_numpy(model.iterations)) == 4
+
+
+def test_recurrent_kernels_are_tapped_in_the_compiled_pass_and_stay_out_of_the_progress_range():
+    import model_zoo
+
+    model, x = model_zoo.lstm_attention()
+    monitor = FractionalMomentMonitor(probe=x, kernels=False)
+    monitor.set_model(model)
+    with warnings.catch_warnings():
+        # no "extra eager pass" warning: the LSTM and the attention are graph layers
+        warnings.filterwarnings("error", message="FractionalMomentMonitor")
+        values = monitor.measure()
+    assert monitor._moments.recorded == []
+    assert math.isfinite(values["s_moment_ratio/lstm/lstm_cell/kernel"])
+    logs = dict(values, loss=1.0)
+    logs["s_moment_ratio/lstm/lstm_cell/kernel"] = 1e-6  # would be the minimum if it counted
+    compact = monitor._progress.compact(logs)
+    drawn = [v for k, v in values.items() if k.startswith("s_moment_ratio/") and "lstm" not in k]
+    assert compact["s_ratio_min"] == min(drawn) and compact["loss"] == 1.0

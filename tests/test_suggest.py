@@ -123,3 +123,33 @@ def test_layers_without_noise_are_left_out_with_a_warning():
     with pytest.warns(UserWarning, match=r"suggest_s: layers \['dead', 'head'\] are left out"):
         suggestion = keras_fracinit.suggest_s(model, (x, y), lambda t, p: p, batches=16)
     assert list(suggestion.per_layer) == ["live"]
+
+
+def test_every_kernel_initialize_sees_is_measured_attention_included():
+    rng = np.random.default_rng(2)
+    inputs = keras.Input((6, 8))
+    x = keras.layers.MultiHeadAttention(2, 4, name="mha")(inputs, inputs)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(x))
+    x_data = rng.standard_normal((16 * 8, 6, 8)).astype("float32")
+    y_data = rng.standard_normal((len(x_data), 1)).astype("float32")
+    suggestion = keras_fracinit.suggest_s(model, (x_data, y_data), "mse", batches=16, batch_size=8)
+    with pytest.warns(UserWarning, match="skipped 1 kernel"):
+        seen = [r.layer for r in keras_fracinit.initialize(model, 1.0, seed=0, on_unsupported="warn")]
+    assert list(suggestion.per_layer) == seen == ["mha/query", "mha/key", "mha/value", "mha/output", "head"]
+
+
+def test_a_lora_model_is_measured_without_its_frozen_base_kernels_and_says_so():
+    import model_zoo
+
+    model, _ = model_zoo.lora()
+    rng = np.random.default_rng(3)
+    x_data = rng.standard_normal((16 * 32, 12)).astype("float32")
+    y_data = rng.standard_normal((len(x_data), 3)).astype("float32")
+    with pytest.warns(
+        UserWarning, match=r"suggest_s: kernels \['hidden'\] are left out: they are not trainable"
+    ):
+        suggestion = keras_fracinit.suggest_s(model, (x_data, y_data), "mse", batches=16, batch_size=32)
+    assert list(suggestion.per_layer) == ["head"]
+    with pytest.raises(ValueError, match=r"of which \['hidden'\] are not trainable"):
+        keras_fracinit.suggest_s(model, (x_data, y_data), "mse", layers=["hidden"])

@@ -167,6 +167,30 @@ def sublayers(layer):
     return list(flatten(include_self=False, recursive=False))
 
 
+def kernel_variable(layer, attribute="kernel"):
+    """The variable behind `layer.<attribute>`: its base kernel when LoRA is enabled.
+
+    After `layer.enable_lora(rank)`, Keras' `Dense`, `EinsumDense` and
+    convolutions return the merged tensor `kernel + A @ B` from `.kernel`,
+    not a variable; the variable stays in the private `_kernel`.
+    """
+    value = getattr(layer, attribute)
+    if isinstance(value, keras.Variable):
+        return value
+    base = getattr(layer, "_" + attribute, None)
+    if isinstance(base, keras.Variable):
+        return base
+    raise TypeError(
+        f"keras_fracinit: {type(layer).__name__} {layer.name!r}.{attribute} is not a variable and "
+        f"this Keras keeps none in `_{attribute}`; its kernel cannot be drawn."
+    )
+
+
+def lora_enabled(layer):
+    """Whether `layer.enable_lora(...)` was called (its base kernel is then frozen by Keras)."""
+    return bool(getattr(layer, "lora_enabled", False))
+
+
 def _node_key(node):
     """Keras' key for a node: its operation's id and its index among that operation's calls."""
     operation = node.operation

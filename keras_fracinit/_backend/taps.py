@@ -111,6 +111,8 @@ def tap_model(model, layers, reduction, logits=()):
         if keras_private.is_graph_model(layer):
             return _run(layer, args, kwargs)
         outputs = layer(*args, **kwargs)
+        if isinstance(layer, keras.layers.MultiHeadAttention):
+            _tap_projections(layer, args, kwargs, wanted, taps, reduction)
         path = wanted.get(id(layer))
         # A shared layer is tapped at its first call only.
         if path is not None and path + "/output" not in taps:
@@ -145,6 +147,65 @@ def tap_model(model, layers, reduction, logits=()):
     tapped = [path for path in layers if path + "/output" in taps]
     untapped = [path for path in layers if path + "/output" not in taps]
     return TapResult(tap, tapped, untapped)
+
+
+def stateless_function(model):
+    """`f(data) -> outputs` running `model` in inference mode without changing any variable.
+
+    A layer whose `call()` updates a variable (a counter, a running
+    statistic) would otherwise be moved by every measurement. The updates
+    go to a `keras.StatelessScope` (or, on JAX, `model.stateless_call`'s
+    returned state) and are dropped; the weights are read at each call.
+    Compiled once: `tf.function` or `jax.jit`; eager on PyTorch.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        compiled = jax.jit(
+            lambda trainable, other, x: model.stateless_call(trainable, other, x, training=False)[0]
+        )
+
+        def run_jax(data):
+            trainable = [v.value for v in model.trainable_variables]
+            return compiled(trainable, [v.value for v in model.non_trainable_variables], data)
+
+        return run_jax
+
+    def run(data):
+        with keras.StatelessScope():
+            return model(data, training=False)
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(run, reduce_retracing=True)
+    return run
+
+
+@contextlib.contextmanager
+def stateless():
+    """Model calls inside change no variable (their updates are dropped on exit)."""
+    with keras.StatelessScope() as scope:
+        yield scope
+
+
+def _tap_projections(layer, args, kwargs, wanted, taps, reduction):
+    """Taps the query, key and value kernels of a `MultiHeadAttention` called on `args`.
+
+    They run inside the layer's call(), where no graph shows them; their
+    spans are the same projections applied again, in the tap model, to the
+    layer's own inputs (the same sublayers, so the same weights).
+    """
+    query = args[0] if args else kwargs.get("query")
+    value = args[1] if len(args) > 1 else kwargs.get("value")
+    key = args[2] if len(args) > 2 else kwargs.get("key")
+    inputs = {"query": query, "value": value, "key": value if key is None else key}
+    for name, dense in (("query", layer.query_dense), ("key", layer.key_dense), ("value", layer.value_dense)):
+        path = wanted.get(id(dense))
+        if path is not None and path + "/output" not in taps and _is_symbolic(inputs[name]):
+            taps[path + "/input"] = reduction(inputs[name])
+            taps[path + "/output"] = reduction(dense(inputs[name]))
 
 
 def _is_symbolic(value):
@@ -185,6 +246,7 @@ class SpanMoments:
             heads = [str(id(spans[key].start)) for key in logits if key in visible]
             result = tap_model(model, layers, lambda t: per_sample_moment(t, s), logits=heads)
             self.tap = result.model
+            self._run_tap = stateless_function(self.tap)
             missing = set(result.untapped)
             self.recorded += [
                 key for key, (start, end, _) in visible.items() if {str(id(start)), str(id(end))} & missing
@@ -196,7 +258,7 @@ class SpanMoments:
         """`{key: (input moments, output moments)}`, each a float64 array over the batch."""
         found = {}
         if self.tap is not None:
-            reductions = self.tap.predict_on_batch(data)
+            reductions = keras.tree.map_structure(keras.ops.convert_to_numpy, self._run_tap(data))
             for key, (start, end, visible) in self.spans.items():
                 if visible and key not in self.recorded:
                     found[key] = (
@@ -205,7 +267,7 @@ class SpanMoments:
                     )
         if self.recorded:
             layers = [layer for key in self.recorded for layer in self.spans[key][:2]]
-            with keras_private.recording_calls(layers) as calls:
+            with stateless(), keras_private.recording_calls(layers) as calls:
                 self.model(data, training=False)
             for key in self.recorded:
                 start, end, _ = self.spans[key]

@@ -38,6 +38,7 @@ import keras
 
 from keras_fracinit import initializers
 from keras_fracinit._backend import keras_private
+from keras_fracinit._graph import weights
 
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
@@ -111,19 +112,21 @@ def einsum_axes(equation):
 
 def _einsum(layer, name, feeds_linear=False, applied_by=None):
     input_axes, output_axes = einsum_axes(layer.equation)
-    fan_in, fan_out = initializers.kernel_fans(tuple(layer.kernel.shape), input_axes, output_axes)
-    return Kernel(
-        layer.kernel, name, fan_in, fan_out, (fan_in, fan_out), feeds_linear, "einsum axes", applied_by
+    fan_in, fan_out = initializers.kernel_fans(
+        tuple(keras_private.kernel_variable(layer).shape), input_axes, output_axes
     )
+    variable = keras_private.kernel_variable(layer)
+    return Kernel(variable, name, fan_in, fan_out, (fan_in, fan_out), feeds_linear, "einsum axes", applied_by)
 
 
 def _transpose(layer):
-    shape = tuple(layer.kernel.shape)  # (*kernel_size, filters, channels)
+    variable = keras_private.kernel_variable(layer)
+    shape = tuple(variable.shape)  # (*kernel_size, filters, channels)
     kernel_size, (filters, channels) = shape[:-2], shape[-2:]
     overlap = math.prod(k / s for k, s in zip(kernel_size, layer.strides))
     fan_in = max(channels, round(channels * overlap))
     fan_out = filters * math.prod(kernel_size)
-    return Kernel(layer.kernel, "kernel", fan_in, fan_out, (fan_in, filters), False, "transposed")
+    return Kernel(variable, "kernel", fan_in, fan_out, (fan_in, filters), False, "transposed")
 
 
 RECURRENT_REASON = "recurrent kernels are outside the paper's feed-forward model"
@@ -141,6 +144,12 @@ def is_kernel_layer(layer):
     return isinstance(layer, (*KNOWN, *_RECURRENT))
 
 
+def is_attention(layer):
+    """Whether `layer` is Keras' `MultiHeadAttention`, whose query, key and value
+    projections a tap model can re-apply to the layer's own inputs."""
+    return isinstance(layer, keras.layers.MultiHeadAttention)
+
+
 def is_per_location(layer):
     """Whether `layer` applies its kernel at every location alike (Dense, convolutions)."""
     if isinstance(layer, keras.layers.TimeDistributed):
@@ -148,9 +157,33 @@ def is_per_location(layer):
     return isinstance(layer, PER_LOCATION)
 
 
+def _is_kernel(layer, weight):
+    name = weight.name.rsplit("/", 1)[-1]
+    return not name.startswith("lora_") and (name.endswith("kernel") or weights.is_matrix(layer, weight))
+
+
 def kernel_weights(layer):
-    """The weights of `layer` (its sublayers' included) whose name ends in `kernel`."""
-    return [weight for weight in layer.weights if weight.name.endswith("kernel")]
+    """The kernels of `layer` and its sublayers: weights named `*kernel` and any other matrix.
+
+    A matrix is a weight of rank 2 or more that is not an embedding, a
+    normalization's, a LoRA factor or a non-trainable buffer
+    (`weights.role`): a layer can only use it as a linear map.
+    """
+    found = [w for w in weights.own_weights(layer) if _is_kernel(layer, w)]
+    for sub in keras_private.sublayers(layer):
+        found += kernel_weights(sub)
+    return list({id(w): w for w in found}.values())
+
+
+def _unknown_use(layer, variable):
+    """A kernel of a layer whose `call()` is not read: per expert when stacked, else Keras' fans."""
+    shape = tuple(variable.shape)
+    experts = getattr(layer, "num_experts", None)
+    if len(shape) == 3 and shape[0] == experts:
+        # (experts, in, out): each expert is a matrix with its own fans
+        fan_in, fan_out = shape[1], shape[2]
+        return Kernel(variable, variable.name, fan_in, fan_out, (fan_in, fan_out), rule="per expert")
+    return dataclasses.replace(_keras_rule(variable, variable.name), rule="keras fans (unknown layer)")
 
 
 def _prefixed(kernels, prefix):
@@ -180,11 +213,11 @@ def layer_kernels(layer):
             _keras_rule(layer.pointwise_kernel, "pointwise_kernel"),
         ], ""
     if isinstance(layer, _DEPTHWISE):
-        return [_depthwise(layer.kernel, "kernel")], ""
+        return [_depthwise(keras_private.kernel_variable(layer), "kernel")], ""
     if isinstance(layer, _TRANSPOSE):
         return [_transpose(layer)], ""
     if isinstance(layer, (keras.layers.Dense, *_CONV)):
-        return [_keras_rule(layer.kernel, "kernel")], ""
+        return [_keras_rule(keras_private.kernel_variable(layer), "kernel")], ""
     if isinstance(layer, _RECURRENT):
         return [], RECURRENT_REASON
     return [], ""
@@ -225,9 +258,5 @@ def composite_kernels(layer, prefix):
         inner = composite_kernels(sub, path)
         found += inner
         seen.update(id(w) for w in kernel_weights(sub))
-    own = [
-        dataclasses.replace(_keras_rule(w, w.name), rule="keras fans (unknown layer)")
-        for w in kernel_weights(layer)
-        if id(w) not in seen
-    ]
+    own = [_unknown_use(layer, w) for w in kernel_weights(layer) if id(w) not in seen]
     return ([(prefix, layer, own, "")] if own else []) + found

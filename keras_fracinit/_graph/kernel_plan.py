@@ -33,6 +33,8 @@ class KernelPlan:
             inside subclassed models and composite layers).
         skip: Why the kernel is left as it is (recurrent, frozen), or empty.
         variable: The kernel variable.
+        uses: The paths of its other uses, when the variable is shared or
+            tied (this plan is its first use).
     """
 
     name: str
@@ -43,6 +45,7 @@ class KernelPlan:
     visible: bool
     skip: str = ""
     variable: Any = None
+    uses: tuple[str, ...] = ()
 
     @property
     def end(self):
@@ -57,6 +60,19 @@ class KernelPlan:
         return self.start
 
     @property
+    def end_seen(self):
+        """Whether a ratio measured over `span` reaches the end of the kernel's path.
+
+        False for a kernel inside a call() that is not read whose own layer
+        applies no activation: what follows it there (a ReLU in a
+        subclassed model, the SiLU of a gated MLP) is not seen, so its
+        output is measured before it.
+        """
+        if self.visible or self.route is None or (self.kernel is not None and self.kernel.feeds_linear):
+            return True
+        return fans.is_kernel_layer(self.start) and self.route.activation not in ("linear", "unknown")
+
+    @property
     def span(self):
         """The `taps.Span` the kernel's s-moment ratio is measured over."""
         return taps.Span(self.start, self.end, self.visible)
@@ -67,65 +83,115 @@ def _name(prefix, kernel_name):
 
 
 def plan_model(model, include_frozen=False):
-    """`KernelPlan`s for every kernel of `model`, in model order."""
+    """`KernelPlan`s for every kernel of `model`, in model order, one per variable."""
     graph = routes.Graph.of(model)
     plans = []
     for name, layer in model_layers.named_layers(model):
         if not fans.kernel_weights(layer):
             continue
         kernels, reason = fans.layer_kernels(layer)
+        visible = _seen(layer, graph)
         if reason:
-            plans += _skipped(name, layer, layer, reason)
+            # a recurrent layer of the graph: its input and output can be tapped
+            plans += _skipped(name, layer, layer, reason, visible)
             continue
         route = routes.read(layer, graph)
-        visible = _seen(layer, graph)
-        if kernels:
-            for kernel in kernels:
-                start = kernel.applied_by or layer
-                kernel_route = _linear_map(kernel) if kernel.feeds_linear else route
-                plans.append(
-                    KernelPlan(
-                        _name(name, kernel.name),
-                        layer,
-                        start,
-                        kernel,
-                        kernel_route,
-                        visible and start is layer,
-                        variable=kernel.variable,
-                    )
+        for kernel in kernels:
+            start = kernel.applied_by or layer
+            kernel_route = _linear_map(kernel) if kernel.feeds_linear else route
+            plans.append(
+                KernelPlan(
+                    _name(name, kernel.name),
+                    layer,
+                    start,
+                    kernel,
+                    kernel_route,
+                    # attention's projections: re-applied to the layer's inputs in a tap
+                    visible and (start is layer or fans.is_attention(layer)),
+                    variable=kernel.variable,
                 )
-            continue
-        for sub_name, sublayer, sub_kernels, sub_reason in fans.composite_kernels(layer, name):
-            if sub_reason:
-                plans += _skipped(sub_name, layer, sublayer, sub_reason)
-                continue
-            sub_route = _hidden(sublayer, layer)
-            for kernel in sub_kernels:
-                plans.append(
-                    KernelPlan(
-                        _name(sub_name, kernel.name),
-                        layer,
-                        kernel.applied_by or sublayer,
-                        kernel,
-                        _linear_map(kernel) if kernel.feeds_linear else sub_route,
-                        False,
-                        variable=kernel.variable,
-                    )
-                )
+            )
+        if not kernels:
+            plans += _composite_plans(name, layer, route if visible else None, graph)
+    plans = _merge_shared(plans)
     if not include_frozen:
         plans = [
-            dataclasses.replace(plan, skip=FROZEN_REASON)
-            if not plan.skip and not plan.variable.trainable
-            else plan
+            dataclasses.replace(plan, skip=FROZEN_REASON) if not plan.skip and _frozen(plan) else plan
             for plan in plans
         ]
     return plans
 
 
-def _skipped(prefix, holder, layer, reason):
+def _frozen(plan):
+    """Frozen by the user: a LoRA base kernel, frozen by `enable_lora`, is not."""
+    if plan.variable.trainable:
+        return False
+    return not (keras_private.lora_enabled(plan.start) and plan.start.trainable)
+
+
+def _composite_plans(name, layer, graph_route, graph):
+    """The plans of the kernels inside a layer of unknown type (`graph_route`: its route, if in a graph)."""
+    plans = []
+    for sub_name, sublayer, sub_kernels, sub_reason in fans.composite_kernels(layer, name):
+        if sub_reason:
+            plans += _skipped(sub_name, layer, sublayer, sub_reason)
+            continue
+        own = sublayer is layer and graph_route is not None
+        # The layer's own weights, in a graph: what follows the layer is read
+        # there, so a calibration measures through it; how the call uses them is not.
+        sub_route = _own_use(layer, graph_route) if own else _hidden(sublayer, layer, graph)
+        for kernel in sub_kernels:
+            plans.append(
+                KernelPlan(
+                    _name(sub_name, kernel.name),
+                    layer,
+                    kernel.applied_by or sublayer,
+                    kernel,
+                    _linear_map(kernel) if kernel.feeds_linear else sub_route,
+                    own,
+                    variable=kernel.variable,
+                )
+            )
+    return plans
+
+
+def _merge_shared(plans):
+    """One plan per variable: a shared or tied kernel keeps its first use and lists the others.
+
+    Uses that want different gains (a ReLU and a linear one) put the kernel
+    outside the class: no one draw is exact for both.
+    """
+    first, merged = {}, []
+    for plan in plans:
+        found = first.get(id(plan.variable))
+        if found is None:
+            first[id(plan.variable)] = len(merged)
+            merged.append(plan)
+            continue
+        kept = merged[found]
+        uses = (*kept.uses, plan.name)
+        route = kept.route
+        if route is not None and plan.route is not None and _gain_of(route) != _gain_of(plan.route):
+            wants = f"'{kept.name}' wants {_gain_text(route)}, '{plan.name}' {_gain_text(plan.route)}"
+            route = dataclasses.replace(
+                route, reason=f"a shared kernel whose uses want different gains ({wants})"
+            )
+        merged[found] = dataclasses.replace(kept, uses=uses, route=route)
+    return merged
+
+
+def _gain_of(route):
+    return (route.exact, route.activation, route.negative_slope, route.dropout)
+
+
+def _gain_text(route):
+    return route.activation if route.exact else f"an unread use ({route.reason or route.activation})"
+
+
+def _skipped(prefix, holder, layer, reason, visible=False):
     """Plans for the kernels of `layer` left as they are, with the reason."""
     return [
-        KernelPlan(f"{prefix}/{kernel_name}", holder, layer, None, None, False, reason, variable)
+        KernelPlan(f"{prefix}/{kernel_name}", holder, layer, None, None, visible, reason, variable)
         for kernel_name, variable in fans.named_kernel_weights(layer)
     ]
 
@@ -138,7 +204,13 @@ def _linear_map(kernel):
     return routes.Route("linear", None, 0.0, f"{kernel.name} (linear map)", kernel.applied_by)
 
 
-def _hidden(sublayer, composite):
+def _own_use(layer, route):
+    """The route of a weight a graph layer of unknown type holds itself: read, but not its use."""
+    reason = f"how {type(layer).__name__} '{layer.name}' uses this weight is not known"
+    return dataclasses.replace(route, reason=reason)
+
+
+def _hidden(sublayer, composite, graph=None):
     """The route of a sublayer run by a composite layer's call(), which no graph shows."""
     route = routes.read(sublayer, routes.Graph(None, {}, None))
     reason = (
@@ -148,6 +220,15 @@ def _hidden(sublayer, composite):
         # a kernel the unknown layer holds itself: its own activation says
         # nothing about how its call() uses the kernel
         reason = f"how {type(sublayer).__name__} '{sublayer.name}' uses its kernel is not known"
+        route = dataclasses.replace(route, activation="unknown", negative_slope=None)
+    elif graph is not None and _seen(sublayer, graph):
+        # a layer of the graph that another layer also holds (a tied decoder):
+        # that other layer's use of its kernel is not read
+        reason = (
+            f"{type(composite).__name__} '{composite.name}' also holds '{sublayer.name}', a layer of the "
+            "graph: how its call() uses the kernel is not known"
+        )
+        route = dataclasses.replace(route, activation="unknown", negative_slope=None)
     return dataclasses.replace(route, found_in=f"layer (inside {composite.name})", reason=reason)
 
 

@@ -21,6 +21,7 @@ from keras_fracinit._backend import kernel_draws
 from keras_fracinit._graph import kernel_plan
 from keras_fracinit._graph import model_layers
 from keras_fracinit._graph import routes
+from keras_fracinit.model_init import accounting
 from keras_fracinit.model_init.report import InitializationReport
 from keras_fracinit.model_init.report import KernelReport
 from keras_fracinit.model_init.report import LayerReport  # noqa: F401  (deprecated name)
@@ -29,7 +30,7 @@ _ON_UNSUPPORTED = ("raise", "warn")
 
 
 class UnsupportedActivationError(ValueError):
-    """A kernel feeds an activation outside the paper's class."""
+    """A kernel feeds an activation outside the paper's class, or a weight's use is not understood."""
 
 
 def initialize(
@@ -87,7 +88,19 @@ def initialize(
     they live. An error after the first draw (out of memory, an interrupt)
     leaves the kernels drawn so far with their new values, puts the kernels
     being calibrated back at their linear draw, and says so.
-    Biases are not changed.
+
+    Every weight of the model is accounted for once, found through Keras'
+    tracking rather than by name (`report.weights`, summed by role under
+    the table): kernels are drawn, calibrated or left with a reason; biases,
+    normalization weights, embeddings, LoRA factors (after `enable_lora`
+    the base kernel is drawn and the factors are left, so the adapted model
+    equals its base), recurrent weights and buffers are left as they are.
+    Any other matrix is a kernel whose use is not read (stacked experts
+    `(experts, in, out)` get each expert's fans), outside the class; a
+    weight whose use cannot be read at all is refused like an activation
+    outside the class (`on_unsupported`). A kernel shared by several layers
+    (tied weights) is drawn once and lists its other uses; uses that want
+    different gains put it outside the class.
 
     Args:
         model: A built Keras model (Sequential, functional, nested or subclassed).
@@ -129,7 +142,33 @@ def initialize(
     s = _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations)
     _warn_hidden_graphs(model, calibrate_with is not None)
     plans, report = _plan_report(model, s, mode, on_unsupported, calibrate_with is not None, include_frozen)
+    report.weights = accounting.account(model, plans, report)
+    _refuse_not_understood(model, report.weights, on_unsupported)
     return _apply(model, plans, report, seed, calibrate_with, s, tolerance, max_iterations)
+
+
+def _refuse_not_understood(model, weights, on_unsupported):
+    unread = accounting.not_understood(weights)
+    if not unread:
+        return
+    listing = ", ".join(f"'{w.path}' {w.shape} in {w.layer}" for w in unread[:12]) + (
+        f", and {len(unread) - 12} more" if len(unread) > 12 else ""
+    )
+    listing += (
+        " (not the kernel of a known layer, nor a bias, a normalization's, a scale's or an "
+        "embedding's: their layer's call() is not read)"
+    )
+    if on_unsupported == "raise":
+        raise UnsupportedActivationError(
+            f"{len(unread)} weight(s) of model {model.name!r} are not understood, so no draw can be "
+            f"claimed right for them: {listing}. Pass on_unsupported='warn' to leave them as they are "
+            "(the report lists them), or give them a known layer."
+        )
+    warnings.warn(
+        f"keras_fracinit.initialize: left {len(unread)} weight(s) that are not understood as they were: "
+        + listing,
+        stacklevel=3,
+    )
 
 
 def _warn_hidden_graphs(model, calibrating):
@@ -139,7 +178,12 @@ def _warn_hidden_graphs(model, calibrating):
             "keras_fracinit.initialize: the graph of subclassed model(s) "
             f"{hidden} cannot be seen, so what their call() applies after a layer "
             "(e.g. a ReLU after a linear Dense) is not read; their linear layers are outside the class"
-            + (" and are calibrated." if calibrating else " (pass calibrate_with= to calibrate them)."),
+            + (
+                " and are calibrated at their own output only: the report marks them end_seen=False, "
+                "since the s-moment through what call() applies next is not measured."
+                if calibrating
+                else " (pass calibrate_with= to calibrate them at their own output)."
+            ),
             stacklevel=3,
         )
 
@@ -183,10 +227,12 @@ def _apply(model, plans, report, seed, calibrate_with, s, tolerance, max_iterati
         seed = keras.random.SeedGenerator(seed)
     drawn = [(plan.variable, entry.stddev) for plan, entry in zip(plans, report) if entry.stddev is not None]
     targets = _calibration_targets(plans, report) if calibrate_with is not None else []
-    if targets:
+    if calibrate_with is not None:
         # What the data can get wrong (a batch the model cannot take, a
-        # layer it never reaches) fails here, before the first draw, so
-        # that no copy of the weights is needed to put them back.
+        # non-finite signal, a layer it never reaches) fails here, before
+        # the first draw, so that no copy of the weights is needed to put
+        # them back; also when nothing needs calibrating, so that a wrong
+        # batch is never accepted.
         _calibration.dry_run(model, targets, calibrate_with)
     kernel_draws.draw(drawn, seed)
     if not targets:
@@ -232,7 +278,14 @@ def _entry(plan, s, mode, calibrating):
     fans = (plan.kernel.fan_in, plan.kernel.fan_out) if plan.kernel is not None else None
     if fans is None:
         fans = initializers.kernel_fans(tuple(plan.variable.shape))
-    common = dict(layer=plan.name, layer_type=type(plan.start).__name__, fan_in=fans[0], fan_out=fans[1])
+    common = dict(
+        layer=plan.name,
+        layer_type=type(plan.start).__name__,
+        fan_in=fans[0],
+        fan_out=fans[1],
+        uses=plan.uses,
+        end_seen=plan.kernel is None or plan.end_seen,
+    )
     if plan.skip:
         return KernelReport(
             activation="-",

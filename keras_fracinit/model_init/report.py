@@ -1,8 +1,19 @@
 """What `initialize` reports: one `KernelReport` per kernel, gathered in an `InitializationReport`."""
 
 import dataclasses
+import enum
+
+from keras_fracinit._graph.weights import Role
 
 _STATUSES = ("initialized", "calibrated", "skipped")
+
+
+class Outcome(enum.Enum):
+    """What `initialize` did to one weight."""
+
+    DRAWN = "drawn"
+    CALIBRATED = "calibrated"
+    LEFT = "left"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +50,13 @@ class KernelReport:
         measured_to: After a calibration, the layer whose output the ratio
             was measured at: the end of the kernel's path, or the layer that
             applies the kernel.
+        uses: The kernel's other uses when its variable is shared or tied
+            (this entry is its first use); one draw serves them all.
+        end_seen: False when the kernel's path ends inside a `call()` that
+            is not read and its own layer applies no activation: a
+            calibration's `ratio` is then measured at `measured_to`, before
+            what that call applies next, and the s-moment through it is not
+            known to be preserved.
     """
 
     layer: str
@@ -57,13 +75,74 @@ class KernelReport:
     iterations: int = 0
     scale: float = 1.0
     measured_to: str = ""
+    uses: tuple[str, ...] = ()
+    end_seen: bool = True
 
 
 LayerReport = KernelReport  # its name before it was named for what it describes (deprecated)
 
 
+@dataclasses.dataclass(frozen=True)
+class WeightReport:
+    """One weight of the model, and what `initialize` did to it.
+
+    Attributes:
+        path: The variable's path (`dense/kernel`).
+        layer: The path of the layer that holds it.
+        role: Its `Role` (kernel, bias, normalization, embedding, ...).
+        shape: Its shape.
+        parameters: Its number of entries.
+        outcome: `Outcome.DRAWN`, `Outcome.CALIBRATED` or `Outcome.LEFT`.
+        reason: Why it was left, for a kernel or a weight not understood.
+        kernel: For a kernel, its `KernelReport.layer`.
+    """
+
+    path: str
+    layer: str
+    role: Role
+    shape: tuple[int, ...]
+    parameters: int
+    outcome: Outcome
+    reason: str = ""
+    kernel: str = ""
+
+
 class InitializationReport(list):
-    """The `KernelReport`s of one `initialize` call; prints as a table."""
+    """The `KernelReport`s of one `initialize` call; prints as a table.
+
+    `weights` accounts for every weight of the model once (`WeightReport`);
+    `totals()` and the table's last lines sum them by role and outcome.
+    """
+
+    weights: tuple[WeightReport, ...] = ()
+
+    def totals(self) -> dict[tuple[Role, Outcome], tuple[int, int]]:
+        """`{(role, outcome): (weights, parameters)}` over every weight of the model."""
+        found: dict[tuple[Role, Outcome], tuple[int, int]] = {}
+        for weight in self.weights:
+            count, parameters = found.get((weight.role, weight.outcome), (0, 0))
+            found[(weight.role, weight.outcome)] = (count + 1, parameters + weight.parameters)
+        return found
+
+    def accounting(self) -> str:
+        """The weights by role: how many (and their parameters) were drawn, calibrated and left."""
+        totals = self.totals()
+        header = ("role", *(outcome.value for outcome in Outcome))
+        rows = [header]
+        for weight_role in Role:
+            cells = [totals.get((weight_role, outcome), (0, 0)) for outcome in Outcome]
+            if any(count for count, _ in cells):
+                rows.append((weight_role.value, *(f"{n} ({p:,})" if n else "-" for n, p in cells)))
+        count = len(self.weights)
+        parameters = sum(weight.parameters for weight in self.weights)
+        rows.append(("all", *(self._sum(totals, outcome) for outcome in Outcome)))
+        return f"{count} weights, {parameters:,} parameters, by role (weights (parameters)):\n" + _table(rows)
+
+    @staticmethod
+    def _sum(totals, outcome):
+        count = sum(n for (_, o), (n, _) in totals.items() if o is outcome)
+        parameters = sum(p for (_, o), (_, p) in totals.items() if o is outcome)
+        return f"{count} ({parameters:,})" if count else "-"
 
     def counts(self) -> dict[str, int]:
         """How many kernels were `initialized`, `calibrated` and `skipped`."""
@@ -73,7 +152,7 @@ class InitializationReport(list):
         header = ("layer", "type", "activation", "from", "fan_in", "fan_out", "stddev", "status")
         rows = [header] + [
             (
-                r.layer,
+                r.layer + (f" (also {', '.join(r.uses)})" if r.uses else ""),
                 r.layer_type,
                 r.activation
                 + (f"({r.negative_slope:g})" if r.negative_slope is not None else "")
@@ -84,9 +163,15 @@ class InitializationReport(list):
                 "-" if r.stddev is None else f"{r.stddev * r.scale:.6f}",
                 r.status
                 + (f" (ratio {r.ratio:.3f}, {r.iterations} steps)" if r.ratio is not None else "")
+                + ("" if r.end_seen or r.stddev is None else " [at its own output: end of path not seen]")
                 + (f": {r.reason}" if r.reason else ""),
             )
             for r in self
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+        table = _table(rows)
+        return table + ("\n\n" + self.accounting() if self.weights else "")
+
+
+def _table(rows):
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)

@@ -58,7 +58,11 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     block) have no graph to tap: they are measured from their own layer's
     input to its output in one extra eager pass, with one warning. A
     non-finite signal is logged as `nan` with one warning, and training goes
-    on.
+    on. Measuring changes no variable: every pass is stateless (a layer whose
+    `call()` updates a counter or a running statistic is not moved by it).
+    Recurrent kernels, which `initialize` leaves alone, are measured over
+    their layer in the same compiled pass and do not set the progress
+    line's ratio range.
 
     Args:
         s: Moment order, in (0, 2].
@@ -318,6 +322,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 "which no graph shows: they are measured from their own layer's input "
                 "to its output, in one extra eager pass per measurement.",
             )
+        # The progress line's ratio range: the kernels initialize draws, not those it leaves alone.
+        self._progress.summarized = {name for name, plan in self._layers.items() if not plan.skip}
         self._tailed = [name for name, plan in self._layers.items() if plan.variable.trainable]
         if self.tail_index:
             frozen = [name for name in self._layers if name not in self._tailed]

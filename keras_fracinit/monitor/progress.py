@@ -19,6 +19,9 @@ class CompactProgressLine:
     def __init__(self, statistics):
         self._statistics = tuple(statistics)
         self._progbar = None
+        # The kernels whose ratios make the range (None: all): not those
+        # initialize leaves alone, such as recurrent kernels.
+        self.summarized: set[str] | None = None
 
     def attach(self, fit_locals):
         """Wraps the progress bar of the running `fit`; False if it cannot be found."""
@@ -46,14 +49,15 @@ class CompactProgressLine:
         return compact
 
     def compact(self, logs):
-        """`logs` without the monitor's keys, plus the range of its ratios."""
+        """`logs` without the monitor's keys, plus the range of the ratios of the `summarized` kernels."""
         kept, ratios = {}, []
         for key, value in logs.items():
             statistic = key.split("/", 1)[0]
             if statistic not in self._statistics:
                 kept[key] = value
             elif statistic == "s_moment_ratio" and math.isfinite(value):
-                ratios.append(value)
+                if self.summarized is None or key.split("/", 1)[1] in self.summarized:
+                    ratios.append(value)
         if ratios:
             kept["s_ratio_min"] = min(ratios)
             kept["s_ratio_max"] = max(ratios)
