@@ -193,3 +193,21 @@ def test_stateless_function_reads_current_weights_and_changes_no_variable():
     layer.w.assign(2 * np.ones(3, "float32"))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(run(x)), 2 * x)
     assert float(keras.ops.convert_to_numpy(layer.calls)) == 0
+
+
+def test_compiled_recording_pass_equals_the_eager_one_and_changes_nothing():
+    import model_zoo
+
+    for build in (model_zoo.hidden_relu, model_zoo.counting):
+        model, batch = build()
+        layer = model.layers[0]
+        spans = {"k": taps.Span(layer, layer, False)}
+        compiled = taps.SpanMoments(model, spans, 0.7, compiled=True)
+        eager = taps.SpanMoments(model, spans, 0.7)
+        for _ in range(2):  # the second call reuses the compiled function
+            ours, theirs = compiled(batch)["k"], eager(batch)["k"]
+            for a, b in zip(ours, theirs):
+                np.testing.assert_allclose(a, b, rtol=1e-5)
+        assert compiled._run_recorded is not None
+        if build is model_zoo.counting:
+            assert int(keras.ops.convert_to_numpy(model.calls)) == 0

@@ -11,6 +11,7 @@ be tapped, and `tap_model` reports them instead of failing.
 """
 
 import contextlib
+import inspect
 import typing
 from typing import Any
 
@@ -149,7 +150,7 @@ def tap_model(model, layers, reduction, logits=()):
     return TapResult(tap, tapped, untapped)
 
 
-def stateless_function(model):
+def stateless_function(model, around=None):
     """`f(data) -> outputs` running `model` in inference mode without changing any variable.
 
     A layer whose `call()` updates a variable (a counter, a running
@@ -157,14 +158,25 @@ def stateless_function(model):
     go to a `keras.StatelessScope` (or, on JAX, `model.stateless_call`'s
     returned state) and are dropped; the weights are read at each call.
     Compiled once: `tf.function` or `jax.jit`; eager on PyTorch.
+
+    Args:
+        model: A built model.
+        around: Optional `around(run) -> outputs`: calls `run()` (which runs
+            the model) and returns what `f` returns (default: the model's
+            outputs), e.g. values recorded from inner layers while it runs.
     """
+    around = around or (lambda run: run())
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
-        compiled = jax.jit(
-            lambda trainable, other, x: model.stateless_call(trainable, other, x, training=False)[0]
-        )
+        # stateless_call passes its keywords to call() itself, unlike Layer.__call__
+        inference = {"training": False} if _takes_training(model) else {}
+
+        def pure(trainable, other, x):
+            return around(lambda: model.stateless_call(trainable, other, x, **inference)[0])
+
+        compiled = jax.jit(pure)
 
         def run_jax(data):
             trainable = [v.value for v in model.trainable_variables]
@@ -174,13 +186,18 @@ def stateless_function(model):
 
     def run(data):
         with keras.StatelessScope():
-            return model(data, training=False)
+            return around(lambda: model(data, training=False))
 
     if backend == "tensorflow":
         import tensorflow as tf
 
         return tf.function(run, reduce_retracing=True)
     return run
+
+
+def _takes_training(model):
+    parameters = inspect.signature(model.call).parameters
+    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 @contextlib.contextmanager
@@ -237,8 +254,9 @@ class SpanMoments:
     or sigmoid head, measured before its activation.
     """
 
-    def __init__(self, model, spans, s, logits=()):
+    def __init__(self, model, spans, s, logits=(), compiled=False):
         self.model, self.spans, self.s = model, spans, s
+        self._run_recorded = None
         visible = {key: span for key, span in spans.items() if span.visible}
         self.tap, self.recorded = None, [key for key, span in spans.items() if not span.visible]
         if visible and is_tappable(model):
@@ -253,6 +271,44 @@ class SpanMoments:
             ]
         else:
             self.recorded += list(visible)
+        if compiled and self.recorded:
+            # Measured often (a monitor): the recording pass is compiled too.
+            self._run_recorded = stateless_function(model, around=self._recording)
+
+    def _recording(self, run):
+        """Runs the model (`run()`), recording the spans' layers; their per-sample s-moments."""
+        layers = [layer for key in self.recorded for layer in self.spans[key][:2]]
+        with keras_private.recording_calls(layers) as calls:
+            run()
+        return {
+            key: (
+                per_sample_moment(calls[id(self.spans[key].start)][0], self.s),
+                per_sample_moment(calls[id(self.spans[key].end)][1], self.s),
+            )
+            for key in self.recorded
+        }
+
+    def _recorded_moments(self, data):
+        if self._run_recorded is not None:
+            try:
+                found = self._run_recorded(data)
+                return {
+                    key: tuple(np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float64) for v in pair)
+                    for key, pair in found.items()
+                }
+            except Exception:
+                # a call() that cannot be traced (Python control flow on values): eager from now on
+                self._run_recorded = None
+        layers = [layer for key in self.recorded for layer in self.spans[key][:2]]
+        with stateless(), keras_private.recording_calls(layers) as calls:
+            self.model(data, training=False)
+        return {
+            key: (
+                per_sample_norms(calls[id(self.spans[key].start)][0]) ** self.s,
+                per_sample_norms(calls[id(self.spans[key].end)][1]) ** self.s,
+            )
+            for key in self.recorded
+        }
 
     def __call__(self, data):
         """`{key: (input moments, output moments)}`, each a float64 array over the batch."""
@@ -266,13 +322,5 @@ class SpanMoments:
                         np.asarray(reductions[f"{id(end)}/output"], dtype=np.float64),
                     )
         if self.recorded:
-            layers = [layer for key in self.recorded for layer in self.spans[key][:2]]
-            with stateless(), keras_private.recording_calls(layers) as calls:
-                self.model(data, training=False)
-            for key in self.recorded:
-                start, end, _ = self.spans[key]
-                found[key] = (
-                    per_sample_norms(calls[id(start)][0]) ** self.s,
-                    per_sample_norms(calls[id(end)][1]) ** self.s,
-                )
+            found.update(self._recorded_moments(data))
         return found

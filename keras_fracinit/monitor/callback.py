@@ -56,7 +56,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
 
     Kernels inside a subclassed model or a composite layer (a keras_hub
     block) have no graph to tap: they are measured from their own layer's
-    input to its output in one extra eager pass, with one warning. A
+    input to its output in one extra pass of the model (compiled, or eager
+    where its `call()` cannot be traced), with one warning. A
     non-finite signal is logged as `nan` with one warning, and training goes
     on. Measuring changes no variable: every pass is stateless (a layer whose
     `call()` updates a counter or a running statistic is not moved by it).
@@ -312,7 +313,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         # the end of the path (after BN > ReLU); a head on its logits
         spans = {name: plan.span for name, plan in self._layers.items()}
         heads = [name for name, plan in self._layers.items() if plan.route is not None and plan.route.head]
-        self._moments = taps.SpanMoments(model, spans, self.s, logits=heads)
+        self._moments = taps.SpanMoments(model, spans, self.s, logits=heads, compiled=True)
         hidden = [name for name, plan in self._layers.items() if not plan.visible]
         if hidden:
             self._warn_once(
@@ -320,7 +321,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 "FractionalMomentMonitor: kernels "
                 f"{hidden} run inside a subclassed model's or a composite layer's call(), "
                 "which no graph shows: they are measured from their own layer's input "
-                "to its output, in one extra eager pass per measurement.",
+                "to its output, in one extra pass of the model per measurement (compiled "
+                "where the call() can be traced).",
             )
         # The progress line's ratio range: the kernels initialize draws, not those it leaves alone.
         self._progress.summarized = {name for name, plan in self._layers.items() if not plan.skip}
