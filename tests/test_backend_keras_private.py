@@ -287,3 +287,31 @@ def test_registering_the_names_leaves_pythons_random_state_as_it_was():
     random.seed(0)
     keras_private.register_initializer_names(initializers.ALIASES)
     assert random.random() == expected
+
+
+def test_traced_call_reads_a_subclassed_calls_layers_and_ops_as_a_graph_once():
+    import model_zoo
+
+    model, _ = model_zoo.hidden_relu()
+    traced = keras_private.traced_call(model)
+    assert [type(op).__name__ for op in traced.operations] == ["Dense", "Relu", "Dense"]
+    assert keras_private.traced_call(model) is traced  # cached: no new nodes on the layers
+    keys = keras_private.function_node_keys(traced)
+    assert len(keys) == 3 and keras_private.layer_calls(model.first, keys)
+
+    class Branching(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            if float(keras.ops.convert_to_numpy(keras.ops.sum(x))) > 0:
+                return self.dense(x)
+            return x
+
+    branching = Branching()
+    branching(np.ones((1, 3), "float32"))
+    assert keras_private.traced_call(branching) is None
+    counting, _ = model_zoo.counting()
+    assert keras_private.traced_call(counting) is not None
+    assert int(keras.ops.convert_to_numpy(counting.calls)) == 0  # traced in a StatelessScope

@@ -99,7 +99,10 @@ def test_subclassed_linear_layers_are_calibrated_on_their_own_output():
             self.out = keras.layers.Dense(4, activation="relu", name="out")
 
         def call(self, x):
-            return self.out(keras.ops.relu(self.hidden(x)))
+            # a branch on a value: the call() runs eagerly only, so it cannot be traced
+            if float(keras.ops.convert_to_numpy(keras.ops.max(x))) > -1e9:
+                return self.out(keras.ops.relu(self.hidden(x)))
+            return self.out(self.hidden(x))
 
     model = Net()
     x = np.random.default_rng(2).normal(size=(128, 16)).astype("float32")
@@ -108,6 +111,7 @@ def test_subclassed_linear_layers_are_calibrated_on_their_own_output():
         report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
     hidden, out = report
     assert hidden.status == "calibrated" and "subclassed" in hidden.reason and abs(hidden.ratio - 1) <= 0.02
+    assert not hidden.end_seen and hidden.measured_to == "hidden"
     assert out.status == "initialized"  # its own ReLU is seen
     h = _numpy(model.hidden(x))
     ratio = np.mean(np.linalg.norm(h, axis=1) / np.sqrt(32)) / np.mean(

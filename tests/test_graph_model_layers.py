@@ -43,3 +43,6 @@ def test_nested_models_parents_and_hidden_graphs():
     assert id(model.get_layer("a")) not in parents
     # the subclassed model hides how its layers connect; the graph models do not
     assert model_layers.hidden_graphs(model) == (["sub"], {"sub/hidden"})
+    # a subclassed model whose call() was traced is read like a graph model
+    sub = model.get_layer("sub")
+    assert model_layers.hidden_graphs(model, readable={id(sub)}) == ([], set())

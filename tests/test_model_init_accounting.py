@@ -170,15 +170,87 @@ def test_stacked_expert_kernels_get_each_experts_fans():
     assert not [w for w in report.weights if w.outcome is Outcome.LEFT and w.role is Role.KERNEL]
 
 
-def test_a_relu_hidden_in_call_is_reported_as_not_measured_through():
+def test_a_relu_hidden_in_a_subclassed_call_is_read_through_its_traced_call():
     model, batch = model_zoo.hidden_relu()
-    report = _initialize(model, calibrate_with=batch)
-    first = next(r for r in report if r.layer == "first")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="keras_fracinit.initialize: the graph")
+        report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=batch)
+    first, second = report
+    assert (first.activation, first.status) == ("relu", "initialized") and first.found_in.startswith("relu")
+    assert (second.activation, second.found_in, second.status) == ("linear", "model output", "initialized")
+    expected = keras_fracinit.FractionalMomentNormal(1.0, "relu").stddev((12, 64))
+    assert first.stddev == pytest.approx(expected, rel=1e-12)
+    assert int(keras.ops.convert_to_numpy(model_zoo.counting()[0].calls)) == 0
+
+
+class _Untraceable(keras.Model):
+    """A call() that branches on a value: it runs eagerly only, so its graph stays hidden."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first = keras.layers.Dense(16, name="first")
+        self.second = keras.layers.Dense(2, name="second")
+
+    def call(self, inputs):
+        x = self.first(inputs)
+        if float(keras.ops.convert_to_numpy(keras.ops.sum(inputs))) > -1e9:
+            x = keras.ops.relu(x)
+        return self.second(x)
+
+
+class _GatedBlock(keras.layers.Layer):
+    """A gated MLP as keras_hub writes it: the GELU is applied in call(), not by a layer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.gate = keras.layers.Dense(16, name="gate")
+        self.up = keras.layers.Dense(16, name="up")
+        self.down = keras.layers.Dense(8, name="down")
+
+    def call(self, inputs):
+        return self.down(keras.activations.gelu(self.gate(inputs)) * self.up(inputs))
+
+
+def test_what_an_unread_call_applies_is_reported_as_not_measured_through():
+    batch = np.random.default_rng(0).normal(size=(32, 8)).astype("float32")
+    model = _Untraceable(name="untraceable")
+    model(batch[:1])
+    with pytest.warns(
+        UserWarning, match=r"\['untraceable'\] cannot be seen \(their call\(\) does not run on"
+    ):
+        report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=batch)
+    first = report[0]
     assert first.status == "calibrated" and not first.end_seen and first.measured_to == "first"
     assert "end of path not seen" in str(report)
+    inputs = keras.Input((8,))
+    block_model = keras.Model(inputs, _GatedBlock(name="block")(inputs))
+    report = _initialize(block_model, calibrate_with=batch)
+    # the block's call() is not traced (composite layers are not): every linear sublayer says so
+    assert {r.layer: (r.status, r.end_seen) for r in report} == {
+        name: ("calibrated", False) for name in ("block/gate", "block/up", "block/down")
+    }
+
+
+class _CountingGelu(keras.Model):
+    """A stateful call() (it counts its calls) with a GELU after a Dense: calibrated, so measured."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8, name="dense")
+        self.calls = keras.Variable(0, trainable=False, dtype="int32", name="calls")
+
+    def call(self, inputs):
+        self.calls.assign_add(1)
+        return keras.ops.gelu(self.dense(inputs))
 
 
 def test_measuring_never_moves_a_variable_that_call_updates():
     model, batch = model_zoo.counting()
     report = _initialize(model, calibrate_with=batch)
-    assert report[0].status == "calibrated" and int(keras.ops.convert_to_numpy(model.calls)) == 0
+    assert report[0].status == "initialized" and int(keras.ops.convert_to_numpy(model.calls)) == 0
+    model = _CountingGelu(name="counting_gelu")
+    model(batch[:1])
+    model.calls.assign(0)
+    report = _initialize(model, calibrate_with=batch)
+    assert report[0].status == "calibrated" and report[0].activation.endswith("gelu")
+    assert int(keras.ops.convert_to_numpy(model.calls)) == 0

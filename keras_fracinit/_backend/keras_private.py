@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import random
 import warnings
+import weakref
 
 import keras
 
@@ -25,6 +26,8 @@ except ImportError:  # pragma: no cover - depends on the Keras version
     Functional = None
 
 _warned: set[str] = set()
+# {model: (its build shapes, its traced keras.Function or None)}: traced once
+_traces: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _warn_once(key, message):
@@ -121,6 +124,45 @@ def graph_node_keys(models):
             return None
         keys.update(found)
     return keys
+
+
+def traced_call(model):
+    """The graph of a subclassed model's `call()`, traced on symbolic inputs, or None.
+
+    Calling `model.call` (not `model`) on `KerasTensor`s makes each layer
+    and `keras.ops` call inside it a node, as in a functional model, so
+    what `call()` applies after a layer (a `keras.ops.relu`) can be read.
+    The inputs' shapes come from the model's build (`_build_shapes_dict`),
+    float32; a call() that cannot run symbolically (Python control flow on
+    values, integer inputs) gives None. Variables it would update are left
+    as they are (a `StatelessScope`). Traced once per model and shapes.
+    """
+    shapes = getattr(model, "_build_shapes_dict", None)
+    if not isinstance(shapes, dict) or len(shapes) != 1:
+        return None
+    (shape,) = shapes.values()
+    cached = _traces.get(model)
+    if cached is not None and cached[0] == repr(shape):
+        return cached[1]
+    traced = None
+    try:
+        inputs = keras.tree.map_shape_structure(
+            lambda dims: keras.KerasTensor((None, *tuple(dims)[1:]), dtype="float32"), shape
+        )
+        parameters = inspect.signature(model.call).parameters
+        kwargs = {"training": False} if "training" in parameters else {}
+        with keras.StatelessScope():
+            outputs = model.call(inputs, **kwargs)
+        traced = keras.Function(inputs, outputs)
+    except Exception:  # a call() that only runs on values: its graph stays hidden
+        traced = None
+    _traces[model] = (repr(shape), traced)
+    return traced
+
+
+def function_node_keys(function):
+    """The keys of the nodes of a `keras.Function` (as `graph_node_keys` gives a model's)."""
+    return set(getattr(function, "_nodes", None) or ())
 
 
 def graph_function(model):

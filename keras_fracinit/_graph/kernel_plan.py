@@ -63,12 +63,15 @@ class KernelPlan:
     def end_seen(self):
         """Whether a ratio measured over `span` reaches the end of the kernel's path.
 
-        False for a kernel inside a call() that is not read whose own layer
-        applies no activation: what follows it there (a ReLU in a
-        subclassed model, the SiLU of a gated MLP) is not seen, so its
-        output is measured before it.
+        False for a kernel outside the class inside a call() that is not a
+        graph, whose own layer applies no activation: what follows it there
+        (the SiLU of a gated MLP in a composite layer, an op a subclassed
+        model's call() applies that could not be traced) is not tapped, so
+        its output is measured before it.
         """
-        if self.visible or self.route is None or (self.kernel is not None and self.kernel.feeds_linear):
+        if self.visible or self.route is None or self.route.exact:
+            return True
+        if self.kernel is not None and self.kernel.feeds_linear:
             return True
         return fans.is_kernel_layer(self.start) and self.route.activation not in ("linear", "unknown")
 

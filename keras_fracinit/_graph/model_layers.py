@@ -38,20 +38,21 @@ def nested_models(model):
             yield from nested_models(layer)
 
 
-def hidden_graphs(model, prefix=""):
+def hidden_graphs(model, prefix="", readable=frozenset()):
     """`(models, paths)`: the subclassed models in `model` (itself included)
     and the paths of the layers they hold directly, whose connections no
-    graph shows."""
+    graph shows (`readable`: `id`s of subclassed models whose call() was
+    traced, which are not listed)."""
     from keras_fracinit._backend import keras_private
 
     models, paths = [], set()
-    if not keras_private.is_graph_model(model):
+    if not keras_private.is_graph_model(model) and id(model) not in readable:
         # a nested model's own path is the prefix its layers get; the top model's, its name
         models.append(prefix.removesuffix(PATH_SEPARATOR) or model.name)
         paths.update(prefix + layer.name for layer in model.layers if not isinstance(layer, keras.Model))
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            inner_models, inner_paths = hidden_graphs(layer, prefix + layer.name + PATH_SEPARATOR)
+            inner_models, inner_paths = hidden_graphs(layer, prefix + layer.name + PATH_SEPARATOR, readable)
             models += inner_models
             paths |= inner_paths
     return models, paths

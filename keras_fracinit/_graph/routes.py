@@ -30,27 +30,41 @@ class Graph:
             layers, such as a monitor's tap model, are not part of them), or
             None where Keras hides them.
         outputs: `{id(tensor): (model, index)}` for the output tensors of the
-            model and of every nested graph model.
+            model and of every nested graph (or traced) model.
         top: The model itself.
+        traced: The keys of the nodes of subclassed models' traced
+            `call()`s: read for routes, but not run by the model's graph
+            (their layers cannot be tapped).
+        traced_models: `id`s of the subclassed models whose call() was traced.
     """
 
     node_keys: set | None
     outputs: dict
     top: Any
+    traced: frozenset = frozenset()
+    traced_models: frozenset = frozenset()
 
     @classmethod
     def of(cls, model):
         models = [model, *model_layers.nested_models(model)]
-        outputs = {}
-        for graph_model in models:
-            function = (
-                keras_private.graph_function(graph_model)
-                if keras_private.is_graph_model(graph_model)
-                else None
-            )
+        outputs, traced, traced_models = {}, set(), set()
+        for inner in models:
+            if keras_private.is_graph_model(inner):
+                function = keras_private.graph_function(inner)
+            else:
+                function = keras_private.traced_call(inner)
+                if function is not None:
+                    traced |= keras_private.function_node_keys(function)
+                    traced_models.add(id(inner))
             for index, tensor in enumerate(getattr(function, "outputs", None) or []):
-                outputs[id(tensor)] = (graph_model, index)
-        return cls(keras_private.graph_node_keys(models), outputs, model)
+                outputs[id(tensor)] = (inner, index)
+        keys = keras_private.graph_node_keys(models)
+        return cls(keys, outputs, model, frozenset(traced), frozenset(traced_models))
+
+    @property
+    def read_keys(self):
+        """The node keys routes are read over: the graphs' and the traced calls'."""
+        return None if self.node_keys is None else self.node_keys | self.traced
 
     def exits(self, tensor):
         """Where a tensor goes as an output: the model output, a nested model's outer tensors, or `[]`."""
@@ -60,10 +74,10 @@ class Graph:
         model, index = found
         if model is self.top:
             return [_MODEL_OUTPUT]
-        return [node.outputs[index] for node in keras_private.layer_calls(model, self.node_keys)]
+        return [node.outputs[index] for node in keras_private.layer_calls(model, self.read_keys)]
 
     def consumers(self, tensor):
-        return keras_private.tensor_consumers(tensor, self.node_keys)
+        return keras_private.tensor_consumers(tensor, self.read_keys)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +138,7 @@ class _State:
 def read(layer, graph):
     """The `Route` of `layer`'s kernel in `graph` (`Graph.of(model)`)."""
     activation, slope = look_through.own_activation(layer)
-    calls = [] if graph.node_keys is None else keras_private.layer_calls(layer, graph.node_keys)
+    calls = [] if graph.node_keys is None else keras_private.layer_calls(layer, graph.read_keys)
     outputs = [tensor for node in calls for tensor in node.outputs]
     if not outputs:
         # Inside a subclassed model or a composite layer: the layer's own

@@ -172,11 +172,13 @@ def _refuse_not_understood(model, weights, on_unsupported):
 
 
 def _warn_hidden_graphs(model, calibrating):
-    hidden, _ = model_layers.hidden_graphs(model)
+    # a subclassed model whose call() traces symbolically is read like a functional one
+    hidden, _ = model_layers.hidden_graphs(model, readable=routes.Graph.of(model).traced_models)
     if hidden:
         warnings.warn(
             "keras_fracinit.initialize: the graph of subclassed model(s) "
-            f"{hidden} cannot be seen, so what their call() applies after a layer "
+            f"{hidden} cannot be seen (their call() does not run on symbolic inputs), so what their "
+            "call() applies after a layer "
             "(e.g. a ReLU after a linear Dense) is not read; their linear layers are outside the class"
             + (
                 " and are calibrated at their own output only: the report marks them end_seen=False, "
