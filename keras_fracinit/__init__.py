@@ -29,6 +29,9 @@ _LAZY_ATTRIBUTES = {
     "KernelReport": "keras_fracinit.model_init",
     "SuggestedS": "keras_fracinit.suggest",
     "UnsupportedActivationError": "keras_fracinit.model_init",
+    "WeightOutcome": "keras_fracinit.model_init",
+    "WeightReport": "keras_fracinit.model_init",
+    "WeightRole": "keras_fracinit.model_init",
     "initialize": "keras_fracinit.model_init",
     "suggest_s": "keras_fracinit.suggest",
 }
@@ -46,6 +49,9 @@ __all__ = [
     "KernelReport",
     "SuggestedS",
     "UnsupportedActivationError",
+    "WeightOutcome",
+    "WeightReport",
+    "WeightRole",
     "datasets",
     "initialize",
     "simulate",
@@ -64,6 +70,9 @@ if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from keras_fracinit.model_init import InitializationReport
     from keras_fracinit.model_init import KernelReport
     from keras_fracinit.model_init import UnsupportedActivationError
+    from keras_fracinit.model_init import WeightOutcome
+    from keras_fracinit.model_init import WeightReport
+    from keras_fracinit.model_init import WeightRole
     from keras_fracinit.model_init import initialize
     from keras_fracinit.monitor import FractionalMomentMonitor
     from keras_fracinit.suggest import SuggestedS

@@ -4,7 +4,7 @@ import keras
 import model_zoo
 
 from keras_fracinit._graph import weights
-from keras_fracinit._graph.weights import Role
+from keras_fracinit._graph.weights import WeightRole
 
 
 def _roles(model):
@@ -19,37 +19,40 @@ def test_roles_of_the_weights_of_keras_layers():
     y = keras.layers.PReLU(name="prelu")(keras.layers.Dense(2, name="dense")(y))
     model = keras.Model(inputs, y)
     roles = _roles(model)
-    assert roles["dense/kernel"] is Role.KERNEL and roles["dense/bias"] is Role.BIAS
+    assert roles["dense/kernel"] is WeightRole.KERNEL and roles["dense/bias"] is WeightRole.BIAS
     assert {roles[f"bn/{n}"] for n in ("gamma", "beta", "moving_mean", "moving_variance")} == {
-        Role.NORMALIZATION
+        WeightRole.NORMALIZATION
     }
-    assert roles["prelu/alpha"] is Role.ACTIVATION
-    assert {role for path, role in roles.items() if path.startswith("lstm")} == {Role.RECURRENT}
+    assert roles["prelu/alpha"] is WeightRole.ACTIVATION
+    assert {role for path, role in roles.items() if path.startswith("lstm")} == {WeightRole.RECURRENT}
     table = keras.layers.Embedding(10, 4, name="embedding")
     table.build((None,))
-    assert weights.role(table, table.embeddings) is Role.EMBEDDING
+    assert weights.role(table, table.embeddings) is WeightRole.EMBEDDING
     del x
 
 
 def test_matrices_of_unknown_layers_are_kernels_and_vectors_are_not_understood():
     model, _ = model_zoo.custom_linear()
     roles = _roles(model)
-    assert roles["linear/w"] is Role.KERNEL and roles["linear/b"] is Role.BIAS
+    assert roles["linear/w"] is WeightRole.KERNEL and roles["linear/b"] is WeightRole.BIAS
     layer = model.get_layer("linear")
     assert weights.is_matrix(layer, layer.w) and not weights.is_matrix(layer, layer.b)
     odd = keras.layers.Layer(name="odd")
     vector = odd.add_weight(shape=(3,), name="v")
     buffer = odd.add_weight(shape=(3, 3), name="buffer", trainable=False)
-    assert weights.role(odd, vector) is Role.NOT_UNDERSTOOD and weights.role(odd, buffer) is Role.STATE
+    assert (
+        weights.role(odd, vector) is WeightRole.NOT_UNDERSTOOD
+        and weights.role(odd, buffer) is WeightRole.STATE
+    )
 
 
 def test_lora_factors_and_a_subclassed_models_own_variable():
     model, _ = model_zoo.counting()
     roles = _roles(model)
-    assert roles["counting/calls"] is Role.STATE and roles["dense/kernel"] is Role.KERNEL
+    assert roles["counting/calls"] is WeightRole.STATE and roles["dense/kernel"] is WeightRole.KERNEL
     lora, _ = model_zoo.lora()
     roles = _roles(lora)
-    assert roles["hidden/lora_kernel_a"] is roles["hidden/lora_kernel_b"] is Role.LORA_FACTOR
+    assert roles["hidden/lora_kernel_a"] is roles["hidden/lora_kernel_b"] is WeightRole.LORA_FACTOR
 
 
 def test_every_weight_once_with_its_innermost_holder_even_when_shared():

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import keras_fracinit
-from keras_fracinit._graph.weights import Role
-from keras_fracinit.model_init.report import Outcome
+from keras_fracinit._graph.weights import WeightRole
+from keras_fracinit.model_init.report import WeightOutcome
 
 pytestmark = pytest.mark.backends("tensorflow", "jax")
 
@@ -51,7 +51,7 @@ def test_every_weight_is_accounted_for_once_and_only_what_was_drawn_changed(name
     assert sum(w.parameters for w in report.weights) == model.count_params()
     after = _values(model)
     changed = {w.path for w in model.weights if not np.array_equal(before[id(w)], after[id(w)])}
-    said = {w.path for w in report.weights if w.outcome is not Outcome.LEFT}
+    said = {w.path for w in report.weights if w.outcome is not WeightOutcome.LEFT}
     assert changed == said
     # every kernel entry is a weight of the report, and the kernel weights are the entries
     kernels = {w.kernel for w in report.weights if w.kernel}
@@ -90,7 +90,7 @@ def test_a_weight_whose_use_cannot_be_read_is_refused_before_anything_changes():
     with pytest.warns(UserWarning, match="not understood as they were: 'gate/g'"):
         report = keras_fracinit.initialize(model, 1.0, seed=0, on_unsupported="warn")
     (gate,) = [w for w in report.weights if w.path == "gate/g"]
-    assert gate.role is Role.NOT_UNDERSTOOD and gate.outcome is Outcome.LEFT
+    assert gate.role is WeightRole.NOT_UNDERSTOOD and gate.outcome is WeightOutcome.LEFT
 
 
 def test_lora_draws_the_base_kernel_and_leaves_the_factors_so_the_model_equals_its_base():
@@ -105,7 +105,7 @@ def test_lora_draws_the_base_kernel_and_leaves_the_factors_so_the_model_equals_i
     for weight, value in zip((layer.lora_kernel_a, layer.lora_kernel_b), factors):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), value)
     roles = {w.path.rsplit("/", 1)[-1]: w.role for w in report.weights if w.layer == "hidden"}
-    assert roles["lora_kernel_a"] is roles["lora_kernel_b"] is Role.LORA_FACTOR
+    assert roles["lora_kernel_a"] is roles["lora_kernel_b"] is WeightRole.LORA_FACTOR
     # B = 0: the adapted layer's kernel is its base
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.kernel), base, rtol=0, atol=0)
 
@@ -167,7 +167,7 @@ def test_stacked_expert_kernels_get_each_experts_fans():
     for entry in experts:
         _, fan_in, fan_out = shapes[entry.layer]
         assert (entry.fan_in, entry.fan_out) == (fan_in, fan_out) and entry.status == "calibrated"
-    assert not [w for w in report.weights if w.outcome is Outcome.LEFT and w.role is Role.KERNEL]
+    assert not [w for w in report.weights if w.outcome is WeightOutcome.LEFT and w.role is WeightRole.KERNEL]
 
 
 def test_a_relu_hidden_in_a_subclassed_call_is_read_through_its_traced_call():

@@ -28,7 +28,7 @@ import keras
 from keras_fracinit._backend import keras_private
 
 
-class Role(enum.Enum):
+class WeightRole(enum.Enum):
     """What a weight is, for the report (values are what the report prints)."""
 
     KERNEL = "kernel"
@@ -55,30 +55,30 @@ def _short_name(weight):
 
 
 def role(layer, weight, recurrent=False):
-    """The `Role` of `weight`, held directly by `layer` (`recurrent`: inside an RNN)."""
+    """The `WeightRole` of `weight`, held directly by `layer` (`recurrent`: inside an RNN)."""
     name = _short_name(weight)
     if name.startswith("lora_"):
-        return Role.LORA_FACTOR
+        return WeightRole.LORA_FACTOR
     if recurrent or _is_recurrent(layer):
-        return Role.RECURRENT
+        return WeightRole.RECURRENT
     if isinstance(layer, keras.layers.Embedding) or "embed" in name or "token" in name:
-        return Role.EMBEDDING
+        return WeightRole.EMBEDDING
     if any(word in type(layer).__name__ for word in ("Norm", "Scale")) or name in ("gamma", "beta", "scale"):
-        return Role.NORMALIZATION
+        return WeightRole.NORMALIZATION
     if isinstance(layer, keras.layers.PReLU):
-        return Role.ACTIVATION
+        return WeightRole.ACTIVATION
     if name == "b" or name.endswith("bias"):
-        return Role.BIAS
+        return WeightRole.BIAS
     if not weight.trainable and not name.endswith("kernel"):
-        return Role.STATE
+        return WeightRole.STATE
     if len(weight.shape) >= 2:
-        return Role.KERNEL
-    return Role.NOT_UNDERSTOOD
+        return WeightRole.KERNEL
+    return WeightRole.NOT_UNDERSTOOD
 
 
 def is_matrix(layer, weight):
     """Whether `weight`, held by `layer` outside any RNN, can only be a kernel (a linear map)."""
-    return role(layer, weight) is Role.KERNEL
+    return role(layer, weight) is WeightRole.KERNEL
 
 
 def own_weights(layer):
@@ -112,6 +112,6 @@ def held_weights(model):
         if id(weight) in seen:
             continue
         seen.add(id(weight))
-        path, holder, weight_role = holders.get(id(weight), (model.name, model, Role.NOT_UNDERSTOOD))
+        path, holder, weight_role = holders.get(id(weight), (model.name, model, WeightRole.NOT_UNDERSTOOD))
         found.append((weight, path, holder, weight_role))
     return found

@@ -25,6 +25,9 @@ from keras_fracinit.model_init import accounting
 from keras_fracinit.model_init.report import InitializationReport
 from keras_fracinit.model_init.report import KernelReport
 from keras_fracinit.model_init.report import LayerReport  # noqa: F401  (deprecated name)
+from keras_fracinit.model_init.report import WeightOutcome  # noqa: F401  (public through the package)
+from keras_fracinit.model_init.report import WeightReport  # noqa: F401
+from keras_fracinit.model_init.report import WeightRole  # noqa: F401
 
 _ON_UNSUPPORTED = ("raise", "warn")
 

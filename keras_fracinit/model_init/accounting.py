@@ -4,26 +4,30 @@ The kernels come from the plans (drawn, calibrated or left, as their
 `KernelReport` says); every other weight is left as it was and listed by
 its role. A weight whose use cannot be read (a trainable vector that is not
 a bias, a normalization's or an embedding's; a matrix held by a layer the
-package does not walk) is `Role.NOT_UNDERSTOOD`: `initialize` refuses it
+package does not walk) is `WeightRole.NOT_UNDERSTOOD`: `initialize` refuses it
 like a kernel outside the class.
 """
 
 import math
 
 from keras_fracinit._graph import weights as weights_lib
-from keras_fracinit._graph.weights import Role
-from keras_fracinit.model_init.report import Outcome
+from keras_fracinit._graph.weights import WeightRole
+from keras_fracinit.model_init.report import WeightOutcome
 from keras_fracinit.model_init.report import WeightReport
 
-_OUTCOMES = {"initialized": Outcome.DRAWN, "calibrated": Outcome.CALIBRATED, "skipped": Outcome.LEFT}
+_OUTCOMES = {
+    "initialized": WeightOutcome.DRAWN,
+    "calibrated": WeightOutcome.CALIBRATED,
+    "skipped": WeightOutcome.LEFT,
+}
 _LEFT_BECAUSE = {
-    Role.BIAS: "biases are not changed",
-    Role.NORMALIZATION: "normalization weights keep their Keras initialization",
-    Role.EMBEDDING: "embeddings are looked up, not summed: outside the paper's model",
-    Role.LORA_FACTOR: "LoRA factors are left (B = 0, so the adapted model equals its base)",
-    Role.RECURRENT: "recurrent weights are outside the paper's feed-forward model",
-    Role.ACTIVATION: "an activation's parameters are read, not drawn",
-    Role.STATE: "not trainable: a buffer or a statistic",
+    WeightRole.BIAS: "biases are not changed",
+    WeightRole.NORMALIZATION: "normalization weights keep their Keras initialization",
+    WeightRole.EMBEDDING: "embeddings are looked up, not summed: outside the paper's model",
+    WeightRole.LORA_FACTOR: "LoRA factors are left (B = 0, so the adapted model equals its base)",
+    WeightRole.RECURRENT: "recurrent weights are outside the paper's feed-forward model",
+    WeightRole.ACTIVATION: "an activation's parameters are read, not drawn",
+    WeightRole.STATE: "not trainable: a buffer or a statistic",
 }
 
 
@@ -42,7 +46,7 @@ def account(model, plans, entries):
         common = dict(path=variable.path, layer=layer_path, shape=shape, parameters=math.prod(shape))
         entry = kernels.get(id(variable))
         if entry is not None:
-            role = Role.RECURRENT if role is Role.RECURRENT else Role.KERNEL
+            role = WeightRole.RECURRENT if role is WeightRole.RECURRENT else WeightRole.KERNEL
             found.append(
                 WeightReport(
                     role=role,
@@ -54,9 +58,9 @@ def account(model, plans, entries):
             )
             continue
         reason = _LEFT_BECAUSE.get(role, "")
-        if role in (Role.KERNEL, Role.NOT_UNDERSTOOD):
-            role, reason = Role.NOT_UNDERSTOOD, _not_understood(holder, variable)
-        found.append(WeightReport(role=role, outcome=Outcome.LEFT, reason=reason, **common))
+        if role in (WeightRole.KERNEL, WeightRole.NOT_UNDERSTOOD):
+            role, reason = WeightRole.NOT_UNDERSTOOD, _not_understood(holder, variable)
+        found.append(WeightReport(role=role, outcome=WeightOutcome.LEFT, reason=reason, **common))
     return tuple(found)
 
 
@@ -70,4 +74,4 @@ def _not_understood(holder, variable):
 
 def not_understood(weights):
     """The weights of the report whose use the package cannot read."""
-    return [weight for weight in weights if weight.role is Role.NOT_UNDERSTOOD]
+    return [weight for weight in weights if weight.role is WeightRole.NOT_UNDERSTOOD]

@@ -3,12 +3,14 @@
 import dataclasses
 import enum
 
-from keras_fracinit._graph.weights import Role
+from keras_fracinit._graph.weights import WeightRole
+
+__all__ = ["InitializationReport", "KernelReport", "WeightOutcome", "WeightReport", "WeightRole"]
 
 _STATUSES = ("initialized", "calibrated", "skipped")
 
 
-class Outcome(enum.Enum):
+class WeightOutcome(enum.Enum):
     """What `initialize` did to one weight."""
 
     DRAWN = "drawn"
@@ -89,20 +91,20 @@ class WeightReport:
     Attributes:
         path: The variable's path (`dense/kernel`).
         layer: The path of the layer that holds it.
-        role: Its `Role` (kernel, bias, normalization, embedding, ...).
+        role: Its `WeightRole` (kernel, bias, normalization, embedding, ...).
         shape: Its shape.
         parameters: Its number of entries.
-        outcome: `Outcome.DRAWN`, `Outcome.CALIBRATED` or `Outcome.LEFT`.
+        outcome: `WeightOutcome.DRAWN`, `WeightOutcome.CALIBRATED` or `WeightOutcome.LEFT`.
         reason: Why it was left, for a kernel or a weight not understood.
         kernel: For a kernel, its `KernelReport.layer`.
     """
 
     path: str
     layer: str
-    role: Role
+    role: WeightRole
     shape: tuple[int, ...]
     parameters: int
-    outcome: Outcome
+    outcome: WeightOutcome
     reason: str = ""
     kernel: str = ""
 
@@ -116,9 +118,9 @@ class InitializationReport(list):
 
     weights: tuple[WeightReport, ...] = ()
 
-    def totals(self) -> dict[tuple[Role, Outcome], tuple[int, int]]:
+    def totals(self) -> dict[tuple[WeightRole, WeightOutcome], tuple[int, int]]:
         """`{(role, outcome): (weights, parameters)}` over every weight of the model."""
-        found: dict[tuple[Role, Outcome], tuple[int, int]] = {}
+        found: dict[tuple[WeightRole, WeightOutcome], tuple[int, int]] = {}
         for weight in self.weights:
             count, parameters = found.get((weight.role, weight.outcome), (0, 0))
             found[(weight.role, weight.outcome)] = (count + 1, parameters + weight.parameters)
@@ -127,15 +129,15 @@ class InitializationReport(list):
     def accounting(self) -> str:
         """The weights by role: how many (and their parameters) were drawn, calibrated and left."""
         totals = self.totals()
-        header = ("role", *(outcome.value for outcome in Outcome))
+        header = ("role", *(outcome.value for outcome in WeightOutcome))
         rows = [header]
-        for weight_role in Role:
-            cells = [totals.get((weight_role, outcome), (0, 0)) for outcome in Outcome]
+        for weight_role in WeightRole:
+            cells = [totals.get((weight_role, outcome), (0, 0)) for outcome in WeightOutcome]
             if any(count for count, _ in cells):
                 rows.append((weight_role.value, *(f"{n} ({p:,})" if n else "-" for n, p in cells)))
         count = len(self.weights)
         parameters = sum(weight.parameters for weight in self.weights)
-        rows.append(("all", *(self._sum(totals, outcome) for outcome in Outcome)))
+        rows.append(("all", *(self._sum(totals, outcome) for outcome in WeightOutcome)))
         return f"{count} weights, {parameters:,} parameters, by role (weights (parameters)):\n" + _table(rows)
 
     @staticmethod
