@@ -134,33 +134,20 @@ def lstm_attention():
     return model, RNG.normal(size=(16, 10, 6)).astype("float32")
 
 
-def mixtral():
+def _hub_backbone(name, **arguments):
+    """A keras_hub decoder backbone, one layer of hidden size 16, built from its constructor."""
     import keras_hub
 
-    backbone = keras_hub.models.MixtralBackbone(
-        vocabulary_size=50,
-        num_layers=1,
-        num_query_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        num_key_value_heads=1,
-        num_experts=4,
-        top_k=2,
-    )
-    return backbone, TOKENS
+    small = dict(vocabulary_size=50, num_layers=1, num_query_heads=2, num_key_value_heads=1)
+    return getattr(keras_hub.models, name)(hidden_dim=16, intermediate_dim=32, **small, **arguments)
+
+
+def mixtral():
+    return _hub_backbone("MixtralBackbone", num_experts=4, top_k=2), TOKENS
 
 
 def llama_lora():
-    import keras_hub
-
-    backbone = keras_hub.models.LlamaBackbone(
-        vocabulary_size=50,
-        num_layers=1,
-        num_query_heads=2,
-        num_key_value_heads=1,
-        hidden_dim=16,
-        intermediate_dim=32,
-    )
+    backbone = _hub_backbone("LlamaBackbone")
     backbone.enable_lora(2)
     return backbone, TOKENS
 

@@ -183,13 +183,8 @@ def test_a_relu_hidden_in_a_subclassed_call_is_read_through_its_traced_call():
     assert int(keras.ops.convert_to_numpy(model_zoo.counting()[0].calls)) == 0
 
 
-class _Untraceable(keras.Model):
-    """A call() that branches on a value: it runs eagerly only, so its graph stays hidden."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.first = keras.layers.Dense(16, name="first")
-        self.second = keras.layers.Dense(2, name="second")
+class _Untraceable(model_zoo.HiddenReLU):
+    """The hidden ReLU behind a branch on a value: it runs eagerly only, so its graph stays hidden."""
 
     def call(self, inputs):
         x = self.first(inputs)
@@ -231,13 +226,8 @@ def test_what_an_unread_call_applies_is_reported_as_not_measured_through():
     }
 
 
-class _CountingGelu(keras.Model):
-    """A stateful call() (it counts its calls) with a GELU after a Dense: calibrated, so measured."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(8, name="dense")
-        self.calls = keras.Variable(0, trainable=False, dtype="int32", name="calls")
+class _CountingGelu(model_zoo.Counting):
+    """The counting model with a GELU after its Dense: calibrated, so measured by passes of the model."""
 
     def call(self, inputs):
         self.calls.assign_add(1)
