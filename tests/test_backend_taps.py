@@ -211,3 +211,24 @@ def test_compiled_recording_pass_equals_the_eager_one_and_changes_nothing():
         assert compiled._run_recorded is not None
         if build is model_zoo.counting:
             assert int(keras.ops.convert_to_numpy(model.calls)) == 0
+
+
+@pytest.mark.backends("jax")
+def test_measuring_passes_compile_fast_on_cpu_and_fall_back_to_the_default_compile():
+    class Lowered:
+        def __init__(self, refuse):
+            self.refuse, self.calls = refuse, []
+
+        def compile(self, compiler_options=None):
+            self.calls.append(compiler_options)
+            if compiler_options and self.refuse:
+                raise ValueError("unknown option")
+            return "compiled"
+
+    import jax
+
+    accepted, refused = Lowered(refuse=False), Lowered(refuse=True)
+    assert taps._compile_for_measuring(accepted) == taps._compile_for_measuring(refused) == "compiled"
+    expected = [taps._FAST_CPU_COMPILE] if jax.default_backend() == "cpu" else [None]
+    assert accepted.calls == expected
+    assert refused.calls == (expected + [None] if expected[0] else [None])
