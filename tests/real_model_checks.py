@@ -64,11 +64,35 @@ def remeasured_ratios(model, report, data, s):
     }
 
 
+def weight_values(model):
+    """`{id(weight): its values}`, copied, to compare after `initialize`."""
+    return {id(w): np.array(keras.ops.convert_to_numpy(w)) for w in model.weights}
+
+
+def assert_accounted(model, report, before, fresh=True):
+    """The accounting invariant: every weight once, parameters summing to
+    `count_params()`, nothing changed that the report says was left, and (on
+    a model no earlier call drew with the same seed) everything it says was
+    drawn or calibrated changed."""
+    paths = [w.path for w in report.weights]
+    assert sorted(paths) == sorted(w.path for w in model.weights) and len(set(paths)) == len(paths)
+    assert sum(w.parameters for w in report.weights) == model.count_params()
+    changed = {
+        w.path for w in model.weights if not np.array_equal(before[id(w)], keras.ops.convert_to_numpy(w))
+    }
+    said = {w.path for w in report.weights if w.outcome.value != "left"}
+    assert changed <= said, sorted(changed - said)
+    assert changed == said or not fresh, sorted(said - changed)
+
+
 def calibrate_checked(model, data, s=1.0, gates=()):
-    """Calibrates `model`; every weight and output finite, every non-gate ratio within tolerance."""
+    """Calibrates `model`; every weight and output finite, every non-gate ratio within tolerance,
+    and every weight accounted for."""
+    before = weight_values(model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = keras_fracinit.initialize(model, s, seed=0, calibrate_with=data)
+    assert_accounted(model, report, before, fresh=False)  # the test may have drawn it before
     ours = [str(w.message) for w in caught if "keras_fracinit.initialize" in str(w.message)]
     assert all(np.all(np.isfinite(keras.ops.convert_to_numpy(w))) for w in model.weights)
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(model(data, training=False))))

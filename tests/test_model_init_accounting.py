@@ -14,6 +14,8 @@ import keras
 import model_zoo
 import numpy as np
 import pytest
+from real_model_checks import assert_accounted
+from real_model_checks import weight_values
 
 import keras_fracinit
 from keras_fracinit._graph.weights import WeightRole
@@ -31,10 +33,6 @@ def _build(name):
         pytest.skip(f"keras-hub does not import on Keras {keras.version()}: {error}")
 
 
-def _values(model):
-    return {id(w): np.array(keras.ops.convert_to_numpy(w)) for w in model.weights}
-
-
 def _initialize(model, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -44,15 +42,9 @@ def _initialize(model, **kwargs):
 @pytest.mark.parametrize("name", sorted(model_zoo.ZOO))
 def test_every_weight_is_accounted_for_once_and_only_what_was_drawn_changed(name):
     model, batch = _build(name)
-    before = _values(model)
+    before = weight_values(model)
     report = _initialize(model, calibrate_with=batch, on_unsupported="warn")
-    paths = [w.path for w in report.weights]
-    assert sorted(paths) == sorted(w.path for w in model.weights) and len(set(paths)) == len(paths)
-    assert sum(w.parameters for w in report.weights) == model.count_params()
-    after = _values(model)
-    changed = {w.path for w in model.weights if not np.array_equal(before[id(w)], after[id(w)])}
-    said = {w.path for w in report.weights if w.outcome is not WeightOutcome.LEFT}
-    assert changed == said
+    assert_accounted(model, report, before)
     # every kernel entry is a weight of the report, and the kernel weights are the entries
     kernels = {w.kernel for w in report.weights if w.kernel}
     assert kernels == {entry.layer for entry in report}
@@ -83,7 +75,7 @@ def test_a_weight_whose_use_cannot_be_read_is_refused_before_anything_changes():
 
     inputs = keras.Input((6,))
     model = keras.Model(inputs, keras.layers.Dense(2, name="head")(Gate(name="gate")(inputs)))
-    before = _values(model)
+    before = weight_values(model)
     with pytest.raises(keras_fracinit.UnsupportedActivationError, match=r"'gate/g' \(6,\) in gate"):
         keras_fracinit.initialize(model, 1.0, seed=0)
     assert all(np.array_equal(before[id(w)], keras.ops.convert_to_numpy(w)) for w in model.weights)
@@ -112,7 +104,7 @@ def test_lora_draws_the_base_kernel_and_leaves_the_factors_so_the_model_equals_i
 
 def test_lora_with_include_frozen_checks_everything_before_the_first_draw():
     model, _ = model_zoo.llama_lora() if _hub() else model_zoo.lora()
-    before = _values(model)
+    before = weight_values(model)
     with pytest.raises(ValueError, match="calibrate_with"):
         keras_fracinit.initialize(
             model, 1.0, seed=0, include_frozen=True, calibrate_with=np.full((3, 99), np.nan, "float32")

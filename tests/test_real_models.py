@@ -9,6 +9,8 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from real_model_checks import assert_accounted
+from real_model_checks import weight_values
 
 import keras_fracinit
 from fracinit_experiments.small_models import transformer_block
@@ -67,7 +69,9 @@ def test_mobilenetv2_calibrates_relu6_and_draws_depthwise_per_channel():
     model = _application("MobileNetV2")
     with pytest.raises(keras_fracinit.UnsupportedActivationError, match="relu\\(max_value=6\\)"):
         keras_fracinit.initialize(model, 1.0, seed=0)
+    before = weight_values(model)
     report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=IMAGES)
+    assert_accounted(model, report, before)
     assert len(report) == len(_kernel_layers(model)) == 53
     depthwise = [r for r in report if r.layer_type == "DepthwiseConv2D"]
     assert len(depthwise) == 17 and {r.rule for r in depthwise} == {"per channel"}
@@ -80,7 +84,9 @@ def test_mobilenetv2_calibrates_relu6_and_draws_depthwise_per_channel():
 
 def test_densenet121_every_growth_conv_feeds_relu():
     model = _application("DenseNet121")
+    before = weight_values(model)
     report = keras_fracinit.initialize(model, 1.0, seed=0)
+    assert_accounted(model, report, before)
     assert len(report) == len(_kernel_layers(model)) == 121
     assert report.counts() == {"initialized": 121, "calibrated": 0, "skipped": 0}
     growth = [r for r in report if r.layer.endswith("_2_conv")]
@@ -103,7 +109,9 @@ def test_vgg16_with_tail_indices():
 def test_transformer_block_initialize_calibrate_and_monitor():
     model = transformer_block()
     x = RNG.normal(size=(32, 10, 32)).astype("float32")
+    before = weight_values(model)
     report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
+    assert_accounted(model, report, before)
     assert [r.layer for r in report if r.status == "calibrated"] == ["mlp_in"]
     assert [r.layer for r in report][:4] == [f"attention/{k}" for k in ("query", "key", "value", "output")]
     model.compile(keras.optimizers.SGD(0.01), "mse")

@@ -9,7 +9,9 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from real_model_checks import assert_accounted
 from real_model_checks import remeasured_ratios
+from real_model_checks import weight_values
 
 try:
     import keras_hub
@@ -63,7 +65,9 @@ def test_every_kernel_of_a_keras_hub_backbone_is_drawn_or_calibrated(name, model
     assert len([w for w in caught if "keras_fracinit.initialize: skipped" in str(w.message)]) == 1
     assert skipped.counts()["skipped"] > 0
     embeddings = [keras.ops.convert_to_numpy(w).copy() for w in model.weights if "embeddings" in w.name]
+    before = weight_values(model)
     report = keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=data)
+    assert_accounted(model, report, before, fresh=False)  # drawn above with the same seed
     # every kernel once, by its full path, none skipped
     assert len(report) == len(kernels) and len({r.layer for r in report}) == len(report)
     assert report.counts()["skipped"] == 0
