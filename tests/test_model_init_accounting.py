@@ -100,6 +100,9 @@ def test_lora_draws_the_base_kernel_and_leaves_the_factors_so_the_model_equals_i
     assert roles["lora_kernel_a"] is roles["lora_kernel_b"] is WeightRole.LORA_FACTOR
     # B = 0: the adapted layer's kernel is its base
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.kernel), base, rtol=0, atol=0)
+    # include_frozen=True: the same (the base is not frozen by the user), no crash
+    again = _initialize(model, include_frozen=True)
+    assert [r.status for r in again] == ["initialized", "initialized"]
 
 
 def test_lora_with_include_frozen_checks_everything_before_the_first_draw():

@@ -373,3 +373,16 @@ def test_recurrent_kernels_are_tapped_in_the_compiled_pass_and_stay_out_of_the_p
     compact = monitor._progress.compact(logs)
     drawn = [v for k, v in values.items() if k.startswith("s_moment_ratio/") and "lstm" not in k]
     assert compact["s_ratio_min"] == min(drawn) and compact["loss"] == 1.0
+
+
+def test_a_lora_model_is_monitored_on_its_base_kernel_without_a_crash():
+    import model_zoo
+
+    model, x = model_zoo.lora()
+    layer = model.get_layer("hidden")
+    monitor = FractionalMomentMonitor(probe=x)
+    monitor.set_model(model)
+    values = monitor.measure()
+    base = np.abs(keras.ops.convert_to_numpy(layer._kernel))
+    assert values["kernel_s_moment/hidden"] == pytest.approx(float(np.mean(base)), rel=1e-5)
+    assert math.isfinite(values["s_moment_ratio/hidden"])
