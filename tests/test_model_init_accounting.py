@@ -116,9 +116,12 @@ def test_lora_with_include_frozen_checks_everything_before_the_first_draw():
 
 
 def _hub():
+    """Whether keras_hub imports: only a Keras nightly may lack it (a released Keras fails here)."""
     try:
         import keras_hub  # noqa: F401
     except ImportError:
+        if "dev" not in keras.version():
+            raise
         return False
     return True
 
@@ -152,8 +155,6 @@ def test_one_kernel_held_twice_inside_a_composite_layer_is_one_entry():
 
 
 def test_stacked_expert_kernels_get_each_experts_fans():
-    if not _hub():
-        pytest.skip("keras-hub does not import on this Keras")
     model, batch = _build("mixtral")
     report = _initialize(model, calibrate_with=batch)
     experts = [r for r in report if "/experts/" in r.layer]
