@@ -152,6 +152,24 @@ def llama_lora():
     return backbone, TOKENS
 
 
+def vitdet():
+    """keras_hub's ViTDet: its MLP's Dense layers are held directly and inside a Sequential."""
+    import keras_hub
+
+    backbone = keras_hub.models.ViTDetBackbone(
+        hidden_size=16,
+        num_layers=1,
+        intermediate_dim=32,
+        num_heads=2,
+        global_attention_layer_indices=[0],
+        image_shape=(32, 32, 3),
+        patch_size=16,
+        num_output_channels=8,
+        window_size=2,
+    )
+    return backbone, RNG.normal(size=(4, 32, 32, 3)).astype("float32")
+
+
 ZOO = {
     "mlp": mlp,
     "cnn": cnn,
@@ -163,4 +181,5 @@ ZOO = {
     "lstm_attention": lstm_attention,
     "mixtral": mixtral,
     "llama_lora": llama_lora,
+    "vitdet": vitdet,
 }

@@ -30,6 +30,14 @@ def test_roles_of_the_weights_of_keras_layers():
     assert weights.role(table, table.embeddings) is WeightRole.EMBEDDING
     del x
 
+    class AddRelativePositionalEmbedding(keras.layers.Layer):  # as keras_hub's ViTDet names it
+        def build(self, input_shape):
+            self.rel_pos_h = self.add_weight(shape=(3, 8), name="rel_pos_h")
+
+    relative = AddRelativePositionalEmbedding()
+    relative.build((None, 8))
+    assert weights.role(relative, relative.rel_pos_h) is WeightRole.EMBEDDING
+
 
 def test_matrices_of_unknown_layers_are_kernels_and_vectors_are_not_understood():
     model, _ = model_zoo.custom_linear()

@@ -8,8 +8,9 @@ from that layer's type and the weight's name and rank:
 
 - LoRA factors (`lora_kernel_a`, `lora_kernel_b`), whatever the layer;
 - recurrent weights: anything inside an RNN layer or cell;
-- embeddings: an `Embedding` layer's table, or a weight named `*embed*` or
-  `*token*` (position tables, class tokens);
+- embeddings: the weights of an embedding layer (an `Embedding`, or a type
+  whose name says `Embedding`: keras_hub's position and relative-position
+  tables), or a weight named `*embed*` or `*token*` (class tokens);
 - normalization or scale: the weights of a normalization or per-unit
   scale layer (a type whose name says `Norm` or `Scale`, as ConvNeXt's
   `LayerScale`), or one named `gamma`, `beta` or `scale`;
@@ -61,7 +62,8 @@ def role(layer, weight, recurrent=False):
         return WeightRole.LORA_FACTOR
     if recurrent or _is_recurrent(layer):
         return WeightRole.RECURRENT
-    if isinstance(layer, keras.layers.Embedding) or "embed" in name or "token" in name:
+    embedding_layer = isinstance(layer, keras.layers.Embedding) or "Embedding" in type(layer).__name__
+    if embedding_layer or "embed" in name or "token" in name:
         return WeightRole.EMBEDDING
     if any(word in type(layer).__name__ for word in ("Norm", "Scale")) or name in ("gamma", "beta", "scale"):
         return WeightRole.NORMALIZATION
