@@ -7,6 +7,7 @@ says the same in its own words (``argument --s: must be in (0, 2]; got
 '2.5'``) without parsing the message.
 """
 
+import inspect
 import math
 import numbers
 
@@ -103,3 +104,14 @@ def check_axes(axes: object, name: str) -> list[int] | None:
     ):
         raise ArgumentError(name, "must be a list of integers or None", axes)
     return [int(axis) for axis in axes]  # type: ignore[attr-defined]
+
+
+def accepts_keyword(function, name):
+    """Whether `function` takes the keyword argument `name` (by name or through `**kwargs`).
+
+    `Layer.stateless_call` and a direct `call()` pass their keywords as
+    given, unlike `Layer.__call__`, which drops `training` for a `call()`
+    that does not take it.
+    """
+    parameters = inspect.signature(function).parameters
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())

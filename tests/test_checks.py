@@ -89,3 +89,19 @@ def test_axes_are_a_list_of_integers_or_none():
             str(info.value)
             == f"Argument `output_axes` must be a list of integers or None. Received: output_axes={bad!r}"
         )
+
+
+def test_accepts_keyword_reads_the_name_and_kwargs():
+    from keras_fracinit import _checks
+
+    def named(x, training=False):
+        return x
+
+    def open_ended(x, **kwargs):
+        return x
+
+    def neither(x):
+        return x
+
+    assert _checks.accepts_keyword(named, "training") and _checks.accepts_keyword(open_ended, "training")
+    assert not _checks.accepts_keyword(neither, "training")

@@ -80,3 +80,16 @@ def test_large_kernels_keep_a_fixed_subset_in_their_own_dtype():
     np.testing.assert_array_equal(big_kept, big.reshape(-1)[kept.entries[0]])
     again = _gradient_noise.KernelGradients(model, kernels, "mse", max_entries=100)
     np.testing.assert_array_equal(again.entries[0], kept.entries[0])  # a fixed subset
+
+
+def test_gradients_never_move_a_variable_that_call_updates():
+    import model_zoo
+
+    model, x = model_zoo.counting()
+    gradients = _gradient_noise.KernelGradients(model, [model.dense.kernel], "mse")
+    y = np.zeros((len(x), 1), "float32")
+    (first,) = gradients(x, y)
+    (second,) = gradients(x, y)
+    assert first.shape == (12, 1) and np.all(np.isfinite(first)) and np.any(first)
+    np.testing.assert_allclose(first, second)
+    assert int(keras.ops.convert_to_numpy(model.calls)) == 0

@@ -20,6 +20,8 @@ import weakref
 
 import keras
 
+from keras_fracinit import _checks
+
 try:  # the class of functional models, which Keras does not export
     from keras.src.models.functional import Functional
 except ImportError:  # pragma: no cover - depends on the Keras version
@@ -149,8 +151,7 @@ def traced_call(model):
         inputs = keras.tree.map_shape_structure(
             lambda dims: keras.KerasTensor((None, *tuple(dims)[1:]), dtype="float32"), shape
         )
-        parameters = inspect.signature(model.call).parameters
-        kwargs = {"training": False} if "training" in parameters else {}
+        kwargs = {"training": False} if _checks.accepts_keyword(model.call, "training") else {}
         with keras.StatelessScope():
             outputs = model.call(inputs, **kwargs)
         traced = keras.Function(inputs, outputs)

@@ -11,13 +11,13 @@ be tapped, and `tap_model` reports them instead of failing.
 """
 
 import contextlib
-import inspect
 import typing
 from typing import Any
 
 import keras
 import numpy as np
 
+from keras_fracinit import _checks
 from keras_fracinit._backend import keras_private
 
 
@@ -171,7 +171,7 @@ def stateless_function(model, around=None):
         import jax
 
         # stateless_call passes its keywords to call() itself, unlike Layer.__call__
-        inference = {"training": False} if _takes_training(model) else {}
+        inference = {"training": False} if _checks.accepts_keyword(model.call, "training") else {}
 
         def pure(trainable, other, x):
             return around(lambda: model.stateless_call(trainable, other, x, **inference)[0])
@@ -217,11 +217,6 @@ def _compile_for_measuring(lowered):
         except Exception:  # an XLA that does not know the option: its default compile
             pass
     return lowered.compile()
-
-
-def _takes_training(model):
-    parameters = inspect.signature(model.call).parameters
-    return "training" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 @contextlib.contextmanager

@@ -4,9 +4,10 @@ The gradient of the loss on one mini-batch minus the mean gradient over
 several mini-batches is the stochastic-gradient noise whose tail index
 motivates `s < 2` (Simsekli et al., ICML 2019). `KernelGradients` computes
 per-batch kernel gradients with the backend's own autodiff (TensorFlow,
-JAX or PyTorch), always with layers in inference mode so that measuring
-never changes the model (no dropout, no batch-norm statistics updates);
-the noise is therefore the mini-batch sampling noise alone.
+JAX or PyTorch), always with layers in inference mode and statelessly so
+that measuring never changes the model (no dropout, no batch-norm
+statistics updates, no variable a `call()` updates is moved); the noise is
+therefore the mini-batch sampling noise alone.
 """
 
 import math
@@ -14,6 +15,7 @@ import math
 import keras
 import numpy as np
 
+from keras_fracinit import _checks
 from keras_fracinit.tails import estimators
 
 # Entries per kernel the monitor keeps for a tail index: a fixed random subset
@@ -120,7 +122,8 @@ class KernelGradients:
 
         @tf.function(reduce_retracing=True)
         def gradients(x, y):
-            with tf.GradientTape() as tape:
+            # stateless: a call() that updates a variable is not moved by measuring
+            with tf.GradientTape() as tape, keras.StatelessScope():
                 loss = self._scalar_loss(y, self.model(x, training=False))
             return self._kept(tape.gradient(loss, self.variables))
 
@@ -139,8 +142,11 @@ class KernelGradients:
             )
         positions = [index[id(v)] for v in self.variables]
 
+        # stateless_call passes training= to call() as given: only to a call() that takes it
+        inference = {"training": False} if _checks.accepts_keyword(self.model.call, "training") else {}
+
         def loss(trainable_values, non_trainable_values, x, y):
-            y_pred, _ = self.model.stateless_call(trainable_values, non_trainable_values, x, training=False)
+            y_pred, _ = self.model.stateless_call(trainable_values, non_trainable_values, x, **inference)
             return self._scalar_loss(y, y_pred)
 
         def selected(trainable_values, non_trainable_values, x, y):
@@ -163,7 +169,8 @@ class KernelGradients:
         import torch
 
         def gradients(x, y):
-            loss = self._scalar_loss(y, self.model(x, training=False))
+            with keras.StatelessScope():
+                loss = self._scalar_loss(y, self.model(x, training=False))
             values = torch.autograd.grad(loss, [v.value for v in self.variables])
             with torch.no_grad():
                 return self._kept(list(values))
