@@ -85,9 +85,12 @@ def _name(prefix, kernel_name):
     return prefix if kernel_name == "kernel" else f"{prefix}/{kernel_name}"
 
 
-def plan_model(model, include_frozen=False):
-    """`KernelPlan`s for every kernel of `model`, in model order, one per variable."""
-    graph = routes.Graph.of(model)
+def plan_model(model, include_frozen=False, graph=None):
+    """`KernelPlan`s for every kernel of `model`, in model order, one per variable.
+
+    `graph` is `routes.Graph.of(model)`, built here when not given.
+    """
+    graph = routes.Graph.of(model) if graph is None else graph
     plans = []
     for name, layer in model_layers.named_layers(model):
         if not fans.kernel_weights(layer):

@@ -143,11 +143,14 @@ def initialize(
         M. Gurbuzbalaban and Y. Hu, AISTATS 2021.
     """
     s = _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations)
-    _warn_hidden_graphs(model, calibrate_with is not None)
-    plans, report = _plan_report(model, s, mode, on_unsupported, calibrate_with is not None, include_frozen)
+    # One reading of the graph (a subclassed model's call() traced) serves every step.
+    graph = routes.Graph.of(model)
+    calibrating = calibrate_with is not None
+    _warn_hidden_graphs(model, graph, calibrating)
+    plans, report = _plan_report(model, graph, s, mode, on_unsupported, calibrating, include_frozen)
     report.weights = accounting.account(model, plans, report)
     _refuse_not_understood(model, report.weights, on_unsupported)
-    return _apply(model, plans, report, seed, calibrate_with, s, tolerance, max_iterations)
+    return _apply(model, graph, plans, report, seed, calibrate_with, s, tolerance, max_iterations)
 
 
 def _refuse_not_understood(model, weights, on_unsupported):
@@ -174,9 +177,9 @@ def _refuse_not_understood(model, weights, on_unsupported):
     )
 
 
-def _warn_hidden_graphs(model, calibrating):
+def _warn_hidden_graphs(model, graph, calibrating):
     # a subclassed model whose call() traces symbolically is read like a functional one
-    hidden, _ = model_layers.hidden_graphs(model, readable=routes.Graph.of(model).traced_models)
+    hidden, _ = model_layers.hidden_graphs(model, readable=graph.traced_models)
     if hidden:
         warnings.warn(
             "keras_fracinit.initialize: the graph of subclassed model(s) "
@@ -193,10 +196,10 @@ def _warn_hidden_graphs(model, calibrating):
         )
 
 
-def _plan_report(model, s, mode, on_unsupported, calibrating, include_frozen):
+def _plan_report(model, graph, s, mode, on_unsupported, calibrating, include_frozen):
     """`(plans, report)`: what every kernel gets, decided before anything is drawn."""
     # Plan every kernel first: any error leaves the model untouched.
-    plans = kernel_plan.plan_model(model, include_frozen)
+    plans = kernel_plan.plan_model(model, include_frozen, graph)
     entries = [_entry(plan, s, mode, calibrating) for plan in plans]
     outside = [entry for entry in entries if entry.status == "outside"]
     if outside and not calibrating:
@@ -226,7 +229,7 @@ def _plan_report(model, s, mode, on_unsupported, calibrating, include_frozen):
     return plans, InitializationReport(entries)
 
 
-def _apply(model, plans, report, seed, calibrate_with, s, tolerance, max_iterations):
+def _apply(model, graph, plans, report, seed, calibrate_with, s, tolerance, max_iterations):
     """Draws the planned kernels, then calibrates those the report marks."""
     if not isinstance(seed, keras.random.SeedGenerator):
         seed = keras.random.SeedGenerator(seed)
@@ -243,7 +246,7 @@ def _apply(model, plans, report, seed, calibrate_with, s, tolerance, max_iterati
     if not targets:
         return report
     try:
-        return _calibrated(model, report, targets, calibrate_with, s, tolerance, max_iterations)
+        return _calibrated(model, graph, report, targets, calibrate_with, s, tolerance, max_iterations)
     except BaseException as error:
         error.add_note(
             f"keras_fracinit.initialize: this error came after the {len(drawn)} kernel(s) of model "
@@ -340,11 +343,9 @@ def _calibration_targets(plans, report):
     return targets
 
 
-def _calibrated(model, report, targets, data, s, tolerance, max_iterations):
+def _calibrated(model, graph, report, targets, data, s, tolerance, max_iterations):
     ends = {target.key: target.end.name for target in targets}
-    outcomes = _calibration.calibrate(
-        model, targets, data, s, tolerance, max_iterations, routes.Graph.of(model)
-    )
+    outcomes = _calibration.calibrate(model, targets, data, s, tolerance, max_iterations, graph)
     short = []
     for index, outcome in outcomes.items():
         entry = report[index]
