@@ -214,21 +214,27 @@ def test_compiled_recording_pass_equals_the_eager_one_and_changes_nothing():
 
 
 @pytest.mark.backends("jax")
-def test_measuring_passes_compile_fast_on_cpu_and_fall_back_to_the_default_compile():
-    class Lowered:
-        def __init__(self, refuse):
-            self.refuse, self.calls = refuse, []
-
-        def compile(self, compiler_options=None):
-            self.calls.append(compiler_options)
-            if compiler_options and self.refuse:
-                raise ValueError("unknown option")
-            return "compiled"
-
+@pytest.mark.parametrize("refuse", [False, True])
+def test_measuring_passes_compile_fast_on_cpu_and_fall_back_to_the_default_compile(monkeypatch, refuse):
     import jax
 
-    accepted, refused = Lowered(refuse=False), Lowered(refuse=True)
-    assert taps._compile_for_measuring(accepted) == taps._compile_for_measuring(refused) == "compiled"
+    asked, real_jit = [], jax.jit
+
+    def spy_jit(function, compiler_options=None):
+        jitted = real_jit(function)
+
+        def run(*arguments):
+            asked.append(compiler_options)
+            if compiler_options and refuse:
+                raise ValueError("No such compile option")
+            return jitted(*arguments)
+
+        return run
+
+    monkeypatch.setattr(jax, "jit", spy_jit)
+    double = taps._jit_for_measuring(lambda x: 2 * x)
+    np.testing.assert_array_equal(np.asarray(double(np.ones(3, "float32"))), 2 * np.ones(3))
     expected = [taps._FAST_CPU_COMPILE] if jax.default_backend() == "cpu" else [None]
-    assert accepted.calls == expected
-    assert refused.calls == (expected + [None] if expected[0] else [None])
+    assert asked == (expected + [None] if refuse and expected[0] else expected)
+    double(np.ones(3, "float32"))  # a refused option is not asked for again
+    assert asked[-1] == (None if refuse else expected[0])

@@ -168,23 +168,17 @@ def stateless_function(model, around=None):
     around = around or (lambda run: run())
     backend = keras.backend.backend()
     if backend == "jax":
-        import jax
-
         # stateless_call passes its keywords to call() itself, unlike Layer.__call__
         inference = {"training": False} if _checks.accepts_keyword(model.call, "training") else {}
 
         def pure(trainable, other, x):
             return around(lambda: model.stateless_call(trainable, other, x, **inference)[0])
 
-        jitted, compiled = jax.jit(pure), {}
+        compiled = _jit_for_measuring(pure)
 
         def run_jax(data):
             trainable = [v.value for v in model.trainable_variables]
-            arguments = (trainable, [v.value for v in model.non_trainable_variables], data)
-            key = repr(jax.tree_util.tree_map(lambda a: (np.shape(a), str(getattr(a, "dtype", ""))), data))
-            if key not in compiled:
-                compiled[key] = _compile_for_measuring(jitted.lower(*arguments))
-            return compiled[key](*arguments)
+            return compiled(trainable, [v.value for v in model.non_trainable_variables], data)
 
         return run_jax
 
@@ -207,16 +201,32 @@ def stateless_function(model, around=None):
 _FAST_CPU_COMPILE = {"xla_backend_optimization_level": 0}
 
 
-def _compile_for_measuring(lowered):
-    """A lowered JAX computation compiled fast on CPU (default options elsewhere, or if refused)."""
+def _jit_for_measuring(function):
+    """`jax.jit(function)` asking XLA for its fast compile on CPU; the default compile where refused.
+
+    `jax.jit` keeps one compile per input shape, as for any jitted function.
+    """
     import jax
 
-    if jax.default_backend() == "cpu":
+    plain = jax.jit(function)
+    if jax.default_backend() != "cpu":
+        return plain
+    try:
+        fast = jax.jit(function, compiler_options=_FAST_CPU_COMPILE)
+    except TypeError:  # a JAX whose jit takes no compiler options
+        return plain
+    chosen = [fast]
+
+    def run(*arguments):
         try:
-            return lowered.compile(compiler_options=_FAST_CPU_COMPILE)
-        except Exception:  # an XLA that does not know the option: its default compile
-            pass
-    return lowered.compile()
+            return chosen[0](*arguments)
+        except Exception:
+            if chosen[0] is plain:
+                raise
+            chosen[0] = plain  # an XLA that does not know the option: its default compile
+            return plain(*arguments)
+
+    return run
 
 
 @contextlib.contextmanager
