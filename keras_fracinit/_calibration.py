@@ -343,7 +343,7 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
     layers = {id(t.start): t.start for t in targets}
     # Stateless: a layer whose call() updates a variable is not moved by the
     # pass; the kernels' new scales, kept in the scope, are then assigned.
-    with taps.stateless() as scope, keras_private.replaced_calls(layers.values(), calibrating):
+    with keras.StatelessScope() as scope, keras_private.replaced_calls(layers.values(), calibrating):
         model(data, training=False)
         scaled = [(t.variable, scope.get_current_value(t.variable)) for t in targets]
     for variable, value in scaled:

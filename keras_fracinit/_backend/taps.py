@@ -229,13 +229,6 @@ def _jit_for_measuring(function):
     return run
 
 
-@contextlib.contextmanager
-def stateless():
-    """Model calls inside change no variable (their updates are dropped on exit)."""
-    with keras.StatelessScope() as scope:
-        yield scope
-
-
 def _tap_projections(layer, args, kwargs, wanted, taps, reduction):
     """Taps the query, key and value kernels of a `MultiHeadAttention` called on `args`.
 
@@ -304,10 +297,13 @@ class SpanMoments:
             # Measured often (a monitor): the recording pass is compiled too.
             self._run_recorded = stateless_function(model, around=self._recording)
 
+    def _recorded_layers(self):
+        """The start and end layers of the spans measured by recording a pass of the model."""
+        return [layer for key in self.recorded for layer in self.spans[key][:2]]
+
     def _recording(self, run):
         """Runs the model (`run()`), recording the spans' layers; their per-sample s-moments."""
-        layers = [layer for key in self.recorded for layer in self.spans[key][:2]]
-        with keras_private.recording_calls(layers) as calls:
+        with keras_private.recording_calls(self._recorded_layers()) as calls:
             run()
         return {
             key: (
@@ -328,8 +324,7 @@ class SpanMoments:
             except Exception:
                 # a call() that cannot be traced (Python control flow on values): eager from now on
                 self._run_recorded = None
-        layers = [layer for key in self.recorded for layer in self.spans[key][:2]]
-        with stateless(), keras_private.recording_calls(layers) as calls:
+        with keras.StatelessScope(), keras_private.recording_calls(self._recorded_layers()) as calls:
             self.model(data, training=False)
         return {
             key: (

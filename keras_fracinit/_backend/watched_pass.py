@@ -4,7 +4,7 @@ A calibration batch is checked by running the model on it once before
 anything is drawn. Every layer, at any depth (the sublayers of composite
 layers included), is watched as it runs; layers finish innermost first, so
 the first non-finite output found is the layer where the signal stops
-being finite. The pass changes no variable (`taps.stateless`).
+being finite. The pass changes no variable (a `keras.StatelessScope`).
 """
 
 import dataclasses
@@ -13,7 +13,6 @@ import keras
 import numpy as np
 
 from keras_fracinit._backend import keras_private
-from keras_fracinit._backend import taps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +75,6 @@ def run(model, data):
 
         return call
 
-    with taps.stateless(), keras_private.replaced_calls(layers.values(), watching):
+    with keras.StatelessScope(), keras_private.replaced_calls(layers.values(), watching):
         model(data, training=False)
     return WatchedPass(frozenset(ran), nonfinite[0] if nonfinite else None)

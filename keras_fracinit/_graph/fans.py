@@ -112,10 +112,8 @@ def einsum_axes(equation):
 
 def _einsum(layer, name, feeds_linear=False, applied_by=None):
     input_axes, output_axes = einsum_axes(layer.equation)
-    fan_in, fan_out = initializers.kernel_fans(
-        tuple(keras_private.kernel_variable(layer).shape), input_axes, output_axes
-    )
     variable = keras_private.kernel_variable(layer)
+    fan_in, fan_out = initializers.kernel_fans(tuple(variable.shape), input_axes, output_axes)
     return Kernel(variable, name, fan_in, fan_out, (fan_in, fan_out), feeds_linear, "einsum axes", applied_by)
 
 
