@@ -157,9 +157,7 @@ def _refuse_not_understood(model, weights, on_unsupported):
     unread = accounting.not_understood(weights)
     if not unread:
         return
-    listing = ", ".join(f"'{w.path}' {w.shape} in {w.layer}" for w in unread[:12]) + (
-        f", and {len(unread) - 12} more" if len(unread) > 12 else ""
-    )
+    listing = _first_few([f"'{w.path}' {w.shape} in {w.layer}" for w in unread], ", ")
     listing += (
         " (not the kernel of a known layer, nor a bias, a normalization's, a scale's or an "
         "embedding's: their layer's call() is not read)"
@@ -275,10 +273,14 @@ def _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations):
     return _checks.check_moment_order(s)
 
 
-def _listing(entries, most=12):
-    entries = list(entries)
-    shown = "; ".join(f"'{e.layer}' ({e.layer_type}: {e.reason})" for e in entries[:most])
-    return shown + (f"; and {len(entries) - most} more" if len(entries) > most else "")
+def _first_few(texts, separator="; ", most=12):
+    """The first `most` of `texts`, joined, and how many more there are."""
+    shown = separator.join(texts[:most])
+    return shown + (f"{separator}and {len(texts) - most} more" if len(texts) > most else "")
+
+
+def _listing(entries):
+    return _first_few([f"'{e.layer}' ({e.layer_type}: {e.reason})" for e in entries])
 
 
 def _entry(plan, s, mode, calibrating):
@@ -366,8 +368,7 @@ def _calibrated(model, graph, report, targets, data, s, tolerance, max_iteration
         warnings.warn(
             f"keras_fracinit.initialize: {len(short)} calibration(s) stopped short of |ratio - 1| <= "
             f"{tolerance:g}, keeping the best finite scale found: "
-            + "; ".join(f"'{e.layer}' (ratio {e.ratio:.4g}, scale {e.scale:.3g})" for e in short[:12])
-            + (f"; and {len(short) - 12} more" if len(short) > 12 else ""),
+            + _first_few([f"'{e.layer}' (ratio {e.ratio:.4g}, scale {e.scale:.3g})" for e in short]),
             stacklevel=4,
         )
     return report
