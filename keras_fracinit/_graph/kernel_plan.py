@@ -216,7 +216,7 @@ def _own_use(layer, route):
     return dataclasses.replace(route, reason=reason)
 
 
-def _hidden(sublayer, composite, graph=None):
+def _hidden(sublayer, composite, graph):
     """The route of a sublayer run by a composite layer's call(), which no graph shows."""
     route = routes.read(sublayer, routes.Graph(None, {}, None))
     reason = (
@@ -227,7 +227,7 @@ def _hidden(sublayer, composite, graph=None):
         # nothing about how its call() uses the kernel
         reason = f"how {type(sublayer).__name__} '{sublayer.name}' uses its kernel is not known"
         route = dataclasses.replace(route, activation="unknown", negative_slope=None)
-    elif graph is not None and _seen(sublayer, graph):
+    elif _seen(sublayer, graph):
         # a layer of the graph that another layer also holds (a tied decoder):
         # that other layer's use of its kernel is not read
         reason = (

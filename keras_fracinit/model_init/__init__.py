@@ -294,7 +294,7 @@ def _entry(plan, s, mode, calibrating):
         fan_in=fans[0],
         fan_out=fans[1],
         uses=plan.uses,
-        end_seen=plan.kernel is None or plan.end_seen,
+        end_seen=plan.end_seen,
     )
     if plan.skip:
         return KernelReport(
