@@ -182,7 +182,7 @@ def dry_run(model, targets, data):
             f"shape {_shapes(np.shape(array) for array in arrays)} that is all zeros; pass real "
             "inputs (a few dozen samples)."
         )
-    _check_shapes(model, arrays)
+    _check_batch(model, arrays)
     try:
         watched = watched_pass.run(model, data)
     except Exception as error:
@@ -215,8 +215,8 @@ def _expected(model):
     return f" (inputs of shape {_shapes(x.shape for x in inputs)})" if inputs else ""
 
 
-def _check_shapes(model, arrays):
-    """Each array has its input's rank and known sizes (a functional model's inputs are known)."""
+def _check_batch(model, arrays):
+    """Each array is finite, with its input's rank and known sizes (a functional model's inputs are known)."""
     for array in arrays:
         sample = watched_pass.first_nonfinite_sample(array) if np.ndim(array) else None
         if sample is not None:

@@ -315,3 +315,12 @@ def test_traced_call_reads_a_subclassed_calls_layers_and_ops_as_a_graph_once():
     counting, _ = model_zoo.counting()
     assert keras_private.traced_call(counting) is not None
     assert int(keras.ops.convert_to_numpy(counting.calls)) == 0  # traced in a StatelessScope
+
+
+def test_kernel_variable_is_the_base_kernel_behind_a_lora_layers_merged_kernel():
+    dense = keras.layers.Dense(3)
+    dense.build((None, 4))
+    assert keras_private.kernel_variable(dense) is dense.kernel and not keras_private.lora_enabled(dense)
+    dense.enable_lora(2)
+    assert not isinstance(dense.kernel, keras.Variable)  # Keras merges kernel + A @ B
+    assert keras_private.kernel_variable(dense) is dense._kernel and keras_private.lora_enabled(dense)

@@ -210,22 +210,22 @@ def sublayers(layer):
     return list(flatten(include_self=False, recursive=False))
 
 
-def kernel_variable(layer, attribute="kernel"):
-    """The variable behind `layer.<attribute>`: its base kernel when LoRA is enabled.
+def kernel_variable(layer):
+    """The variable behind `layer.kernel`: its base kernel when LoRA is enabled.
 
     After `layer.enable_lora(rank)`, Keras' `Dense`, `EinsumDense` and
     convolutions return the merged tensor `kernel + A @ B` from `.kernel`,
     not a variable; the variable stays in the private `_kernel`.
     """
-    value = getattr(layer, attribute)
+    value = layer.kernel
     if isinstance(value, keras.Variable):
         return value
-    base = getattr(layer, "_" + attribute, None)
+    base = getattr(layer, "_kernel", None)
     if isinstance(base, keras.Variable):
         return base
     raise TypeError(
-        f"keras_fracinit: {type(layer).__name__} {layer.name!r}.{attribute} is not a variable and "
-        f"this Keras keeps none in `_{attribute}`; its kernel cannot be drawn."
+        f"keras_fracinit: {type(layer).__name__} {layer.name!r}.kernel is not a variable and "
+        "this Keras keeps none in `_kernel`; its kernel cannot be drawn."
     )
 
 
