@@ -67,6 +67,8 @@ TESTED_ELSEWHERE = {
     "keras_fracinit.tail_index": "test_package.py",  # a deprecated alias of tails
     "keras_fracinit.heavy_tails": "test_package.py",  # likewise
     "keras_fracinit.initializers": "test_initializers_serialization.py",
+    "keras_fracinit.initializers.base": "test_initializers.py",
+    "keras_fracinit.initializers.gaussian": "test_initializers.py",
     "keras_fracinit.monitor.callback": "test_monitor.py",
     "keras_fracinit.monitor.plot": "test_monitor_keras.py",
     "keras_fracinit.monitor.probe": "test_monitor_keras.py",
