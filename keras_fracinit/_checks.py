@@ -40,6 +40,27 @@ def check_moment_order(value: float, name: str = "s") -> float:
     return value
 
 
+def check_stability_index(value: float, name: str = "alpha") -> float:
+    """The stability index of symmetric alpha-stable weights as a float, in (0, 2]."""
+    value = _real(value, name, "must be a real number in (0, 2]")
+    if not 0.0 < value <= 2.0:  # also rejects NaN
+        raise ArgumentError(name, "must be in (0, 2]", value)
+    return value
+
+
+def check_order_below_index(s: float, alpha: float) -> float:
+    """`s` (in (0, 2]) below `alpha`: the s-th moment of alpha-stable weights is finite only for s < alpha.
+
+    At `alpha = 2` (Gaussian weights) every moment is finite and `s = 2` is allowed.
+    """
+    if alpha < 2.0 and s >= alpha:
+        raise ValueError(
+            "Argument `s` must be below `alpha`: symmetric alpha-stable values have a finite "
+            f"s-th moment only for s < alpha. Received: s={s!r} and alpha={alpha!r}"
+        )
+    return s
+
+
 def check_int_at_least(value: int, name: str, minimum: int, why: str = "") -> int:
     """The value as an int, at least `minimum` (booleans are not integers here).
 

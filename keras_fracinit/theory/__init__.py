@@ -9,6 +9,9 @@
   of the output norm and the probability of small outputs.
 - `norm_factor_moment`, `kesten_tail_index`: the per-layer norm factor, whose
   `s`-th moment is 1, and the heavy-tail index of the depth limit with biases.
+- `stable_moment_gain`: the exact gain `G_{alpha,s}(m)` for symmetric
+  alpha-stable weights (`alpha = 2` is the Gaussian scheme); the depth
+  functions take `alpha` too and then speak of the l_alpha norm.
 - `large_width_gain`: the authors' second-order large-width approximation,
   for comparison only.
 """
@@ -24,6 +27,7 @@ from keras_fracinit.theory.depth import norm_factor_moment
 from keras_fracinit.theory.depth import small_output_probability
 from keras_fracinit.theory.moments import fractional_moment
 from keras_fracinit.theory.moments import moment_gain
+from keras_fracinit.theory.stable_moments import stable_moment_gain
 
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
@@ -37,4 +41,5 @@ __all__ = [
     "moment_gain",
     "norm_factor_moment",
     "small_output_probability",
+    "stable_moment_gain",
 ]

@@ -42,6 +42,7 @@ from scipy import special
 from keras_fracinit import _checks
 from keras_fracinit.theory import activation as activation_lib
 from keras_fracinit.theory import moments
+from keras_fracinit.theory import stable_moments
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +79,12 @@ class LogNormLimit:
 
 
 def log_norm_limit(
-    s: float, activation: str | activation_lib.ActivationSpec | None = "relu", *, width: int, depth: int
+    s: float,
+    activation: str | activation_lib.ActivationSpec | None = "relu",
+    *,
+    width: int,
+    depth: int,
+    alpha: float = 2.0,
 ) -> LogNormLimit:
     """Mean and variance of `log(||x_L|| / ||x_0||)` under the s-moment scheme.
 
@@ -94,12 +100,24 @@ def log_norm_limit(
     computed for every activation of the class from the Laplace transform of
     `X_m`. `s = 2` gives He's (LeCun's for linear).
 
+    With `alpha < 2` the weights are symmetric alpha-stable with
+    `sigma^alpha = G_{alpha,s}(m) / m` (`stable_moment_gain`) and the norm is
+    the l_alpha norm, which such weights multiply by independent factors
+    `sigma Y_m` (`Y_m` the l_alpha norm of `phi(z)`, `z` iid SaS(1)):
+
+        mu = (log(G / m) + E[log S_m]) / alpha,  v = Var[log S_m] / alpha^2,
+
+    `S_m = Y_m^alpha`, again exact.
+
     Args:
-        s: Moment order of the scheme, in (0, 2].
+        s: Moment order of the scheme, in (0, 2] (below `alpha` if
+            `alpha < 2`).
         activation: `"relu"`, `"leaky_relu"`, `"rrelu"` or `"linear"` with its
             defaults, or an `ActivationSpec`.
         width: Layer width `m`.
         depth: Number of layers `L` (a positive integer).
+        alpha: Stability index of the weights, in (0, 2]; 2 (Gaussian, the
+            l_2 norm) by default.
 
     Returns:
         A `LogNormLimit`.
@@ -113,13 +131,18 @@ def log_norm_limit(
     Reference:
         Gurbuzbalaban and Hu, AISTATS 2021 (log-normal limit theorem).
     """
-    s, width, spec = activation_lib.validate(s, activation, width)
+    s, alpha, width, spec = stable_moments.validate(s, alpha, activation, width)
     law = spec.law
-    gain = moments.gain_for_law(s, law, width)
     depth = _checks.check_positive_int(depth, "depth")
-    mean_log, var_log = moments.log_cumulants(law, width)
-    drift = 0.5 * (math.log(gain / width) + mean_log)
-    step_variance = 0.25 * var_log
+    if alpha == 2.0:
+        mean_log, var_log = moments.log_cumulants(law, width)
+        drift = 0.5 * (moments.log_gain_for_law(s, law, width) - math.log(width) + mean_log)
+        step_variance = 0.25 * var_log
+    else:
+        mean_log, var_log = stable_moments.log_cumulants(law, alpha, width)
+        log_gain = stable_moments.log_gain_for_law(s, alpha, law, width)
+        drift = (log_gain - math.log(width) + mean_log) / alpha
+        step_variance = var_log / alpha**2
     return LogNormLimit(
         mean=float(depth * drift),
         variance=float(depth * step_variance),
@@ -138,6 +161,7 @@ def small_output_probability(
     eps: float,
     width: int,
     depth: int,
+    alpha: float = 2.0,
 ) -> float:
     """Predicted `P(||x_L|| <= eps ||x_0||)` under the s-moment scheme.
 
@@ -158,6 +182,8 @@ def small_output_probability(
         eps: Threshold on `||x_L|| / ||x_0||`, positive.
         width: Layer width `m`.
         depth: Number of layers `L`.
+        alpha: Stability index of the weights, in (0, 2]; below 2 the norm
+            is the l_alpha norm (see `log_norm_limit`).
 
     Returns:
         A probability (float).
@@ -173,7 +199,7 @@ def small_output_probability(
     """
     if isinstance(eps, bool) or not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0):
         raise ValueError(f"Argument `eps` must be a positive finite number. Received: eps={eps!r}")
-    limit = log_norm_limit(s, activation, width=width, depth=depth)
+    limit = log_norm_limit(s, activation, width=width, depth=depth, alpha=alpha)
     return float((1.0 - limit.survival) + limit.survival * limit.cdf(math.log(eps)))
 
 
