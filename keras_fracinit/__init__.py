@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 _LAZY_ATTRIBUTES = {
     "FractionalMomentMonitor": "keras_fracinit.monitor",
     "FractionalMomentNormal": "keras_fracinit.initializers",
+    "FractionalMomentStable": "keras_fracinit.initializers",
     "FractionalMomentUniform": "keras_fracinit.initializers",
     "InitializationReport": "keras_fracinit.model_init",
     "KernelReport": "keras_fracinit.model_init",
@@ -44,6 +45,7 @@ _DEPRECATED_ATTRIBUTES = {"LayerReport": "KernelReport"}
 __all__ = [
     "FractionalMomentMonitor",
     "FractionalMomentNormal",
+    "FractionalMomentStable",
     "FractionalMomentUniform",
     "InitializationReport",
     "KernelReport",
@@ -66,6 +68,7 @@ if typing.TYPE_CHECKING:  # what static tools (type checkers, the API docs) see
     from keras_fracinit import tails
     from keras_fracinit import theory
     from keras_fracinit.initializers import FractionalMomentNormal
+    from keras_fracinit.initializers import FractionalMomentStable
     from keras_fracinit.initializers import FractionalMomentUniform
     from keras_fracinit.model_init import InitializationReport
     from keras_fracinit.model_init import KernelReport

@@ -8,8 +8,10 @@ checked.
 
 Gaussian initializers are simulated exactly in `O(networks * width)` per
 layer by rotational invariance: given `x`, `W x ~ N(0, sigma^2 ||x||^2 I)`,
-so no weight matrix needs to be drawn. Other laws (truncated normal, uniform)
-draw the full matrices.
+so no weight matrix needs to be drawn. Symmetric alpha-stable weights
+(`FractionalMomentStable`) likewise by stability: given `x`, the entries of
+`W x` are iid SaS(sigma ||x||_alpha), and the norms recorded are then l_alpha
+norms. Other laws (truncated normal, uniform) draw the full matrices.
 """
 
 import dataclasses
@@ -43,15 +45,26 @@ class Simulation:
 
     norms: np.ndarray
     widths: tuple
+    norm_order: float = 2.0
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Per-unit size `||x_k||_p / n_k^(1/p)`, `p = norm_order`, shape `(networks, depth + 1)`."""
+        return self.norms / np.asarray(self.widths, dtype=np.float64) ** (1.0 / self.norm_order)
 
     @property
     def rms(self) -> np.ndarray:
-        """Per-unit RMS `||x_k|| / sqrt(n_k)`, shape `(networks, depth + 1)`."""
-        return self.norms / np.sqrt(np.asarray(self.widths, dtype=np.float64))
+        """Per-unit RMS `||x_k|| / sqrt(n_k)`, shape `(networks, depth + 1)` (l_2 norms only)."""
+        if self.norm_order != 2.0:
+            raise ValueError(
+                f"These norms are l_{self.norm_order} norms (alpha-stable weights): use `sizes`, "
+                "the per-unit size in that norm."
+            )
+        return self.sizes
 
     def s_moments(self, s: float) -> np.ndarray:
-        """`E[r_k^s] / r_0^s` per layer (mean over networks), shape `(depth + 1,)`."""
-        return np.mean((self.rms / self.rms[:, :1]) ** s, axis=0)
+        """`E[r_k^s] / r_0^s` per layer for the per-unit size `r` (mean over networks), `(depth + 1,)`."""
+        return np.mean((self.sizes / self.sizes[:, :1]) ** s, axis=0)
 
     def log_norm_ratio(self, layer: int = -1) -> np.ndarray:
         """`log(||x_layer|| / ||x_0||)` per network (`-inf` for a dead signal)."""
@@ -66,6 +79,8 @@ def _weight_law(initializer, shape):
     stddev of the untruncated parent, cut at 2 scales, Keras' rule) or
     `"uniform"` (scale = limit). `None` for laws this module cannot read.
     """
+    if isinstance(initializer, initializers.FractionalMomentStable):
+        return "stable", initializer.scale(shape)
     if isinstance(initializer, initializers.FractionalMomentNormal):
         return "normal", initializer.stddev(shape)
     if isinstance(initializer, initializers.FractionalMomentUniform):
@@ -244,9 +259,10 @@ def propagate(
             f"({networks}, {widths[0]}). Received: shape={x.shape}"
         )
     x = np.broadcast_to(x, (networks, widths[0]))
-    norms = np.empty((networks, depth + 1))
-    norms[:, 0] = np.linalg.norm(x, axis=1)
     laws = _weight_laws(initializers_per_layer, widths)
+    order = _norm_order(initializers_per_layer)
+    norms = np.empty((networks, depth + 1))
+    norms[:, 0] = np.linalg.norm(x, ord=order, axis=1)
     if not bias_stddev and law.lower == law.upper and all(kind == "normal" for kind, _ in laws):
         # Only the norms evolve, each layer multiplying by scale * sqrt(X_m)
         # with X_m drawn exactly: O(networks) per layer instead of O(networks m).
@@ -254,9 +270,50 @@ def propagate(
             norms[:, k] = scale * norms[:, k - 1] * np.sqrt(_squared_norm_factor(law, n_out, networks, rng))
         return Simulation(norms=norms, widths=widths)
     for k, ((kind, scale), n_out) in enumerate(zip(laws, widths[1:]), start=1):
-        x = apply_activation(_pre_activations(kind, scale, x, norms[:, k - 1], n_out, bias_stddev, rng), rng)
-        norms[:, k] = np.linalg.norm(x, axis=1)
-    return Simulation(norms=norms, widths=widths)
+        if kind == "stable":
+            # stability: given x, W x has iid SaS(scale ||x||_alpha) entries
+            z = (scale * norms[:, k - 1])[:, None] * symmetric_stable(order, (networks, n_out), rng)
+            z = z + bias_stddev * rng.standard_normal((networks, n_out)) if bias_stddev else z
+        else:
+            z = _pre_activations(kind, scale, x, norms[:, k - 1], n_out, bias_stddev, rng)
+        x = apply_activation(z, rng)
+        norms[:, k] = np.linalg.norm(x, ord=order, axis=1)
+    return Simulation(norms=norms, widths=widths, norm_order=order)
+
+
+def _norm_order(per_layer):
+    """The norm the stack is measured in: l_alpha for alpha-stable weights, else l_2; never mixed."""
+    stable = {init.alpha for init in per_layer if isinstance(init, initializers.FractionalMomentStable)}
+    if not stable:
+        return 2.0
+    if (
+        len(stable) > 1
+        or len(stable) == 1
+        and not all(isinstance(init, initializers.FractionalMomentStable) for init in per_layer)
+    ):
+        raise ValueError(
+            "Argument `kernel_initializer` must not mix alpha-stable weights of different alpha, or "
+            "with other laws: the stack's size is measured in one l_alpha norm. Received: "
+            f"{[repr(init) for init in per_layer]}"
+        )
+    return stable.pop()
+
+
+def symmetric_stable(alpha, shape, rng):
+    """SaS(1) draws in numpy (Chambers-Mallows-Stuck), float64.
+
+    Args:
+        alpha: Stability index in (0, 2].
+        shape: Output shape.
+        rng: A `numpy.random.Generator`.
+
+    Returns:
+        An array: `z` with `E exp(iuz) = exp(-|u|^alpha)`.
+    """
+    v = rng.uniform(-0.5 * math.pi, 0.5 * math.pi, shape)
+    w = rng.standard_exponential(shape)
+    z = np.sin(alpha * v) / np.cos(v) ** (1.0 / alpha)
+    return z if alpha == 1.0 else z * (np.cos((1.0 - alpha) * v) / w) ** ((1.0 - alpha) / alpha)
 
 
 def _weight_laws(per_layer, widths):

@@ -71,7 +71,7 @@ def test_a_small_kernel_cut_from_a_flat_draw_equals_the_draw_in_its_own_shape(sh
     sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     seed = np.asarray([5, 9], "uint32")
     cut = kernel_draws._jax_value(shape, "float32", sharding, seed, 0.3)
-    whole = kernel_draws._jax_normal(
+    whole = kernel_draws._jax_compiled_draw(
         shape, "float32", sharding, whole=True, optimize=math.prod(shape) >= kernel_draws.OPTIMIZE_FROM
     )(seed, np.float32(0.3))
     assert cut.shape == shape
@@ -237,10 +237,10 @@ SHARDED = """
         (2048, ("model", None)), (2000, ("model", None)), (2048, (None, "model")), (2048, ("batch", "model"))
     ]:
         sharding = jax.sharding.NamedSharding(mesh.backend_mesh, jax.sharding.PartitionSpec(*axes))
-        draw = kernel_draws._jax_normal((rows, 2048), "float32", sharding, whole=False, optimize=True)
+        draw = kernel_draws._jax_compiled_draw((rows, 2048), "float32", sharding, whole=False, optimize=True)
         analysis = draw.memory_analysis()
         key, stddev = np.asarray([1, 2], "uint32"), np.float32(0.5)
-        alone = kernel_draws._jax_normal((rows, 2048), "float32", None, whole=False, optimize=True)
+        alone = kernel_draws._jax_compiled_draw((rows, 2048), "float32", None, whole=False, optimize=True)
         summary["memory"][f"{rows} {axes}"] = {
             "equal": bool(np.array_equal(np.asarray(draw(key, stddev)), np.asarray(alone(key, stddev)))),
             "output": analysis.output_size_in_bytes,

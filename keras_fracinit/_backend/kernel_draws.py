@@ -1,10 +1,14 @@
-"""Gaussian draws for `initialize`, one kernel at a time, where each kernel lives.
+"""Weight draws for `initialize`, one kernel at a time, where each kernel lives.
 
 The kernels are drawn in model order from one `keras.random.SeedGenerator`,
-which advances once per kernel. Each gets `N(0, stddev^2)` values that
-depend on the seed and on the kernels' order, shapes and dtypes only: not on
-where the variables live (one device, sharded over a mesh, mirrored) and not
-on how the work is split.
+which advances once per kernel. Each gets `N(0, scale^2)` values, or
+symmetric alpha-stable SaS(scale) ones (`WeightLaw(alpha)`, from a pair of
+uniform draws per entry, `stable_variates`), that depend on the seed and on
+the kernels' order, shapes and dtypes only: not on where the variables live
+(one device, sharded over a mesh, mirrored) and not on how the work is
+split. (Below, "normal" draws stand for either law: the stable ones take
+the same ways, with the pairs of uniforms on a last axis of 2, so that entry
+`i` still comes from the key and `i` alone.)
 
 Memory: a kernel's new values are made on the devices that hold it, in the
 layout it has, and assigned at once; no kernel passes through the host and
@@ -37,11 +41,14 @@ kernel (the largest), whatever the size of the model.
 - Other backends: `keras.random.normal` and `assign`.
 """
 
+import dataclasses
 import functools
 import math
 
 import keras
 import numpy as np
+
+from keras_fracinit._backend import stable_variates
 
 # JAX: kernels with fewer entries are drawn whole, larger ones in blocks of
 # rows of at most this many entries (4 MiB of float32).
@@ -51,41 +58,100 @@ SMALL = 2**20
 OPTIMIZE_FROM = 2**16
 
 
-def draw(kernels, generator):
-    """Assigns `N(0, stddev^2)` draws to `[(variable, stddev)]`, in order, from `generator`."""
+@dataclasses.dataclass(frozen=True)
+class WeightLaw:
+    """The law of the entries drawn: SaS with stability index `alpha` (2: Gaussian)."""
+
+    alpha: float = 2.0
+
+
+GAUSSIAN = WeightLaw()
+
+
+def standard_values(uniforms_or_normals, law, scale, dtype):
+    """Scaled values of `law` from the backend's raw draws (normals for the Gaussian law)."""
+    if law.alpha == 2.0:
+        return uniforms_or_normals * scale
+    return stable_variates.symmetric_stable(uniforms_or_normals, law.alpha, scale, dtype)
+
+
+def raw_shape(shape, law):
+    """The shape of the raw draws for `shape`: a pair of uniforms per entry for stable laws."""
+    return tuple(shape) if law.alpha == 2.0 else (*shape, 2)
+
+
+def draw(kernels, generator, law=GAUSSIAN):
+    """Assigns draws of `law` to `[(variable, scale)]`, in order, from `generator`.
+
+    `scale` is the standard deviation for the Gaussian law, the SaS scale
+    `sigma` for a stable one.
+    """
     backend = keras.backend.backend()
-    for variable, stddev in kernels:
+    for variable, scale in kernels:
         shape = tuple(variable.shape)
         dtype = keras.backend.standardize_dtype(variable.dtype)
         if backend == "jax":
-            value = _jax_value(shape, dtype, variable.value.sharding, generator.next(), stddev)
+            value = _jax_value(shape, dtype, variable.value.sharding, generator.next(), scale, law)
         elif backend == "tensorflow":
-            value = _tensorflow_normal(dtype)(
-                np.asarray(shape, "int32"), generator.next(), np.asarray(stddev, dtype)
+            value = _tensorflow_draw(dtype, law)(
+                np.asarray(shape, "int32"), generator.next(), np.asarray(scale, dtype)
             )
         else:
-            value = keras.random.normal(shape, stddev=stddev, dtype=dtype, seed=generator)
+            value = law_values(law, shape, dtype, scale, generator)
         variable.assign(value)
         del value  # before the next kernel's draw
 
 
-def _jax_value(shape, dtype, sharding, seed, stddev):
+def law_values(law, shape, dtype, scale, seed, layout=None):
+    """`keras.random` values of `law` for `shape` (an initializer's draw), laid out as `layout` if given."""
+    if layout is not None and keras.backend.backend() == "jax":
+        return _jax_laid_out(law, shape, dtype, scale, seed, layout)
+    if law.alpha == 2.0:
+        value = keras.random.normal(shape, stddev=scale, dtype=dtype, seed=seed)
+    else:
+        uniforms = keras.random.uniform(
+            raw_shape(shape, law), dtype=stable_variates.uniform_dtype(dtype), seed=seed
+        )
+        value = standard_values(uniforms, law, scale, dtype)
+    return value if layout is None else keras.distribution.distribute_tensor(value, layout)
+
+
+def _jax_laid_out(law, shape, dtype, scale, seed, layout):
+    import jax
+
+    if isinstance(layout, keras.distribution.TensorLayout):
+        layout = layout.backend_layout
+    key = seed.next() if isinstance(seed, keras.random.SeedGenerator) else np.asarray([seed, 0], "uint32")
+
+    def values(key):
+        return standard_values(_jax_raw(key, shape, dtype, law), law, scale, dtype)
+
+    return jax.jit(values, out_shardings=layout)(key)
+
+
+def _jax_raw(key, shape, dtype, law):
+    import jax
+
+    if law.alpha == 2.0:
+        return jax.random.normal(key, shape, dtype)
+    return jax.random.uniform(key, raw_shape(shape, law), stable_variates.uniform_dtype(dtype))
+
+
+def _jax_value(shape, dtype, sharding, seed, scale, law=GAUSSIAN):
     # Host copies of the 8-byte seed and the scalar: the compiled function
     # places them itself, wherever its output goes.
-    seed, stddev = np.asarray(seed), np.asarray(stddev, dtype)
+    seed, scale = np.asarray(seed), np.asarray(scale, dtype)
     size = math.prod(shape)
     if size < SMALL and len(sharding.device_set) == 1:
         length = 1 << max(size - 1, 0).bit_length()
-        flat = _jax_normal((length,), dtype, None, whole=True, optimize=size >= OPTIMIZE_FROM)(seed, stddev)
+        flat = _jax_compiled_draw((length,), dtype, None, True, size >= OPTIMIZE_FROM, law)(seed, scale)
         return np.asarray(flat)[:size].reshape(shape)
-    return _jax_normal(shape, dtype, sharding, whole=size < SMALL, optimize=size >= OPTIMIZE_FROM)(
-        seed, stddev
-    )
+    return _jax_compiled_draw(shape, dtype, sharding, size < SMALL, size >= OPTIMIZE_FROM, law)(seed, scale)
 
 
 @functools.cache
-def _jax_normal(shape, dtype, sharding, whole, optimize):
-    """The compiled `(seed, stddev) -> N(0, stddev^2)` of `shape`, laid out as `sharding`.
+def _jax_compiled_draw(shape, dtype, sharding, whole, optimize, law=GAUSSIAN):
+    """The compiled `(seed, scale) -> values of law` of `shape`, laid out as `sharding`.
 
     `whole` (else in blocks of rows) and `optimize` (XLA's backend
     optimizations, which can move the last bit of a value) go with the
@@ -97,10 +163,10 @@ def _jax_normal(shape, dtype, sharding, whole, optimize):
     if whole:
 
         def normal(seed, stddev):
-            return jax.random.normal(seed, shape, dtype) * stddev
+            return standard_values(_jax_raw(seed, shape, dtype, law), law, stddev, dtype)
 
     else:
-        normal = _blocks_of_rows(shape, dtype, sharding)
+        normal = _blocks_of_rows(shape, dtype, sharding, law)
     options = {} if optimize else {"xla_backend_optimization_level": 0}
     lowered = jax.jit(normal, out_shardings=sharding).lower(
         jax.ShapeDtypeStruct((2,), "uint32"), jax.ShapeDtypeStruct((), dtype)
@@ -108,7 +174,7 @@ def _jax_normal(shape, dtype, sharding, whole, optimize):
     return lowered.compile(options)
 
 
-def _blocks_of_rows(shape, dtype, sharding):
+def _blocks_of_rows(shape, dtype, sharding, law):
     """`(seed, stddev) -> values`, drawn in blocks of `rows` rows, block `j` from the seed folded with `j`.
 
     JAX's threefry holds two 32-bit words per entry while it works: drawn
@@ -127,7 +193,8 @@ def _blocks_of_rows(shape, dtype, sharding):
     count = full + bool(rest)
 
     def block(seed, stddev, index, length=rows):
-        return jax.random.normal(jax.random.fold_in(seed, index), (length, *shape[1:]), dtype) * stddev
+        raw = _jax_raw(jax.random.fold_in(seed, index), (length, *shape[1:]), dtype, law)
+        return standard_values(raw, law, stddev, dtype)
 
     local = sharding.shard_shape(shape) if sharding is not None else shape
     if local[0] == shape[0]:
@@ -204,7 +271,7 @@ def _rows_by_device(shape, dtype, sharding, rows, block):
 
 
 @functools.cache
-def _tensorflow_normal(dtype):
+def _tensorflow_draw(dtype, law):
     import tensorflow as tf
 
     @tf.function(
@@ -220,7 +287,11 @@ def _tensorflow_normal(dtype):
         # state into that range this way, so the values equal
         # keras.random.normal's.
         seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
-        return tf.random.stateless_normal(shape, seed, stddev=stddev, dtype=dtype)
+        if law.alpha == 2.0:
+            return tf.random.stateless_normal(shape, seed, stddev=stddev, dtype=dtype)
+        raw_dtype = stable_variates.uniform_dtype(dtype)
+        uniforms = tf.random.stateless_uniform(tf.concat([shape, [2]], 0), seed, dtype=raw_dtype)
+        return standard_values(uniforms, law, stddev, dtype)
 
     return normal
 
