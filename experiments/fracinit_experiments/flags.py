@@ -8,7 +8,9 @@ before Keras starts or any data loads, and `--help` answers at once.
 import argparse
 import sys
 
-INITS = ("he", "glorot", "fractional", "random_walk")
+# Symmetric alpha-stable weights of the s-moment scheme (FractionalMomentStable), by alpha.
+STABLE_INITS = {"stable_1.5": 1.5, "stable_1.8": 1.8}
+INITS = ("he", "glorot", "fractional", "random_walk", *STABLE_INITS)
 ACTIVATIONS = ("relu", "leaky_relu", "linear")
 # The paper's choices of s per activation.
 PAPER_S = {"relu": 0.8, "leaky_relu": 1.0, "linear": 1.0}

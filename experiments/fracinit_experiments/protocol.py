@@ -17,6 +17,7 @@ import keras_fracinit
 from fracinit_experiments.flags import LEAKY_SLOPE
 from fracinit_experiments.flags import METRICS
 from fracinit_experiments.flags import PAPER_S
+from fracinit_experiments.flags import STABLE_INITS
 from fracinit_experiments.flags import pyplot
 from fracinit_experiments.paired import paired_test
 from fracinit_experiments.quiet_keras import keras
@@ -50,6 +51,10 @@ def kernel_initializer(init, activation, s, fan_in, seed):
     slope = _slope(activation)
     if init == "fractional":
         return keras_fracinit.FractionalMomentNormal(s, activation, negative_slope=slope, seed=seed)
+    if init in STABLE_INITS:
+        return keras_fracinit.FractionalMomentStable(
+            s, STABLE_INITS[init], activation, negative_slope=slope, seed=seed
+        )
     if init == "he":
         # untruncated, as the theory (and PyTorch's kaiming_normal_) has it
         return keras_fracinit.FractionalMomentNormal(2.0, activation, negative_slope=slope, seed=seed)
