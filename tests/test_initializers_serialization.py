@@ -11,6 +11,7 @@ from helpers import run_fresh_python
 
 import keras_fracinit
 from keras_fracinit import FractionalMomentNormal
+from keras_fracinit import FractionalMomentStable
 from keras_fracinit import FractionalMomentUniform
 
 
@@ -20,6 +21,7 @@ from keras_fracinit import FractionalMomentUniform
         ("fractional_moment", FractionalMomentNormal),
         ("fractional_moment_normal", FractionalMomentNormal),
         ("fractional_moment_uniform", FractionalMomentUniform),
+        ("fractional_moment_stable", FractionalMomentStable),
         ("FractionalMomentNormal", FractionalMomentNormal),
         ("keras_fracinit>FractionalMomentNormal", FractionalMomentNormal),
     ],
@@ -87,6 +89,11 @@ def _paper_style_model():
                 kernel_initializer=FractionalMomentUniform(
                     1.0, "leaky_relu", mode="fan_out", seed=keras.random.SeedGenerator(2)
                 ),
+            ),
+            keras.layers.Dense(
+                16,
+                activation="relu",
+                kernel_initializer=FractionalMomentStable(0.8, 1.5, seed=keras.random.SeedGenerator(4)),
             ),
             keras.layers.Dense(3, kernel_initializer="fractional_moment"),
         ]

@@ -152,7 +152,9 @@ class FractionalMomentStable(_FractionalMomentInitializer):
                 f"alpha-stable weights with alpha={self.alpha} < 2 have infinite variance: they have "
                 "no standard deviation. Use `scale(shape)`, the SaS scale sigma."
             )
-        return math.sqrt(2.0) * self.scale_for(fans, widths)
+        fan = fans[0] if self.mode == "fan_in" else fans[1]
+        # 2 G / fan = g_s / fan exactly: FractionalMomentNormal's expression, bit for bit
+        return math.sqrt(2.0 * self._gain_for_widths(widths) / max(1.0, fan))
 
     def __call__(self, shape, dtype=None, layout=None):
         dtype = keras_checks.check_float_dtype(dtype)

@@ -160,6 +160,8 @@ def stable_gain_for_law(s: float, alpha: float, law: activation_lib.ActivationLa
             tiny `s` and tiny widths, where the dead mass enters as a power
             `-alpha/s`).
     """
+    if alpha == 2.0:
+        return moments.gain_for_law(s, law, width) / 2.0
     log_gain = log_gain_for_law(s, alpha, law, width)
     if log_gain > 700.0:
         raise ValueError(
