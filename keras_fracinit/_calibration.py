@@ -69,8 +69,8 @@ class Outcome:
 class _Search:
     """The rescaling of one kernel, step by step, with its safeguards."""
 
-    def __init__(self, target, s, tolerance, max_iterations, applied):
-        self.target, self.s, self.applied = target, s, applied
+    def __init__(self, target, moment, tolerance, max_iterations, applied):
+        self.target, self.s, self.applied = target, moment.s, applied
         self.tolerance, self.max_iterations = tolerance, max_iterations
         self.scale, self.steps, self.ratio = 1.0, 0, math.nan
         self.best = (math.inf, 1.0, math.nan)
@@ -118,11 +118,11 @@ class _Search:
         return Outcome(self.ratio, self.steps, self.scale, self.stopped)
 
 
-def _moment(tensor, s):
-    """`mean_i (||y_i|| / sqrt(n))^s` of a concrete batch."""
+def _moment(tensor, moment):
+    """`mean_i size_i^s` of a concrete batch (`moment`: a `taps.SizeMoment`)."""
     # One host copy and numpy beat a few eager backend ops (each dispatched
     # on its own on JAX).
-    values = taps.per_sample_norms(tensor) ** s
+    values = moment.concrete(tensor)
     return float(np.mean(values)) if np.all(np.isfinite(values)) else math.nan
 
 
@@ -237,7 +237,7 @@ def _check_batch(model, arrays):
             )
 
 
-def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
+def calibrate(model, targets, data, moment, tolerance, max_iterations, graph):
     """Calibrates every `Target`; returns `{key: Outcome}`.
 
     If it fails part way, every kernel it rescaled is put back at the scale
@@ -245,7 +245,7 @@ def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
     """
     applied: dict = {}  # {key: the factor by which a kernel was rescaled}
     try:
-        return _calibrate(model, targets, data, s, tolerance, max_iterations, graph, applied)
+        return _calibrate(model, targets, data, moment, tolerance, max_iterations, graph, applied)
     except BaseException:
         for target in targets:
             if target.key in applied:
@@ -254,32 +254,34 @@ def calibrate(model, targets, data, s, tolerance, max_iterations, graph):
         raise
 
 
-def _calibrate(model, targets, data, s, tolerance, max_iterations, graph, applied):
+def _calibrate(model, targets, data, moment, tolerance, max_iterations, graph, applied):
     chains = {target.key: _chain(target, graph) for target in targets}
     local = [target for target in targets if chains[target.key] is not None]
     whole = [target for target in targets if chains[target.key] is None]
     outcomes = {}
     if local:
-        outcomes.update(_calibrate_on_call(model, local, chains, data, s, tolerance, max_iterations, applied))
+        outcomes.update(
+            _calibrate_on_call(model, local, chains, data, moment, tolerance, max_iterations, applied)
+        )
     if not whole:
         return outcomes
     for target in whole:
         outcomes[target.key] = _calibrate_by_passes(
-            model, target, data, s, tolerance, max_iterations, applied
+            model, target, data, moment, tolerance, max_iterations, applied
         )
     # A kernel calibrated on call may sit after one calibrated by whole passes,
     # whose new scale moved its input: those are calibrated again, once, on
     # their now final inputs; then every kernel is measured again.
-    measured = _measure(model, local, data, s)
+    measured = _measure(model, local, data, moment)
     moved = [t for t in local if not _within(measured[t.key], tolerance)]
     if moved:
-        again = _calibrate_on_call(model, moved, chains, data, s, tolerance, max_iterations, applied)
+        again = _calibrate_on_call(model, moved, chains, data, moment, tolerance, max_iterations, applied)
         for key, outcome in again.items():
             first = outcomes[key]
             outcomes[key] = dataclasses.replace(
                 outcome, steps=first.steps + outcome.steps, scale=first.scale * outcome.scale
             )
-    for key, ratio in _measure(model, targets, data, s).items():
+    for key, ratio in _measure(model, targets, data, moment).items():
         outcome = outcomes[key]
         stopped = outcome.stopped or (
             "" if _within(ratio, tolerance) else "kernels calibrated later moved it"
@@ -292,9 +294,9 @@ def _within(ratio, tolerance):
     return math.isfinite(ratio) and abs(ratio - 1) <= tolerance
 
 
-def _measure(model, targets, data, s):
+def _measure(model, targets, data, moment):
     """`{key: ratio}` of targets, measured in one pass."""
-    return _ratios(taps.SpanMoments(model, {t.key: t.span for t in targets}, s), data)
+    return _ratios(taps.SpanMoments(model, {t.key: t.span for t in targets}, moment), data)
 
 
 def _ratios(path_moments, data):
@@ -305,7 +307,7 @@ def _ratios(path_moments, data):
     }
 
 
-def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iterations, applied):
+def _calibrate_on_call(model, targets, chains, data, moment, tolerance, max_iterations, applied):
     """One eager pass; each kernel is calibrated when its layer runs, on its final input."""
     by_start: dict[int, list] = {}
     factors: dict = {}  # the factors applied inside the scope, committed with the values
@@ -318,14 +320,14 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
             outputs = original(*args, **kwargs)
             pending = [t for t in by_start[id(layer)] if t.key not in outcomes]
             inputs = args[0] if args else next(iter(kwargs.values()))
-            denominator = _moment(inputs, s) if pending else math.nan
+            denominator = _moment(inputs, moment) if pending else math.nan
             for target in pending:
-                search = _Search(target, s, tolerance, max_iterations, factors)
+                search = _Search(target, moment, tolerance, max_iterations, factors)
                 while True:
                     end_output = outputs
                     for node, tensor in chains[target.key]:
                         end_output = keras_private.call_node_on(node, tensor, end_output)
-                    ratio = _moment(end_output, s) / denominator if denominator > 0 else math.nan
+                    ratio = _moment(end_output, moment) / denominator if denominator > 0 else math.nan
                     scale = search.next_scale(ratio)
                     if scale is None:
                         break
@@ -356,10 +358,10 @@ def _calibrate_on_call(model, targets, chains, data, s, tolerance, max_iteration
     return outcomes
 
 
-def _calibrate_by_passes(model, target, data, s, tolerance, max_iterations, applied):
+def _calibrate_by_passes(model, target, data, moment, tolerance, max_iterations, applied):
     """Whole passes of the model for a path through a merge (its other inputs come from elsewhere)."""
-    measure = taps.SpanMoments(model, {target.key: target.span}, s)
-    search = _Search(target, s, tolerance, max_iterations, applied)
+    measure = taps.SpanMoments(model, {target.key: target.span}, moment)
+    search = _Search(target, moment, tolerance, max_iterations, applied)
     while True:
         scale = search.next_scale(_ratios(measure, data)[target.key])
         if scale is None:

@@ -148,7 +148,7 @@ def test_span_moments_from_the_tap_model_and_from_recorded_calls_agree_with_nump
     expected = {"a": (moment(x), moment(a(x))), "ab": (moment(x), moment(model(x)))}
     for visible in (True, False):
         spans = {"a": taps.Span(a, a, visible), "ab": taps.Span(a, b, visible)}
-        measured = taps.SpanMoments(model, spans, s)
+        measured = taps.SpanMoments(model, spans, taps.SizeMoment(s))
         assert (measured.tap is not None) is visible
         for key, (inputs, outputs) in measured(x).items():
             np.testing.assert_allclose(inputs, expected[key][0], rtol=1e-5)
@@ -162,8 +162,12 @@ def test_attention_projections_are_tapped_in_the_compiled_pass_as_the_eager_pass
     rng = np.random.default_rng(0)
     data = [rng.normal(size=(9, 5, 4)).astype("float32"), rng.normal(size=(9, 7, 6)).astype("float32")]
     denses = {"q": mha.query_dense, "k": mha.key_dense, "v": mha.value_dense}
-    tapped = taps.SpanMoments(model, {n: taps.Span(d, d, True) for n, d in denses.items()}, 1.0)
-    recorded = taps.SpanMoments(model, {n: taps.Span(d, d, False) for n, d in denses.items()}, 1.0)
+    tapped = taps.SpanMoments(
+        model, {n: taps.Span(d, d, True) for n, d in denses.items()}, taps.SizeMoment(1.0)
+    )
+    recorded = taps.SpanMoments(
+        model, {n: taps.Span(d, d, False) for n, d in denses.items()}, taps.SizeMoment(1.0)
+    )
     assert tapped.tap is not None and tapped.recorded == []
     ours, eager = tapped(data), recorded(data)
     for name in denses:
@@ -202,8 +206,8 @@ def test_compiled_recording_pass_equals_the_eager_one_and_changes_nothing():
         model, batch = build()
         layer = model.layers[0]
         spans = {"k": taps.Span(layer, layer, False)}
-        compiled = taps.SpanMoments(model, spans, 0.7, compiled=True)
-        eager = taps.SpanMoments(model, spans, 0.7)
+        compiled = taps.SpanMoments(model, spans, taps.SizeMoment(0.7), compiled=True)
+        eager = taps.SpanMoments(model, spans, taps.SizeMoment(0.7))
         for _ in range(2):  # the second call reuses the compiled function
             ours, theirs = compiled(batch)["k"], eager(batch)["k"]
             for a, b in zip(ours, theirs):

@@ -11,6 +11,7 @@ be tapped, and `tap_model` reports them instead of failing.
 """
 
 import contextlib
+import dataclasses
 import typing
 from typing import Any
 
@@ -21,20 +22,28 @@ from keras_fracinit import _checks
 from keras_fracinit._backend import keras_private
 
 
-def per_sample_moment(tensor, s):
-    """`(||y_i|| / sqrt(n))^s` per sample `i` of a symbolic `(batch, ...)` tensor."""
-    # float32 whatever the layer's compute dtype: float16 squares overflow.
-    tensor = keras.ops.cast(tensor, "float32")
-    axes = tuple(range(1, len(tensor.shape)))
-    mean_square = keras.ops.mean(keras.ops.square(tensor), axis=axes)
-    return keras.ops.power(mean_square, s / 2)
+@dataclasses.dataclass(frozen=True)
+class SizeMoment:
+    """The s-th moment of a signal's per-unit size `||y|| / sqrt(n)`, the quantity every measurement compares.
 
+    Attributes:
+        s: The moment order.
+    """
 
-def per_sample_norms(tensor):
-    """`||y_i|| / sqrt(n)` of each sample of a concrete `(batch, ...)` tensor, as float64."""
-    values = np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
-    values = values.reshape(len(values), -1)
-    return np.linalg.norm(values, axis=1) / np.sqrt(values.shape[1])
+    s: float
+
+    def symbolic(self, tensor):
+        """`size_i^s` per sample `i` of a symbolic `(batch, ...)` tensor, in float32."""
+        # float32 whatever the layer's compute dtype: float16 squares overflow.
+        tensor = keras.ops.cast(tensor, "float32")
+        axes = tuple(range(1, len(tensor.shape)))
+        return keras.ops.power(keras.ops.mean(keras.ops.square(tensor), axis=axes), self.s / 2)
+
+    def concrete(self, tensor):
+        """`size_i^s` per sample of a concrete `(batch, ...)` tensor, as float64 (numpy)."""
+        values = np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
+        values = values.reshape(len(values), -1)
+        return (np.linalg.norm(values, axis=1) / np.sqrt(values.shape[1])) ** self.s
 
 
 def is_tappable(model):
@@ -276,15 +285,15 @@ class SpanMoments:
     or sigmoid head, measured before its activation.
     """
 
-    def __init__(self, model, spans, s, logits=(), compiled=False):
-        self.model, self.spans, self.s = model, spans, s
+    def __init__(self, model, spans, moment, logits=(), compiled=False):
+        self.model, self.spans, self.moment = model, spans, moment
         self._run_recorded = None
         visible = {key: span for key, span in spans.items() if span.visible}
         self.tap, self.recorded = None, [key for key, span in spans.items() if not span.visible]
         if visible and is_tappable(model):
             layers = {str(id(layer)): layer for start, end, _ in visible.values() for layer in (start, end)}
             heads = [str(id(spans[key].start)) for key in logits if key in visible]
-            result = tap_model(model, layers, lambda t: per_sample_moment(t, s), logits=heads)
+            result = tap_model(model, layers, moment.symbolic, logits=heads)
             self.tap = result.model
             self._run_tap = stateless_function(self.tap)
             missing = set(result.untapped)
@@ -307,8 +316,8 @@ class SpanMoments:
             run()
         return {
             key: (
-                per_sample_moment(calls[id(self.spans[key].start)][0], self.s),
-                per_sample_moment(calls[id(self.spans[key].end)][1], self.s),
+                self.moment.symbolic(calls[id(self.spans[key].start)][0]),
+                self.moment.symbolic(calls[id(self.spans[key].end)][1]),
             )
             for key in self.recorded
         }
@@ -328,8 +337,8 @@ class SpanMoments:
             self.model(data, training=False)
         return {
             key: (
-                per_sample_norms(calls[id(self.spans[key].start)][0]) ** self.s,
-                per_sample_norms(calls[id(self.spans[key].end)][1]) ** self.s,
+                self.moment.concrete(calls[id(self.spans[key].start)][0]),
+                self.moment.concrete(calls[id(self.spans[key].end)][1]),
             )
             for key in self.recorded
         }

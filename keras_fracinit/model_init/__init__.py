@@ -18,6 +18,7 @@ from keras_fracinit import _calibration
 from keras_fracinit import _checks
 from keras_fracinit import initializers
 from keras_fracinit._backend import kernel_draws
+from keras_fracinit._backend import taps
 from keras_fracinit._graph import kernel_plan
 from keras_fracinit._graph import model_layers
 from keras_fracinit._graph import routes
@@ -347,7 +348,8 @@ def _calibration_targets(plans, report):
 
 def _calibrated(model, graph, report, targets, data, s, tolerance, max_iterations):
     ends = {target.key: target.end.name for target in targets}
-    outcomes = _calibration.calibrate(model, targets, data, s, tolerance, max_iterations, graph)
+    moment = taps.SizeMoment(s)
+    outcomes = _calibration.calibrate(model, targets, data, moment, tolerance, max_iterations, graph)
     short = []
     for index, outcome in outcomes.items():
         entry = report[index]

@@ -313,7 +313,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         # the end of the path (after BN > ReLU); a head on its logits
         spans = {name: plan.span for name, plan in self._layers.items()}
         heads = [name for name, plan in self._layers.items() if plan.route is not None and plan.route.head]
-        self._moments = taps.SpanMoments(model, spans, self.s, logits=heads, compiled=True)
+        self._moments = taps.SpanMoments(model, spans, taps.SizeMoment(self.s), logits=heads, compiled=True)
         hidden = [name for name, plan in self._layers.items() if not plan.visible]
         if hidden:
             self._warn_once(
