@@ -16,7 +16,7 @@ def _uniforms(shape, seed, low=0.0, high=1.0):
 
 def _transform(uniforms, alpha, scale=1.0, dtype="float32"):
     uniforms = keras.ops.convert_to_tensor(uniforms, "float32")
-    values = stable_variates.symmetric_stable(uniforms, alpha, scale, dtype)
+    values = stable_variates.symmetric_stable(uniforms[..., 0], uniforms[..., 1], alpha, scale, dtype)
     return keras.ops.convert_to_numpy(keras.ops.cast(values, "float32")).astype(np.float64)
 
 

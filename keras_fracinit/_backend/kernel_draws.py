@@ -7,8 +7,9 @@ uniform draws per entry, `stable_variates`), that depend on the seed and on
 the kernels' order, shapes and dtypes only: not on where the variables live
 (one device, sharded over a mesh, mirrored) and not on how the work is
 split. (Below, "normal" draws stand for either law: the stable ones take
-the same ways, with the pairs of uniforms on a last axis of 2, so that entry
-`i` still comes from the key and `i` alone.)
+the same ways with two uniform draws of the kernel's shape, from the two
+halves of the key's split, so that entry `i` still comes from the key and
+`i` alone.)
 
 Memory: a kernel's new values are made on the devices that hold it, in the
 layout it has, and assigned at once; no kernel passes through the host and
@@ -53,6 +54,10 @@ from keras_fracinit._backend import stable_variates
 # JAX: kernels with fewer entries are drawn whole, larger ones in blocks of
 # rows of at most this many entries (4 MiB of float32).
 SMALL = 2**20
+# Stable draws hold a pair of uniforms per entry (four threefry words) and the
+# transform's temporaries: their blocks hold this many times fewer entries,
+# so that a block's work stays about a Gaussian block's.
+STABLE_BLOCK_DIVISOR = 4
 # JAX: kernels with fewer entries are compiled without XLA's backend
 # optimizations, which cost more time to compile than they save in drawing.
 OPTIMIZE_FROM = 2**16
@@ -68,16 +73,11 @@ class WeightLaw:
 GAUSSIAN = WeightLaw()
 
 
-def standard_values(uniforms_or_normals, law, scale, dtype):
-    """Scaled values of `law` from the backend's raw draws (normals for the Gaussian law)."""
+def standard_values(raw, law, scale, dtype):
+    """Scaled values of `law` from the backend's raw draws: normals, or a pair of uniform arrays."""
     if law.alpha == 2.0:
-        return uniforms_or_normals * scale
-    return stable_variates.symmetric_stable(uniforms_or_normals, law.alpha, scale, dtype)
-
-
-def raw_shape(shape, law):
-    """The shape of the raw draws for `shape`: a pair of uniforms per entry for stable laws."""
-    return tuple(shape) if law.alpha == 2.0 else (*shape, 2)
+        return raw * scale
+    return stable_variates.symmetric_stable(raw[0], raw[1], law.alpha, scale, dtype)
 
 
 def draw(kernels, generator, law=GAUSSIAN):
@@ -109,9 +109,7 @@ def law_values(law, shape, dtype, scale, seed, layout=None):
     if law.alpha == 2.0:
         value = keras.random.normal(shape, stddev=scale, dtype=dtype, seed=seed)
     else:
-        uniforms = keras.random.uniform(
-            raw_shape(shape, law), dtype=stable_variates.uniform_dtype(dtype), seed=seed
-        )
+        uniforms = keras.random.uniform((2, *shape), dtype=stable_variates.uniform_dtype(dtype), seed=seed)
         value = standard_values(uniforms, law, scale, dtype)
     return value if layout is None else keras.distribution.distribute_tensor(value, layout)
 
@@ -134,7 +132,10 @@ def _jax_raw(key, shape, dtype, law):
 
     if law.alpha == 2.0:
         return jax.random.normal(key, shape, dtype)
-    return jax.random.uniform(key, raw_shape(shape, law), stable_variates.uniform_dtype(dtype))
+    # two draws of the kernel's shape (not one of twice its size): each shards like the kernel
+    angle, exponential = jax.random.split(key)
+    raw_dtype = stable_variates.uniform_dtype(dtype)
+    return jax.random.uniform(angle, shape, raw_dtype), jax.random.uniform(exponential, shape, raw_dtype)
 
 
 def _jax_value(shape, dtype, sharding, seed, scale, law=GAUSSIAN):
@@ -142,11 +143,17 @@ def _jax_value(shape, dtype, sharding, seed, scale, law=GAUSSIAN):
     # places them itself, wherever its output goes.
     seed, scale = np.asarray(seed), np.asarray(scale, dtype)
     size = math.prod(shape)
-    if size < SMALL and len(sharding.device_set) == 1:
+    small = block_entries(law)
+    if size < small and len(sharding.device_set) == 1:
         length = 1 << max(size - 1, 0).bit_length()
         flat = _jax_compiled_draw((length,), dtype, None, True, size >= OPTIMIZE_FROM, law)(seed, scale)
         return np.asarray(flat)[:size].reshape(shape)
-    return _jax_compiled_draw(shape, dtype, sharding, size < SMALL, size >= OPTIMIZE_FROM, law)(seed, scale)
+    return _jax_compiled_draw(shape, dtype, sharding, size < small, size >= OPTIMIZE_FROM, law)(seed, scale)
+
+
+def block_entries(law):
+    """The most entries of `law` drawn at once on JAX (a whole kernel, or a block of rows)."""
+    return SMALL if law.alpha == 2.0 else SMALL // STABLE_BLOCK_DIVISOR
 
 
 @functools.cache
@@ -188,7 +195,7 @@ def _blocks_of_rows(shape, dtype, sharding, law):
     # A power of two, so that the blocks line up with the shards when a
     # kernel's rows are split evenly over devices (row counts are multiples
     # of powers of two far more often than of anything else).
-    rows = 1 << max(0, (SMALL // math.prod(shape[1:])).bit_length() - 1)
+    rows = 1 << max(0, (block_entries(law) // math.prod(shape[1:])).bit_length() - 1)
     full, rest = divmod(shape[0], rows)
     count = full + bool(rest)
 
@@ -217,7 +224,8 @@ def _blocks_of_rows(shape, dtype, sharding, law):
 
     # Rows and other axes split: mapped over the blocks, each device draws
     # its own where the shards follow block boundaries (3 times its shard
-    # while it draws them); otherwise XLA moves rows between the devices.
+    # while it draws them, 5 times for stable draws); otherwise XLA moves
+    # rows between the devices.
     def normal(seed, stddev):
         blocks = jax.vmap(lambda index: block(seed, stddev, index))(jax.numpy.arange(count))
         return blocks.reshape((count * rows, *shape[1:]))[: shape[0]]
@@ -290,7 +298,7 @@ def _tensorflow_draw(dtype, law):
         if law.alpha == 2.0:
             return tf.random.stateless_normal(shape, seed, stddev=stddev, dtype=dtype)
         raw_dtype = stable_variates.uniform_dtype(dtype)
-        uniforms = tf.random.stateless_uniform(tf.concat([shape, [2]], 0), seed, dtype=raw_dtype)
+        uniforms = tf.random.stateless_uniform(tf.concat([[2], shape], 0), seed, dtype=raw_dtype)
         return standard_values(uniforms, law, stddev, dtype)
 
     return normal

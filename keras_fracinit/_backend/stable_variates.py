@@ -38,21 +38,20 @@ import numpy as np
 _OFF_EDGE = 2.0**-26
 
 
-def symmetric_stable(uniforms, alpha, scale, dtype):
-    """`scale * z`, z ~ SaS(alpha), from `uniforms` of shape `(*shape, 2)` in [0, 1).
+def symmetric_stable(angle, exponential, alpha, scale, dtype):
+    """`scale * z`, z ~ SaS(alpha), from two independent U[0, 1) draws of the same shape.
 
     Args:
-        uniforms: Pairs of independent U[0, 1) draws on a last axis of 2
-            (float32 or wider).
+        angle: The uniform draws that give `V` (float32 or wider).
+        exponential: The uniform draws that give `W = -log U`.
         alpha: Stability index in (0, 2), a Python float.
         scale: The SaS scale `sigma`: a positive Python float or scalar tensor.
         dtype: The dtype of the result.
 
     Returns:
-        A tensor of shape `uniforms.shape[:-1]`.
+        A tensor of the uniforms' shape.
     """
     ops = keras.ops
-    angle, exponential = uniforms[..., 0], uniforms[..., 1]
     # x in (-1, 1): V = x pi/2; the distance to the nearer pole is (1 - |x|) pi/2
     x = 2.0 * ops.maximum(angle, _OFF_EDGE) - 1.0
     v = 0.5 * math.pi * x

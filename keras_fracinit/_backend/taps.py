@@ -24,26 +24,39 @@ from keras_fracinit._backend import keras_private
 
 @dataclasses.dataclass(frozen=True)
 class SizeMoment:
-    """The s-th moment of a signal's per-unit size `||y|| / sqrt(n)`, the quantity every measurement compares.
+    """The s-th moment of a signal's per-unit size, the quantity every measurement compares.
+
+    The size of a sample `y` with `n` entries is `||y||_p / n^(1/p)`: the RMS
+    for `p = 2` (Gaussian weights), the l_alpha size for `p = alpha`
+    (alpha-stable weights, whose natural size it is).
 
     Attributes:
         s: The moment order.
+        order: The norm `p`.
     """
 
     s: float
+    order: float = 2.0
 
     def symbolic(self, tensor):
         """`size_i^s` per sample `i` of a symbolic `(batch, ...)` tensor, in float32."""
         # float32 whatever the layer's compute dtype: float16 squares overflow.
         tensor = keras.ops.cast(tensor, "float32")
         axes = tuple(range(1, len(tensor.shape)))
-        return keras.ops.power(keras.ops.mean(keras.ops.square(tensor), axis=axes), self.s / 2)
+        if self.order == 2.0:
+            return keras.ops.power(keras.ops.mean(keras.ops.square(tensor), axis=axes), self.s / 2)
+        mean_power = keras.ops.mean(keras.ops.power(keras.ops.abs(tensor), self.order), axis=axes)
+        return keras.ops.power(mean_power, self.s / self.order)
 
     def concrete(self, tensor):
         """`size_i^s` per sample of a concrete `(batch, ...)` tensor, as float64 (numpy)."""
         values = np.asarray(keras.ops.convert_to_numpy(tensor), dtype=np.float64)
         values = values.reshape(len(values), -1)
-        return (np.linalg.norm(values, axis=1) / np.sqrt(values.shape[1])) ** self.s
+        if self.order == 2.0:
+            sizes = np.linalg.norm(values, axis=1) / np.sqrt(values.shape[1])
+        else:
+            sizes = np.mean(np.abs(values) ** self.order, axis=1) ** (1.0 / self.order)
+        return sizes**self.s
 
 
 def is_tappable(model):

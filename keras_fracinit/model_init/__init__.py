@@ -41,6 +41,7 @@ def initialize(
     model: keras.Model,
     s: float,
     *,
+    alpha: float = 2.0,
     mode: str = "fan_in",
     seed: int | keras.random.SeedGenerator | None = None,
     on_unsupported: str = "raise",
@@ -52,7 +53,9 @@ def initialize(
     """Re-initializes every kernel of a model with the s-moment scheme.
 
     Each kernel is drawn from `N(0, sigma^2)`, `sigma^2 = g_s(n) / fan_in`,
-    with `g_s` the exact s-moment gain for the activation the kernel feeds,
+    with `g_s` the exact s-moment gain for the activation the kernel feeds
+    (with `alpha < 2`, from the symmetric alpha-stable law SaS(sigma),
+    `sigma^alpha = G_{alpha,s}(n) / fan_in`, as `FractionalMomentStable`),
     `n` the output units at one location and `fan_in` the inputs summed
     into one output unit (counted for the layer type: Keras' fans for Dense
     and ConvND, per channel for depthwise kernels, both kernels of a
@@ -108,7 +111,12 @@ def initialize(
 
     Args:
         model: A built Keras model (Sequential, functional, nested or subclassed).
-        s: Moment order, in (0, 2].
+        s: Moment order, in (0, 2] (below `alpha` when `alpha < 2`).
+        alpha: Stability index of the weights, in (0, 2]: 2 (default)
+            draws Gaussian weights, below 2 heavy-tailed symmetric
+            alpha-stable ones. Calibration then preserves the s-th moment
+            of the l_alpha size `||y||_alpha / n^(1/alpha)`, their natural
+            size.
         mode: `"fan_in"` or `"fan_out"`.
         seed: An integer (reproducible), `None`, or a
             `keras.random.SeedGenerator`; every kernel gets different draws.
@@ -144,14 +152,17 @@ def initialize(
         M. Gurbuzbalaban and Y. Hu, AISTATS 2021.
     """
     s = _check_arguments(model, s, mode, on_unsupported, tolerance, max_iterations)
+    law = kernel_draws.WeightLaw(_checks.check_stability_index(alpha))
+    _checks.check_order_below_index(s, law.alpha)
     # One reading of the graph (a subclassed model's call() traced) serves every step.
     graph = routes.Graph.of(model)
     calibrating = calibrate_with is not None
     _warn_hidden_graphs(model, graph, calibrating)
-    plans, report = _plan_report(model, graph, s, mode, on_unsupported, calibrating, include_frozen)
+    plans, report = _plan_report(model, graph, (s, law), mode, on_unsupported, calibrating, include_frozen)
     report.weights = accounting.account(model, plans, report)
     _refuse_not_understood(model, report.weights, on_unsupported)
-    return _apply(model, graph, plans, report, seed, calibrate_with, s, tolerance, max_iterations)
+    moment = taps.SizeMoment(s, law.alpha)
+    return _apply(model, graph, plans, report, seed, calibrate_with, moment, tolerance, max_iterations)
 
 
 def _refuse_not_understood(model, weights, on_unsupported):
@@ -195,11 +206,11 @@ def _warn_hidden_graphs(model, graph, calibrating):
         )
 
 
-def _plan_report(model, graph, s, mode, on_unsupported, calibrating, include_frozen):
+def _plan_report(model, graph, scheme, mode, on_unsupported, calibrating, include_frozen):
     """`(plans, report)`: what every kernel gets, decided before anything is drawn."""
     # Plan every kernel first: any error leaves the model untouched.
     plans = kernel_plan.plan_model(model, include_frozen, graph)
-    entries = [_entry(plan, s, mode, calibrating) for plan in plans]
+    entries = [_entry(plan, scheme, mode, calibrating) for plan in plans]
     outside = [entry for entry in entries if entry.status == "outside"]
     if outside and not calibrating:
         if on_unsupported == "raise":
@@ -216,7 +227,9 @@ def _plan_report(model, graph, s, mode, on_unsupported, calibrating, include_fro
             stacklevel=3,
         )
         entries = [
-            dataclasses.replace(e, status="skipped", stddev=None) if e.status == "outside" else e
+            dataclasses.replace(e, status="skipped", stddev=None, stable_scale=None)
+            if e.status == "outside"
+            else e
             for e in entries
         ]
     skipped = [e for e, plan in zip(entries, plans) if plan.skip and plan.skip != kernel_plan.FROZEN_REASON]
@@ -228,11 +241,11 @@ def _plan_report(model, graph, s, mode, on_unsupported, calibrating, include_fro
     return plans, InitializationReport(entries)
 
 
-def _apply(model, graph, plans, report, seed, calibrate_with, s, tolerance, max_iterations):
+def _apply(model, graph, plans, report, seed, calibrate_with, moment, tolerance, max_iterations):
     """Draws the planned kernels, then calibrates those the report marks."""
     if not isinstance(seed, keras.random.SeedGenerator):
         seed = keras.random.SeedGenerator(seed)
-    drawn = [(plan.variable, entry.stddev) for plan, entry in zip(plans, report) if entry.stddev is not None]
+    drawn = [(plan.variable, e.drawn_scale) for plan, e in zip(plans, report) if e.drawn_scale is not None]
     targets = _calibration_targets(plans, report) if calibrate_with is not None else []
     if calibrate_with is not None:
         # What the data can get wrong (a batch the model cannot take, a
@@ -241,11 +254,11 @@ def _apply(model, graph, plans, report, seed, calibrate_with, s, tolerance, max_
         # them back; also when nothing needs calibrating, so that a wrong
         # batch is never accepted.
         _calibration.dry_run(model, targets, calibrate_with)
-    kernel_draws.draw(drawn, seed)
+    kernel_draws.draw(drawn, seed, kernel_draws.WeightLaw(moment.order))
     if not targets:
         return report
     try:
-        return _calibrated(model, graph, report, targets, calibrate_with, s, tolerance, max_iterations)
+        return _calibrated(model, graph, report, targets, calibrate_with, moment, tolerance, max_iterations)
     except BaseException as error:
         error.add_note(
             f"keras_fracinit.initialize: this error came after the {len(drawn)} kernel(s) of model "
@@ -284,7 +297,7 @@ def _listing(entries):
     return _first_few([f"'{e.layer}' ({e.layer_type}: {e.reason})" for e in entries])
 
 
-def _entry(plan, s, mode, calibrating):
+def _entry(plan, scheme, mode, calibrating):
     """The `KernelReport` of one plan; status `"outside"` marks a kernel outside the class (to be decided)."""
     fans = (plan.kernel.fan_in, plan.kernel.fan_out) if plan.kernel is not None else None
     if fans is None:
@@ -310,27 +323,38 @@ def _entry(plan, s, mode, calibrating):
         )
     route, kernel = plan.route, plan.kernel
     if route.exact:
-        init = initializers.FractionalMomentNormal(
-            s, route.activation, negative_slope=route.negative_slope, dropout=route.dropout, mode=mode, seed=0
-        )
+        init = _initializer(scheme, route.activation, mode, route.negative_slope, route.dropout)
         status, reason = "initialized", ""
     else:
         # drawn as linear, then rescaled on the data
-        init = initializers.FractionalMomentNormal(s, "linear", mode=mode, seed=0)
+        init = _initializer(scheme, "linear", mode)
         status = "calibrated" if calibrating else "outside"
         reason = route.reason or f"activation '{route.activation}' is outside the paper's class"
+    # The gain is computed here: an overflow raises before anything is drawn.
+    fans = (kernel.fan_in, kernel.fan_out)
+    stable = isinstance(init, initializers.FractionalMomentStable) and init.alpha < 2.0
     return KernelReport(
         activation=route.activation,
         negative_slope=route.negative_slope,
         dropout=route.dropout,
         found_in=route.found_in,
-        # The gain is computed here: an overflow raises before anything is drawn.
-        stddev=init.stddev_for((kernel.fan_in, kernel.fan_out), kernel.widths),
+        stddev=None if stable else init.stddev_for(fans, kernel.widths),
+        stable_scale=init.scale_for(fans, kernel.widths) if stable else None,
+        alpha=scheme[1].alpha,
         status=status,
         reason=reason,
         rule=kernel.rule,
         **common,
     )
+
+
+def _initializer(scheme, activation, mode, negative_slope=None, dropout=0.0):
+    """The initializer whose scale a kernel gets: Gaussian, or alpha-stable for alpha < 2."""
+    s, law = scheme
+    spec = dict(negative_slope=negative_slope, dropout=dropout, mode=mode, seed=0)
+    if law.alpha < 2.0:
+        return initializers.FractionalMomentStable(s, law.alpha, activation, **spec)
+    return initializers.FractionalMomentNormal(s, activation, **spec)
 
 
 def _calibration_targets(plans, report):
@@ -346,9 +370,8 @@ def _calibration_targets(plans, report):
     return targets
 
 
-def _calibrated(model, graph, report, targets, data, s, tolerance, max_iterations):
+def _calibrated(model, graph, report, targets, data, moment, tolerance, max_iterations):
     ends = {target.key: target.end.name for target in targets}
-    moment = taps.SizeMoment(s)
     outcomes = _calibration.calibrate(model, targets, data, moment, tolerance, max_iterations, graph)
     short = []
     for index, outcome in outcomes.items():

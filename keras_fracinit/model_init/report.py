@@ -39,8 +39,9 @@ class KernelReport:
             when several paths agree).
         fan_in: Inputs summed into one output unit, counted for the layer type.
         fan_out: Output units each input reaches.
-        stddev: Standard deviation drawn with (`None` if skipped); after a
-            calibration, the kernel's final scale relative to it is `scale`.
+        stddev: Standard deviation drawn with (`None` if skipped, and for
+            alpha-stable weights, which have none); after a calibration,
+            the kernel's final scale relative to it is `scale`.
         status: `"initialized"`, `"calibrated"` or `"skipped"`.
         reason: Why a kernel was skipped or calibrated (empty otherwise).
         rule: How the fans were counted (`keras fans`, `per channel`,
@@ -59,6 +60,9 @@ class KernelReport:
             calibration's `ratio` is then measured at `measured_to`, before
             what that call applies next, and the s-moment through it is not
             known to be preserved.
+        alpha: Stability index of the law drawn (2: Gaussian).
+        stable_scale: For alpha < 2, the SaS scale `sigma` drawn with
+            (`None` otherwise); `scale` applies to it as to `stddev`.
     """
 
     layer: str
@@ -79,6 +83,13 @@ class KernelReport:
     measured_to: str = ""
     uses: tuple[str, ...] = ()
     end_seen: bool = True
+    alpha: float = 2.0
+    stable_scale: float | None = None
+
+    @property
+    def drawn_scale(self) -> float | None:
+        """The scale of the law drawn: `stddev`, or `stable_scale` for alpha < 2 (`None` if not drawn)."""
+        return self.stddev if self.alpha == 2.0 else self.stable_scale
 
 
 LayerReport = KernelReport  # its name before it was named for what it describes (deprecated)
@@ -151,7 +162,10 @@ class InitializationReport(list):
         return {status: sum(r.status == status for r in self) for status in _STATUSES}
 
     def __str__(self):
-        header = ("layer", "type", "activation", "from", "fan_in", "fan_out", "stddev", "status")
+        stable = any(r.alpha != 2.0 for r in self)
+        # alpha-stable weights have no standard deviation: their column is the SaS scale
+        scale_column = f"scale (alpha={self[0].alpha:g})" if stable else "stddev"
+        header = ("layer", "type", "activation", "from", "fan_in", "fan_out", scale_column, "status")
         rows = [header] + [
             (
                 r.layer + (f" (also {', '.join(r.uses)})" if r.uses else ""),
@@ -162,10 +176,14 @@ class InitializationReport(list):
                 r.found_in,
                 str(r.fan_in),
                 str(r.fan_out),
-                "-" if r.stddev is None else f"{r.stddev * r.scale:.6f}",
+                "-" if r.drawn_scale is None else f"{r.drawn_scale * r.scale:.6f}",
                 r.status
                 + (f" (ratio {r.ratio:.3f}, {r.iterations} steps)" if r.ratio is not None else "")
-                + ("" if r.end_seen or r.stddev is None else " [at its own output: end of path not seen]")
+                + (
+                    ""
+                    if r.end_seen or r.drawn_scale is None
+                    else " [at its own output: end of path not seen]"
+                )
                 + (f": {r.reason}" if r.reason else ""),
             )
             for r in self
