@@ -12,7 +12,6 @@ from keras_fracinit import _checks
 from keras_fracinit._backend import batching
 from keras_fracinit._backend import keras_private
 from keras_fracinit._backend import taps
-from keras_fracinit._graph import kernel_plan
 from keras_fracinit._graph import model_layers
 from keras_fracinit.monitor import plot as plot_lib
 from keras_fracinit.monitor import probe as probe_lib
@@ -244,14 +243,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         """
         if self._built_for is not self.model:
             self._build()
-        values = {}
-        if self._moments is not None:
-            for path, (inputs, outputs) in self._moments(self.probe[0]).items():
-                output = statistics_lib.mean_or_nan(outputs)
-                values["s_moment/" + path] = output
-                values["s_moment_ratio/" + path] = statistics_lib.ratio(
-                    output, statistics_lib.mean_or_nan(inputs)
-                )
+        values = {} if self._moments is None else statistics_lib.signal_values(self._moments(self.probe[0]))
         if self.kernels:
             for path, plan in self._layers.items():
                 values["kernel_s_moment/" + path] = statistics_lib.kernel_moment(plan.variable, self.s)
@@ -308,7 +300,7 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         model = self.model
         if self.probe is None:
             self._take_first_training_batch()
-        self._layers = self._select_layers(model)
+        self._layers = probe_lib.select_kernels(model, self.layers, self.tail_index)
         # each kernel's path, as initialize reads it: from its layer's input to
         # the end of the path (after BN > ReLU); a head on its logits
         spans = {name: plan.span for name, plan in self._layers.items()}
@@ -353,17 +345,6 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
                 batch_size=batching.sample_count(self.probe[0]) // self.gradient_batches,
             )
         self._built_for = model
-
-    def _select_layers(self, model):
-        chosen = kernel_plan.select(model, self.layers)
-        if self.tail_index and self.layers is not None:
-            frozen = [path for path, plan in chosen.items() if not plan.variable.trainable]
-            if frozen:
-                raise ValueError(
-                    "Argument `tail_index=True` needs trainable kernels. "
-                    f"Received: frozen kernels in {frozen}"
-                )
-        return chosen
 
     # Output.
 

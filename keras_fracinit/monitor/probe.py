@@ -4,6 +4,7 @@ import keras
 
 from keras_fracinit._backend import batching
 from keras_fracinit._backend import keras_private
+from keras_fracinit._graph import kernel_plan
 
 
 def probe_batch(probe):
@@ -45,3 +46,15 @@ def check_probe(probe, tail_index, gradient_batches):
             f"needs a probe of at least {2 * gradient_batches} "
             f"samples. Received: a probe of {size} samples"
         )
+
+
+def select_kernels(model, layers, tail_index):
+    """The monitored kernels' plans by name (`kernel_plan.select`); a tail index needs trainable ones."""
+    chosen = kernel_plan.select(model, layers)
+    if tail_index and layers is not None:
+        frozen = [path for path, plan in chosen.items() if not plan.variable.trainable]
+        if frozen:
+            raise ValueError(
+                f"Argument `tail_index=True` needs trainable kernels. Received: frozen kernels in {frozen}"
+            )
+    return chosen

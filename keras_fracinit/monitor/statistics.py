@@ -28,6 +28,16 @@ def tail_indices(paths, draws):
     }
 
 
+def signal_values(measured):
+    """`{"s_moment/<path>", "s_moment_ratio/<path>"}` from `SpanMoments`' `{path: (inputs, outputs)}`."""
+    values = {}
+    for path, (inputs, outputs) in measured.items():
+        output = mean_or_nan(outputs)
+        values["s_moment/" + path] = output
+        values["s_moment_ratio/" + path] = ratio(output, mean_or_nan(inputs))
+    return values
+
+
 def ratio(numerator, denominator):
     """`numerator / denominator`, with 0/0 = nan and x/0 = inf."""
     if denominator == 0:
