@@ -9,6 +9,7 @@ from scipy import stats
 from keras_fracinit.tails.assessment import VERDICTS
 from keras_fracinit.tails.assessment import assess_heavy_tails
 from keras_fracinit.tails.assessment import assess_layers
+from keras_fracinit.tails.assessment import sample_tail_index
 from keras_fracinit.tails.estimators import block_terms
 from keras_fracinit.tails.estimators import per_entry_tail_index
 
@@ -144,3 +145,26 @@ def test_the_null_keeps_the_zeros_of_inactive_units():
     stable[rng.random(stable.shape) < 0.4] = 0.0
     heavy = assess_heavy_tails(stable)
     assert heavy.verdict == "heavy-tailed" and heavy.null_band[0] > 1.8
+
+
+@pytest.mark.parametrize("alpha", [1.2, 1.6, 2.0])
+def test_sample_tail_index_covers_the_true_index(alpha):
+    # 40 samples of 4096 entries; a 95% interval misses the truth in at most 8 of them except with
+    # probability ~1e-3 (binomial), and the estimator is unbiased in 1/alpha for stable laws
+    rng = np.random.default_rng(int(alpha * 10))
+    hits, estimates = 0, []
+    for _ in range(40):
+        values = stats.levy_stable.rvs(alpha, 0.0, size=4096, random_state=rng) * 3.0  # any scale
+        estimate, (low, high) = sample_tail_index(values, seed=int(rng.integers(1 << 30)))
+        hits += low <= alpha <= high
+        estimates.append(1.0 / estimate)
+    assert hits >= 32
+    assert abs(np.mean(estimates) - 1.0 / alpha) < 4 * np.std(estimates) / math.sqrt(40)
+
+
+def test_sample_tail_index_needs_enough_nonzero_samples():
+    assert math.isnan(sample_tail_index(np.r_[np.ones(63), np.zeros(1000)])[0])
+    estimate, (low, high) = sample_tail_index(np.random.default_rng(0).standard_normal(64))
+    assert not math.isnan(estimate) and low < high  # two groups of two blocks: estimated, loosely
+    with pytest.raises(ValueError, match="Argument `block_size`"):
+        sample_tail_index(np.ones(100), block_size=1)

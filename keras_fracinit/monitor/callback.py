@@ -23,17 +23,22 @@ from keras_fracinit.tails import _gradient_noise
 
 
 class FractionalMomentMonitor(keras.callbacks.Callback):
-    """Logs per-layer s-th moments of the signal, of the kernels and gradient tail indices.
+    """Logs per-layer s-th moments of the signal, of the kernels, and tail indices.
 
     For each monitored kernel (default: every kernel `initialize` reports,
     under the same names: `dense_1`, `mha/query`, `block/ffn/dense`), on a
     fixed probe batch and with the current weights:
 
-        s_moment/<kernel>        = mean_i (||y_i|| / sqrt(n))^s
-        s_moment_ratio/<kernel>  = s_moment(y) / s_moment(x)
-        kernel_s_moment/<kernel> = mean_j |w_j|^s
-        tail_index/<kernel>      = tail index of the kernel's stochastic-
-                                   gradient noise across mini-batches
+        s_moment/<kernel>          = mean_i (||y_i||_p / n^(1/p))^s
+        s_moment_ratio/<kernel>    = s_moment(y) / s_moment(x)
+        kernel_s_moment/<kernel>   = mean_j |w_j|^s
+        kernel_tail_index/<kernel> = tail index of the kernel's entries
+                                     (with `_low` and `_high`: its 95% interval)
+        tail_index/<kernel>        = tail index of the kernel's stochastic-
+                                     gradient noise across mini-batches
+
+    with `p = 2` (the RMS), or `p = alpha` for alpha-stable weights
+    (`alpha=`), whose natural size is the l_alpha one.
 
     with `x_i` the input of the layer that applies the kernel for probe
     sample `i`, `y_i` the output at the end of the kernel's path (after
@@ -65,7 +70,10 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     line's ratio range.
 
     Args:
-        s: Moment order, in (0, 2].
+        s: Moment order, in (0, 2] (below `alpha` when `alpha < 2`).
+        alpha: The norm of the per-unit size: 2 (the RMS, for Gaussian
+            weights) or the stability index of alpha-stable weights
+            (`FractionalMomentStable`, `initialize(..., alpha=)`), in (0, 2].
         probe: The fixed batch to measure on: an array (or dict/list of
             arrays for several inputs), a tuple `(x, y)` (targets are needed
             for `tail_index`), or a dataset whose first batch is taken.
@@ -82,6 +90,13 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
             all of the layer's kernels) or layer objects; default every
             kernel.
         kernels: Whether to log `kernel_s_moment`.
+        kernel_tail_index: Whether to log `kernel_tail_index` and its
+            interval: the block-sum estimate of the tail index of the
+            kernel's entries (at most 65,536 fixed ones), by
+            `keras_fracinit.tails.sample_tail_index`; about 2 for Gaussian
+            entries, alpha for alpha-stable ones, so that a run shows whether
+            training keeps, thins or fattens the tails the initialization
+            put in. Default: only when `alpha < 2`.
         tail_index: Whether to log `tail_index`: the probe is split into
             `gradient_batches` mini-batches, and the per-batch kernel
             gradients (at most 65,536 fixed random entries per kernel, in the
@@ -121,11 +136,13 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         self,
         s: float = 1.0,
         *,
+        alpha: float = 2.0,
         probe: Any = None,
         measure_freq: int = 1,
         batch_freq: int | None = None,
         layers: Sequence[str | keras.layers.Layer] | None = None,
         kernels: bool = True,
+        kernel_tail_index: bool | None = None,
         tail_index: bool = False,
         log_dir: str | os.PathLike | None = None,
         loss: Any = None,
@@ -133,6 +150,9 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.s = _checks.check_moment_order(s)
+        self.alpha = _checks.check_stability_index(alpha)
+        _checks.check_order_below_index(self.s, self.alpha)
+        self.kernel_tail_index = self.alpha < 2.0 if kernel_tail_index is None else bool(kernel_tail_index)
         self.measure_freq = _checks.check_positive_int(measure_freq, "measure_freq")
         self.batch_freq = None if batch_freq is None else _checks.check_positive_int(batch_freq, "batch_freq")
         if layers is not None and (isinstance(layers, str) or not len(layers)):
@@ -247,16 +267,16 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         if self.kernels:
             for path, plan in self._layers.items():
                 values["kernel_s_moment/" + path] = statistics_lib.kernel_moment(plan.variable, self.s)
-        nonfinite = sorted(
-            {key.split("/", 1)[1] for key, value in values.items() if not math.isfinite(value)}
-        )
+        values, nonfinite = statistics_lib.nan_for_nonfinite(values)
         if nonfinite:
-            values = {k: (v if math.isfinite(v) else math.nan) for k, v in values.items()}
             self._warn_once(
                 "nonfinite",
                 "FractionalMomentMonitor: non-finite signal or kernel in layers "
                 f"{nonfinite} (logged as nan); training continues.",
             )
+        if self.kernel_tail_index:  # inf is a finding here (no heavy tail seen), not a failure
+            for path, plan in self._layers.items():
+                values.update(statistics_lib.kernel_tail(plan.variable, path))
         if self.tail_index:
             draws = self._gradients.draws(self._gradient_batches)
             values.update(statistics_lib.tail_indices(self._tailed, draws))
@@ -305,7 +325,8 @@ class FractionalMomentMonitor(keras.callbacks.Callback):
         # the end of the path (after BN > ReLU); a head on its logits
         spans = {name: plan.span for name, plan in self._layers.items()}
         heads = [name for name, plan in self._layers.items() if plan.route is not None and plan.route.head]
-        self._moments = taps.SpanMoments(model, spans, taps.SizeMoment(self.s), logits=heads, compiled=True)
+        moment = taps.SizeMoment(self.s, self.alpha)
+        self._moments = taps.SpanMoments(model, spans, moment, logits=heads, compiled=True)
         hidden = [name for name, plan in self._layers.items() if not plan.visible]
         if hidden:
             self._warn_once(

@@ -6,9 +6,20 @@ import keras
 import numpy as np
 
 from keras_fracinit.tails import _gradient_noise
+from keras_fracinit.tails import assessment
 
 # The logged statistics, in the order of tables and plots.
-STATISTICS = ("s_moment", "s_moment_ratio", "kernel_s_moment", "tail_index")
+STATISTICS = (
+    "s_moment",
+    "s_moment_ratio",
+    "kernel_s_moment",
+    "kernel_tail_index",
+    "kernel_tail_index_low",
+    "kernel_tail_index_high",
+    "tail_index",
+)
+# A kernel's tail index is estimated on at most this many of its entries, the same ones every time.
+KERNEL_TAIL_ENTRIES = 65_536
 
 
 def kernel_moment(kernel, s):
@@ -17,6 +28,19 @@ def kernel_moment(kernel, s):
     # (measured 2-8x on TF, JAX and torch for the paper's stack).
     magnitude = np.abs(np.asarray(keras.ops.convert_to_numpy(kernel), dtype=np.float32))
     return float(np.mean(np.power(magnitude, np.float32(s)), dtype=np.float64))
+
+
+def kernel_tail(kernel, path):
+    """`kernel_tail_index/<path>` and its 95% interval's ends, from the kernel's entries."""
+    values = np.asarray(keras.ops.convert_to_numpy(kernel), dtype=np.float64).ravel()
+    if values.size > KERNEL_TAIL_ENTRIES:
+        values = values[np.random.default_rng(0).choice(values.size, KERNEL_TAIL_ENTRIES, replace=False)]
+    alpha, (low, high) = assessment.sample_tail_index(values)
+    return {
+        "kernel_tail_index/" + path: alpha,
+        "kernel_tail_index_low/" + path: low,
+        "kernel_tail_index_high/" + path: high,
+    }
 
 
 def tail_indices(paths, draws):
@@ -36,6 +60,12 @@ def signal_values(measured):
         values["s_moment/" + path] = output
         values["s_moment_ratio/" + path] = ratio(output, mean_or_nan(inputs))
     return values
+
+
+def nan_for_nonfinite(values):
+    """`(values with nan for every non-finite one, sorted paths that had one)`."""
+    nonfinite = sorted({key.split("/", 1)[1] for key, value in values.items() if not math.isfinite(value)})
+    return {k: (v if math.isfinite(v) else math.nan) for k, v in values.items()}, nonfinite
 
 
 def ratio(numerator, denominator):

@@ -6,6 +6,8 @@
   draws of many entries (a kernel's gradient over mini-batches).
 - `assess_heavy_tails`, `HeavyTailAssessment`, `VERDICTS`: the tail index
   with a confidence interval against a finite-variance null, and a verdict.
+- `sample_tail_index`: the tail index of iid samples (a kernel's entries),
+  with a confidence interval.
 
 Importing this package never imports Keras or a backend. The collector of
 a model's gradient noise, which needs Keras, is private: `suggest_s` and
@@ -16,6 +18,7 @@ from keras_fracinit.tails.assessment import VERDICTS
 from keras_fracinit.tails.assessment import HeavyTailAssessment
 from keras_fracinit.tails.assessment import assess_heavy_tails
 from keras_fracinit.tails.assessment import assess_layers
+from keras_fracinit.tails.assessment import sample_tail_index
 from keras_fracinit.tails.estimators import block_sum_tail_index
 from keras_fracinit.tails.estimators import block_terms
 from keras_fracinit.tails.estimators import carries_noise
@@ -35,5 +38,6 @@ __all__ = [
     "hill_tail_index",
     "paired_differences",
     "per_entry_tail_index",
+    "sample_tail_index",
     "standardized_noise",
 ]
