@@ -92,6 +92,9 @@ def draw(kernels, generator, law=GAUSSIAN):
         dtype = keras.backend.standardize_dtype(variable.dtype)
         if backend == "jax":
             value = _jax_value(shape, dtype, variable.value.sharding, generator.next(), scale, law)
+        elif backend == "tensorflow" and law.alpha != 2.0 and _sliceable(variable):
+            _tensorflow_blocks(variable, shape, dtype, generator.next(), scale, law)
+            continue
         elif backend == "tensorflow":
             value = _tensorflow_draw(dtype, law)(
                 np.asarray(shape, "int32"), generator.next(), np.asarray(scale, dtype)
@@ -100,6 +103,32 @@ def draw(kernels, generator, law=GAUSSIAN):
             value = law_values(law, shape, dtype, scale, generator)
         variable.assign(value)
         del value  # before the next kernel's draw
+
+
+def _sliceable(variable):
+    """A plain TensorFlow variable (not one mirrored or split by a tf.distribute strategy)."""
+    import tensorflow as tf
+
+    return type(variable.value).__name__ == "ResourceVariable" and not tf.distribute.has_strategy()
+
+
+def _tensorflow_blocks(variable, shape, dtype, seed, scale, law):
+    """Stable draws on TensorFlow, written into the variable in blocks of rows (block `j` from the
+    seed folded with `j`): the uniforms and the transform's temporaries of a whole kernel would
+    take several times its size, a block's take a few MiB."""
+    import tensorflow as tf
+
+    rows = 1 << max(0, (block_entries(law) // max(1, math.prod(shape[1:]))).bit_length() - 1)
+    draw = _tensorflow_draw(dtype, law)
+    scale = np.asarray(scale, dtype)
+    for index, start in enumerate(range(0, shape[0] if shape else 1, rows)):
+        count = min(rows, shape[0] - start) if shape else 1
+        block_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, index), tf.int64)
+        block = draw(np.asarray((count, *shape[1:]), "int32"), block_seed, scale)
+        if shape:
+            variable.value[start : start + count].assign(block)
+        else:
+            variable.assign(tf.reshape(block, ()))
 
 
 def law_values(law, shape, dtype, scale, seed, layout=None):
