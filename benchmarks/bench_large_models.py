@@ -1,6 +1,6 @@
 """`initialize` on large models: peak extra memory and time against a plain per-kernel loop.
 
-    python benchmarks/bench_large_models.py [--sizes 201M,1B] [--backends tensorflow,jax]
+    python benchmarks/bench_large_models.py [--sizes 201M,1B] [--backends tensorflow,jax] [--alpha 1.5]
 
 (`--sizes` also takes LAYERSxWIDTH, e.g. 4x2048; `--json` prints the rows as
 JSON instead of the table, for tests.)
@@ -23,8 +23,13 @@ the peak extra memory is the highest sample minus the one before the call.
 - initialize, failing: the same with a batch of the wrong width, which must
   fail before the first draw and cost no copy of the model.
 
+With `--alpha A` (below 2) every call draws symmetric alpha-stable weights
+(`initialize(..., alpha=A)`; the plain loop assigns `FractionalMomentStable(1.0, A)`'s
+draws), and one more row times the Gaussian `initialize` of the same model.
+
 The goals: peak extra memory at most 1.5 x the largest kernel plus a few
-MiB, and initialize's time at most 1.25 x the plain loop's.
+MiB, and initialize's time at most 1.25 x the plain loop's; stable draws
+also at most 2 x the Gaussian initialize's time.
 `python tools/publish.py benchmarks/bench_large_models.py` puts the table into
 docs/benchmarks.md and docs/large-models.md.
 """
@@ -49,7 +54,7 @@ import numpy as np
 import keras
 import keras_fracinit
 
-layers, width, method = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+layers, width, method, alpha = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 page = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -66,7 +71,10 @@ def build(layers, width):
     )
 
 
-plain = keras.initializers.VarianceScaling(2.0, distribution="untruncated_normal", seed=0)
+if alpha == 2.0:
+    plain = keras.initializers.VarianceScaling(2.0, distribution="untruncated_normal", seed=0)
+else:
+    plain = keras_fracinit.FractionalMomentStable(1.0, alpha, seed=keras.random.SeedGenerator(0))
 
 
 def call(model, x):
@@ -75,10 +83,12 @@ def call(model, x):
         for kernel in kernels:
             kernel.assign(plain(tuple(kernel.shape)))
     elif method == "initialize":
+        keras_fracinit.initialize(model, 1.0, alpha=alpha, seed=0, calibrate_with=x)
+    elif method == "Gaussian initialize":
         keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x)
     else:
         try:
-            keras_fracinit.initialize(model, 1.0, seed=0, calibrate_with=x[:, :-1])
+            keras_fracinit.initialize(model, 1.0, alpha=alpha, seed=0, calibrate_with=x[:, :-1])
         except ValueError:
             pass
         else:
@@ -129,11 +139,11 @@ print(json.dumps({"seconds": seconds, "extra": peak[0] - before,
 """
 
 
-def measure(backend, layers, width, method):
+def measure(backend, layers, width, method, alpha=2.0):
     """One row: a fresh process builds the model and measures one call."""
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(CHILD), str(layers), str(width), method],
+        [sys.executable, "-c", textwrap.dedent(CHILD), str(layers), str(width), method, str(alpha)],
         capture_output=True,
         text=True,
         env=env,
@@ -145,19 +155,20 @@ def measure(backend, layers, width, method):
 
 
 def table(rows):
+    stable = any("Gaussian initialize" in measured for measured in rows.values())
     lines = [
         "| backend | parameters | largest kernel | call | time | peak extra memory "
-        "| ÷ largest kernel | time ÷ plain loop |",
-        "|---|---:|---:|---|---:|---:|---:|---:|",
+        "| ÷ largest kernel | time ÷ plain loop |" + (" time ÷ Gaussian initialize |" if stable else ""),
+        "|---|---:|---:|---|---:|---:|---:|---:|" + ("---:|" if stable else ""),
     ]
     for (backend, _size), measured in rows.items():
         plain = measured["plain loop"]["seconds"]
-        for method in METHODS:
-            row = measured[method]
+        for method, row in measured.items():
             lines.append(
                 f"| {backend} | {row['parameters'] / 1e6:,.0f} M | {row['largest'] / MIB:,.0f} MiB "
                 f"| {method} | {row['seconds']:.2f} s | {row['extra'] / MIB:,.0f} MiB "
                 f"| {row['extra'] / row['largest']:.2f} | {row['seconds'] / plain:.2f} |"
+                + (f" {row['seconds'] / measured['Gaussian initialize']['seconds']:.2f} |" if stable else "")
             )
     return "\n".join(lines)
 
@@ -169,24 +180,26 @@ def main(argv=None):
     )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--backends", default="tensorflow,jax")
+    parser.add_argument("--alpha", type=float, default=2.0, help="stability index of the weights, in (0, 2]")
     parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
     args = parser.parse_args(argv)
+    methods = METHODS if args.alpha == 2.0 else (*METHODS, "Gaussian initialize")
     rows = {}
     for backend in args.backends.split(","):
         for size in args.sizes.split(","):
             layers, width = SIZES[size] if size in SIZES else map(int, size.split("x"))
-            rows[backend, size] = {method: measure(backend, layers, width, method) for method in METHODS}
+            rows[backend, size] = {m: measure(backend, layers, width, m, args.alpha) for m in methods}
             print(f"{backend} {size}: " + json.dumps(rows[backend, size]), file=sys.stderr)
     if args.json:
         print(json.dumps({f"{backend} {size}": measured for (backend, size), measured in rows.items()}))
         return
+    flags = "" if args.alpha == 2.0 else f" --alpha {args.alpha:g}"
     markdown = (
         f"Measured {report.machine()}; each row in a fresh process "
-        "(`python tools/publish.py benchmarks/bench_large_models.py`):\n\n" + table(rows)
+        f"(`python tools/publish.py benchmarks/bench_large_models.py{flags}`):\n\n" + table(rows)
     )
-    report.publish(
-        "bench_large_models", markdown, pages=[pathlib.Path("docs/large-models.md")], sections=args.sections
-    )
+    name = "bench_large_models" if args.alpha == 2.0 else "bench_large_models_stable"
+    report.publish(name, markdown, pages=[pathlib.Path("docs/large-models.md")], sections=args.sections)
 
 
 if __name__ == "__main__":
