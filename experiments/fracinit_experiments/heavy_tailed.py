@@ -24,7 +24,6 @@ import os
 import pathlib
 
 import numpy as np
-from scipy import stats
 
 from fracinit_experiments import docs_sections
 from fracinit_experiments import flags
@@ -144,6 +143,8 @@ def _by_seed(rows, init, epoch, metric):
 
 
 def _wilcoxon(ours, theirs):
+    from scipy import stats  # on first use: --help answers without it
+
     difference = np.asarray(ours) - np.asarray(theirs)
     if not np.any(difference):
         return 1.0

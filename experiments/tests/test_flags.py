@@ -19,7 +19,9 @@ def _run(cases):
 
 
 def test_every_command_answers_help_without_starting_keras():
-    assert len(SCRIPTS) == 7, SCRIPTS  # mnist, cifar10, the three reports, regime_map, theory_figures
+    assert len(SCRIPTS) == 8, (
+        SCRIPTS
+    )  # mnist, cifar10, the three reports, regime_map, theory_figures, heavy_tailed
     for script, (code, _, heavy) in zip(SCRIPTS, _run([[script, ["--help"]] for script in SCRIPTS])):
         assert code == 0, script
         assert heavy == [], (script, heavy)
@@ -39,7 +41,8 @@ BAD_FLAGS = [
     ),
     (
         ["--inits", "he,kaiming"],
-        "argument --inits: expected one of he, glorot, fractional, random_walk; got 'kaiming'",
+        "argument --inits: expected one of he, glorot, fractional, random_walk, stable_1.5, "
+        "stable_1.8; got 'kaiming'",
     ),
 ]
 

@@ -179,8 +179,9 @@ def test_missing_data_stops_with_one_line(tmp_path, capsys):
 def test_bad_inits_flag(tmp_path, capsys):
     with pytest.raises(SystemExit):
         mnist.main(["--inits", "he,lsuv", "--data-dir", str(tmp_path)])
-    assert "argument --inits: expected one of he, glorot, fractional, random_walk; got 'lsuv'" in (
-        capsys.readouterr().err
+    assert (
+        "argument --inits: expected one of he, glorot, fractional, random_walk, stable_1.5, "
+        "stable_1.8; got 'lsuv'" in (capsys.readouterr().err)
     )
 
 
