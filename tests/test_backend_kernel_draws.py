@@ -310,6 +310,9 @@ MIRRORED = """
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     import keras_fracinit
+    from keras_fracinit._backend import kernel_draws
+
+    kernel_draws.SMALL = 64  # stable draws in blocks of 16 entries: one row at a time here
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
@@ -322,7 +325,11 @@ MIRRORED = """
     x = np.random.default_rng(0).normal(size=(32, 12)).astype("float32")
     reference = keras.models.clone_model(model)
     results = {}
-    for label, kwargs in [("exact", {"on_unsupported": "warn"}), ("calibrated", {"calibrate_with": x})]:
+    for label, kwargs in [
+        ("exact", {"on_unsupported": "warn"}),
+        ("calibrated", {"calibrate_with": x}),
+        ("stable", {"alpha": 1.5, "calibrate_with": x}),
+    ]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             report = keras_fracinit.initialize(model, 1.0, seed=0, **kwargs)
@@ -351,6 +358,8 @@ def test_mirrored_variables_stay_equal_on_both_replicas():
     results = last_json_line(run_fresh_python(MIRRORED, backend="tensorflow"))
     assert results["exact"]["statuses"] == ["initialized", "skipped", "initialized"]
     assert results["calibrated"]["statuses"] == ["initialized", "calibrated", "initialized"]
+    # stable draws: mirrored variables get the blocks joined, plain ones block by block, same values
+    assert results["stable"]["statuses"] == ["initialized", "calibrated", "initialized"]
     for label, got in results.items():
         assert got["replicas"] == [2, 2, 2], label
         assert all(got["equal"]), label

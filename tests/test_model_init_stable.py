@@ -94,7 +94,7 @@ def test_calibration_preserves_the_s_moment_of_the_l_alpha_size():
     assert moment(outputs) / moment(inputs) == pytest.approx(entry.ratio, rel=1e-4)
 
 
-@pytest.mark.backends("jax")
+@pytest.mark.backends("jax", "tensorflow")
 def test_large_kernels_are_drawn_in_blocks_with_the_same_law(monkeypatch):
     monkeypatch.setattr(kernel_draws, "SMALL", 4096)  # blocks of 1024 entries for stable draws
     model = keras.Sequential([keras.Input((300,)), keras.layers.Dense(200, activation="relu")])

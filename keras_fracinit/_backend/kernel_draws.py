@@ -92,7 +92,7 @@ def draw(kernels, generator, law=GAUSSIAN):
         dtype = keras.backend.standardize_dtype(variable.dtype)
         if backend == "jax":
             value = _jax_value(shape, dtype, variable.value.sharding, generator.next(), scale, law)
-        elif backend == "tensorflow" and law.alpha != 2.0 and _sliceable(variable):
+        elif backend == "tensorflow" and law.alpha != 2.0:
             _tensorflow_blocks(variable, shape, dtype, generator.next(), scale, law)
             continue
         elif backend == "tensorflow":
@@ -113,22 +113,29 @@ def _sliceable(variable):
 
 
 def _tensorflow_blocks(variable, shape, dtype, seed, scale, law):
-    """Stable draws on TensorFlow, written into the variable in blocks of rows (block `j` from the
-    seed folded with `j`): the uniforms and the transform's temporaries of a whole kernel would
-    take several times its size, a block's take a few MiB."""
+    """Stable draws on TensorFlow in blocks of rows, block `j` from the seed folded with `j`.
+
+    A plain variable gets each block written into its rows: the uniforms and
+    the transform's temporaries of a whole kernel would take several times
+    its size, a block's take a few MiB. A mirrored or split variable gets
+    the same blocks joined and assigned at once (the same values).
+    """
     import tensorflow as tf
 
     rows = 1 << max(0, (block_entries(law) // max(1, math.prod(shape[1:]))).bit_length() - 1)
-    draw = _tensorflow_draw(dtype, law)
-    scale = np.asarray(scale, dtype)
-    for index, start in enumerate(range(0, shape[0] if shape else 1, rows)):
-        count = min(rows, shape[0] - start) if shape else 1
+    draw, scale = _tensorflow_draw(dtype, law), np.asarray(scale, dtype)
+    flat = shape or (1,)
+    sliceable, blocks = _sliceable(variable), []
+    for index, start in enumerate(range(0, flat[0], rows)):
+        count = min(rows, flat[0] - start)
         block_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, index), tf.int64)
-        block = draw(np.asarray((count, *shape[1:]), "int32"), block_seed, scale)
-        if shape:
+        block = draw(np.asarray((count, *flat[1:]), "int32"), block_seed, scale)
+        if sliceable and shape:
             variable.value[start : start + count].assign(block)
         else:
-            variable.assign(tf.reshape(block, ()))
+            blocks.append(block)
+    if blocks:
+        variable.assign(tf.reshape(tf.concat(blocks, 0), shape))
 
 
 def law_values(law, shape, dtype, scale, seed, layout=None):
