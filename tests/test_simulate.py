@@ -9,6 +9,7 @@ from helpers import ks_critical_value
 from scipy import stats
 
 from keras_fracinit import FractionalMomentNormal
+from keras_fracinit import FractionalMomentStable
 from keras_fracinit import FractionalMomentUniform
 from keras_fracinit import simulate
 from keras_fracinit.theory import log_norm_limit
@@ -220,3 +221,14 @@ def test_norm_only_draws_match_the_unit_by_unit_path(activation, kwargs):
     # and the draws really differ in kind: dead ReLU signals appear in both
     if activation == "relu":
         assert (fast.norms[:, -1] == 0).mean() == pytest.approx((slow.norms[:, -1] == 0).mean(), abs=0.03)
+
+
+def test_stable_weights_are_measured_in_their_l_alpha_norm():
+    init = FractionalMomentStable(0.8, 1.5, seed=0)
+    sim = simulate.propagate(init, [16, 32, 8], networks=50, seed=0)
+    assert sim.norm_order == 1.5
+    np.testing.assert_allclose(sim.sizes, sim.norms / np.array([16, 32, 8]) ** (1 / 1.5))
+    with pytest.raises(ValueError, match="l_1.5 norms"):
+        sim.rms  # noqa: B018
+    with pytest.raises(ValueError, match="must not mix alpha-stable weights"):
+        simulate.propagate([init, FractionalMomentNormal(0.8)], [4, 4, 4], networks=5)
