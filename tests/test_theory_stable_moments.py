@@ -173,3 +173,7 @@ def test_s_moment_is_preserved_layer_by_layer_in_simulation():
     bound = 4.5 * factors.std(axis=0) / math.sqrt(networks)
     assert np.all(np.abs(factors.mean(axis=0) - 1.0) < bound)
     np.testing.assert_allclose(sim.s_moments(s)[1], factors[:, 0].mean())
+    # and through depth: (r_L / r_0)^s is a product of independent factors of mean 1, whose
+    # variance stays finite (E f^(2s) < inf for 2s < alpha)
+    through = (sim.sizes[:, -1] / sim.sizes[:, 0]) ** s
+    assert abs(sim.s_moments(s)[-1] - 1.0) < 4.5 * through.std() / math.sqrt(networks)
