@@ -15,7 +15,9 @@ measured is read back.
 
 With several runs (measured), the tests run over all of them, each family
 corrected by Holm's procedure across the runs given, and `--page` writes the
-tables between the page's `heavy_tailed` markers.
+tables between the page's `heavy_tailed` markers and copies each run's
+metrics, summary, curves and measurements to `results/heavy_tailed_<dataset>/`
+beside the page.
 """
 
 import argparse
@@ -301,6 +303,10 @@ def main(argv=None):
     (args.runs[0] / "heavy_tailed_tests.json").write_text(json.dumps(found, indent=1) + "\n")
     if args.page:
         docs_sections.replace_section(args.page, "heavy_tailed", text)
+        for run, (_, measured) in zip(args.runs, runs):
+            name = f"heavy_tailed_{measured['config']['dataset']}"
+            files = ["metrics.csv", "summary.md", "curves.png", "heavy_tailed.json"]
+            docs_sections.copy_results(run, args.page, name, files)
 
 
 if __name__ == "__main__":
