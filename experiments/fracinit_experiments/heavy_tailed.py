@@ -22,6 +22,7 @@ beside the page.
 
 import argparse
 import json
+import math
 import os
 import pathlib
 
@@ -98,24 +99,38 @@ def network(params, g, j, activation):
     return model
 
 
-def gradient_noise(params, inits, seeds, x_train, y_train, activation):
-    """`suggest_s` on every network: `{init: [{"alpha", "verdict", "s"} per seed]}`."""
+def gradient_noise(params, inits, seeds, data, activation, saved):
+    """`suggest_s` on every network: `{init: [{"alpha", "verdict", "s"} per seed]}`.
+
+    A network whose gradient noise is zero in every layer (its signal died)
+    has no tail index: it is recorded as `"no gradient noise"` with `alpha`
+    nan. `saved` (a path) keeps the networks done, so a stopped run resumes.
+    """
+    x_train, y_train = data
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    found = {init: [] for init in inits}
+    done = json.loads(saved.read_text()) if saved.exists() else {}
     for g, init in enumerate(inits):
         for j, seed in enumerate(seeds):
+            if f"{init}/{seed}" in done:
+                continue
             order = np.random.default_rng(seed).permutation(len(x_train))[: BATCHES * BATCH_SIZE]
-            suggested = keras_fracinit.suggest_s(
-                network(params, g, j, activation),
-                (x_train[order], y_train[order]),
-                loss,
-                batches=BATCHES,
-                batch_size=BATCH_SIZE,
-            )
-            found[init].append(
-                {"alpha": float(suggested.alpha), "verdict": suggested.verdict, "s": float(suggested.s)}
-            )
-    return found
+            keras.utils.clear_session()  # one model per network: keep the session small
+            model = network(params, g, j, activation)
+            try:
+                found = keras_fracinit.suggest_s(
+                    model, (x_train[order], y_train[order]), loss, batches=BATCHES, batch_size=BATCH_SIZE
+                )
+                done[f"{init}/{seed}"] = {
+                    "alpha": float(found.alpha),
+                    "verdict": found.verdict,
+                    "s": float(found.s),
+                }
+            except ValueError as error:
+                if "gradient noise is zero" not in str(error):
+                    raise
+                done[f"{init}/{seed}"] = {"alpha": math.nan, "verdict": "no gradient noise", "s": math.nan}
+            saved.write_text(json.dumps(done))
+    return {init: [done[f"{init}/{seed}"] for seed in seeds] for init in inits}
 
 
 def measure(run, data):
@@ -129,11 +144,14 @@ def measure(run, data):
     dims = stacked_dense.layer_dims(x_train.shape[1], config["width"], config["depth"], 10)
     drawer = side_by_side.kernel_drawer(activation, config["s"], config["depth"])
     initial = stacked_dense.init_params(drawer, schemes=inits, seeds=seeds, dims=dims)
+    train = (x_train, y_train)
     return {
         "config": config,
         "pruned_accuracy": pruned_accuracy(state["params"], x_test, y_test, activation),
-        "noise_at_init": gradient_noise(initial, inits, seeds, x_train, y_train, activation),
-        "noise_trained": gradient_noise(state["params"], inits, seeds, x_train, y_train, activation),
+        "noise_at_init": gradient_noise(initial, inits, seeds, train, activation, run / "noise_at_init.json"),
+        "noise_trained": gradient_noise(
+            state["params"], inits, seeds, train, activation, run / "noise_trained.json"
+        ),
     }
 
 
@@ -151,6 +169,13 @@ def _wilcoxon(ours, theirs):
     if not np.any(difference):
         return 1.0
     return float(stats.wilcoxon(ours, theirs).pvalue)
+
+
+def _finite_pairs(ours, theirs):
+    """The seeds where both values are finite (a network without gradient noise has no tail index)."""
+    ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    both = np.isfinite(ours) & np.isfinite(theirs)
+    return ours[both], theirs[both]
 
 
 def _comparison(family, dataset, scheme, endpoint, ours, theirs, test):
@@ -193,10 +218,18 @@ def comparisons(runs):
                     )
                 )
             for time, when in (("noise_at_init", "at initialization"), ("noise_trained", "after training")):
-                ours, theirs = ([n["alpha"] for n in measured[time][init]] for init in (scheme, REFERENCE))
+                ours, theirs = _finite_pairs(
+                    *([n["alpha"] for n in measured[time][i]] for i in (scheme, REFERENCE))
+                )
                 found.append(
                     _comparison(
-                        "gradient noise", dataset, scheme, f"tail index {when}", ours, theirs, "wilcoxon"
+                        "gradient noise",
+                        dataset,
+                        scheme,
+                        f"tail index {when} ({len(ours)} pairs)",
+                        ours,
+                        theirs,
+                        "wilcoxon",
                     )
                 )
     for family in {row["family"] for row in found}:

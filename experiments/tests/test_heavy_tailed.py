@@ -61,10 +61,16 @@ def test_comparisons_pair_by_seed_and_correct_each_family():
         init: [{"alpha": 1.5 + rng.random(), "verdict": "inconclusive", "s": 2.0} for _ in range(seeds)]
         for init in inits
     }
+    noise_at_init = {init: [dict(n) for n in noise[init]] for init in inits}
+    noise_at_init["stable_1.5"][0] = {
+        "alpha": float("nan"),
+        "verdict": "no gradient noise",
+        "s": float("nan"),
+    }
     measured = {
         "config": {"dataset": "mnist", "epochs": 30, "inits": inits},
         "pruned_accuracy": {str(q): v for q, v in accuracy.items()},  # as JSON gives them back
-        "noise_at_init": noise,
+        "noise_at_init": noise_at_init,
         "noise_trained": noise,
     }
     found = heavy_tailed.comparisons([(rows, measured)])
@@ -88,5 +94,10 @@ def test_comparisons_pair_by_seed_and_correct_each_family():
     drop = next(r for r in found if r["scheme"] == "fractional" and r["endpoint"] == "drop at 90%")
     a = np.asarray(accuracy[0.0]) - np.asarray(accuracy[0.9])
     assert drop["difference"][0] == pytest.approx(np.mean(a[1] - a[0]))
+    # a network without gradient noise has no tail index: its seed leaves the paired test
+    endpoints = {
+        r["endpoint"] for r in found if r["scheme"] == "stable_1.5" and r["family"] == "gradient noise"
+    }
+    assert endpoints == {"tail index at initialization (7 pairs)", "tail index after training (8 pairs)"}
     text, _ = heavy_tailed.report([(rows, measured)])
     assert "Holm over the 9 tests" in text and "| mnist | stable_1.5 |" in text
