@@ -68,7 +68,7 @@ def test_comparisons_pair_by_seed_and_correct_each_family():
         "s": float("nan"),
     }
     measured = {
-        "config": {"dataset": "mnist", "epochs": 30, "inits": inits},
+        "config": {"dataset": "mnist", "epochs": 30, "inits": inits, "seeds": seeds},
         "pruned_accuracy": {str(q): v for q, v in accuracy.items()},  # as JSON gives them back
         "noise_at_init": noise_at_init,
         "noise_trained": noise,
