@@ -28,7 +28,9 @@ from scipy import special
 OUT = pathlib.Path(__file__).resolve().parent / "data" / "reference_stable_gains.json"
 # (alpha, s, activation, kwargs, widths)
 CASES = [
-    (1.5, 0.8, "relu", {}, [2, 64, 10**6]),
+    # (width 10^6 is left out: there QUADPACK's outer integral is off by 4e-6 while it reports
+    # 1e-8; tests/test_theory_stable_moments.py checks the widest layers another way)
+    (1.5, 0.8, "relu", {}, [2, 64]),
     (1.0, 0.5, "linear", {}, [2]),
     (1.7, 0.8, "leaky_relu", {"negative_slope": 0.2}, [64]),
     (1.2, 0.1, "relu", {}, [2]),
