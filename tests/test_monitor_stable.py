@@ -44,6 +44,10 @@ def test_signal_sizes_are_l_alpha_sizes():
 
 
 def test_each_kernel_logs_its_own_tail_index_with_an_interval():
+    # another model first, with kernels of other shapes, drawn the same way: each draw must land in
+    # its own model's kernels
+    other = keras.Sequential([keras.Input((96,)), keras.layers.Dense(160, activation="relu")])
+    keras_fracinit.initialize(other, 0.8, alpha=1.5, seed=1)
     model = _model()
     keras_fracinit.initialize(model, 0.8, alpha=1.5, seed=1)
     x, y = _data()

@@ -115,48 +115,30 @@ def _sliceable(variable):
 def _tensorflow_blocks(variable, shape, dtype, seed, scale, law):
     """Stable draws on TensorFlow in blocks of rows, block `j` from the seed folded with `j`.
 
-    A plain variable gets each block written into its rows by one traced
-    loop: the uniforms and the transform's temporaries of a whole kernel
-    would take several times its size, a block's take a few MiB. A mirrored
-    or split variable gets the same blocks joined and assigned at once (the
-    same values).
+    A plain variable gets each block written into its rows: the uniforms and
+    the transform's temporaries of a whole kernel would take several times
+    its size, a block's take a few MiB. A mirrored or split variable gets the
+    same blocks joined and assigned at once (the same values). The loop runs
+    in Python: a traced loop taking the variable as an argument wrote into
+    another model's variable of another shape once its trace was relaxed.
     """
     import tensorflow as tf
 
     # A Gaussian block's entries: TensorFlow's per-block cost is higher than JAX's, and blocks a
     # quarter the size (as on JAX) made the draws twice as slow here.
     rows = 1 << max(0, (SMALL // max(1, math.prod(shape[1:]))).bit_length() - 1)
-    scale = np.asarray(scale, dtype)
-    if shape and _sliceable(variable):
-        _tensorflow_fill(dtype, law, rows)(variable.value, seed, scale)
-        return
-    draw, flat, blocks = _tensorflow_draw(dtype, law), shape or (1,), []
+    draw, scale, flat = _tensorflow_draw(dtype, law), np.asarray(scale, dtype), shape or (1,)
+    sliceable, blocks = bool(shape) and _sliceable(variable), []
     for index, start in enumerate(range(0, flat[0], rows)):
         count = min(rows, flat[0] - start)
         block_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, index), tf.int64)
-        blocks.append(draw(np.asarray((count, *flat[1:]), "int32"), block_seed, scale))
-    variable.assign(tf.reshape(tf.concat(blocks, 0), shape))
-
-
-@functools.cache
-def _tensorflow_fill(dtype, law, rows):
-    """The traced `(variable, seed, scale)` loop writing a kernel's blocks of `rows` rows in place."""
-    import tensorflow as tf
-
-    draw = _tensorflow_draw(dtype, law)
-
-    @tf.function(reduce_retracing=True)
-    def fill(variable, seed, scale):
-        shape = tf.shape(variable)
-        count = (shape[0] + rows - 1) // rows
-        for index in tf.range(count):
-            start = index * rows
-            length = tf.minimum(rows, shape[0] - start)
-            block_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, index), tf.int64)
-            block = draw(tf.concat([[length], shape[1:]], 0), block_seed, scale)
-            variable[start : start + length].assign(block)
-
-    return fill
+        block = draw(np.asarray((count, *flat[1:]), "int32"), block_seed, scale)
+        if sliceable:
+            variable.value[start : start + count].assign(block)
+        else:
+            blocks.append(block)
+    if blocks:
+        variable.assign(tf.reshape(tf.concat(blocks, 0), shape))
 
 
 def law_values(law, shape, dtype, scale, seed, layout=None):
