@@ -3,8 +3,8 @@
 `initialize` must account for every weight, not only those named `kernel`.
 Keras tracks each variable in the layer that created it (`add_weight`);
 `held_weights` walks the layers and their sublayers and gives each variable
-once, with the innermost layer that holds it. `role` says what a weight is
-from that layer's type and the weight's name and rank:
+once, with the innermost layer that holds it. `role` reads what a weight is
+off the type of the layer that holds it and the weight's name and rank:
 
 - LoRA factors (`lora_kernel_a`, `lora_kernel_b`), whatever the layer;
 - recurrent weights: anything inside an RNN layer or cell;
