@@ -7,9 +7,9 @@ uniform draws per entry, `stable_variates`), that depend on the seed and on
 the kernels' order, shapes and dtypes only: not on where the variables live
 (one device, sharded over a mesh, mirrored) and not on how the work is
 split. (Below, "normal" draws stand for either law: the stable ones take
-the same ways with two uniform draws of the kernel's shape, from the two
-halves of the key's split, so that entry `i` still comes from the key and
-`i` alone.)
+the same ways with two uniforms per entry, on JAX both from one threefry
+hash of the entry's index (`uniform_pairs`), so that entry `i` still comes
+from the key and `i` alone.)
 
 Memory: a kernel's new values are made on the devices that hold it, in the
 layout it has, and assigned at once; no kernel passes through the host and
@@ -50,11 +50,12 @@ import keras
 import numpy as np
 
 from keras_fracinit._backend import stable_variates
+from keras_fracinit._backend import uniform_pairs
 
 # JAX: kernels with fewer entries are drawn whole, larger ones in blocks of
 # rows of at most this many entries (4 MiB of float32).
 SMALL = 2**20
-# Stable draws hold a pair of uniforms per entry (four threefry words) and the
+# Stable draws hold a pair of uniforms per entry (and their two threefry words) and the
 # transform's temporaries: their blocks hold this many times fewer entries,
 # so that a block's work stays about a Gaussian block's.
 STABLE_BLOCK_DIVISOR = 4
@@ -171,9 +172,13 @@ def _jax_raw(key, shape, dtype, law):
 
     if law.alpha == 2.0:
         return jax.random.normal(key, shape, dtype)
-    # two draws of the kernel's shape (not one of twice its size): each shards like the kernel
-    angle, exponential = jax.random.split(key)
     raw_dtype = stable_variates.uniform_dtype(dtype)
+    if raw_dtype == "float32" and math.prod(shape) < 2**32:
+        # both uniforms from one threefry hash per entry, where two draws would take two
+        return uniform_pairs.uniform_pair(key, shape)
+    # float64 uniforms take both words of a hash each: two draws of the kernel's shape (not one
+    # of twice its size), each sharded like the kernel
+    angle, exponential = jax.random.split(key)
     return jax.random.uniform(angle, shape, raw_dtype), jax.random.uniform(exponential, shape, raw_dtype)
 
 
