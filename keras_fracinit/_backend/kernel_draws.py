@@ -16,9 +16,8 @@ layout it has, and assigned at once; no kernel passes through the host and
 no two kernels' draws exist together, so the peak extra memory is about one
 kernel (the largest), whatever the size of the model.
 
-- TensorFlow: `keras.random.normal`'s values, from one traced function per
-  dtype (the shape is an argument), so that the scaling happens inside the
-  graph, where TensorFlow reuses the buffer.
+- TensorFlow: `tensorflow_draws`, Gaussian kernels whole, stable ones in
+  blocks of rows.
 - JAX: one compiled function per kernel shape, dtype and sharding, whose
   output sharding is the variable's: with JAX's partitionable threefry (its
   default) each device computes its own shard, equal to the unsharded
@@ -50,6 +49,7 @@ import keras
 import numpy as np
 
 from keras_fracinit._backend import stable_variates
+from keras_fracinit._backend import tensorflow_draws
 from keras_fracinit._backend import uniform_pairs
 
 # JAX: kernels with fewer entries are drawn whole, larger ones in blocks of
@@ -94,54 +94,16 @@ def draw(kernels, generator, law=GAUSSIAN):
         if backend == "jax":
             value = _jax_value(shape, dtype, variable.value.sharding, generator.next(), scale, law)
         elif backend == "tensorflow" and law.alpha != 2.0:
-            _tensorflow_blocks(variable, shape, dtype, generator.next(), scale, law)
+            tensorflow_draws.stable_blocks(variable, shape, dtype, generator.next(), scale, law, SMALL)
             continue
         elif backend == "tensorflow":
-            value = _tensorflow_draw(dtype, law)(
+            value = tensorflow_draws.draw_function(dtype, law)(
                 np.asarray(shape, "int32"), generator.next(), np.asarray(scale, dtype)
             )
         else:
             value = law_values(law, shape, dtype, scale, generator)
         variable.assign(value)
         del value  # before the next kernel's draw
-
-
-def _sliceable(variable):
-    """A plain TensorFlow variable (not one mirrored or split by a tf.distribute strategy)."""
-    import tensorflow as tf
-
-    return type(variable.value).__name__ == "ResourceVariable" and not tf.distribute.has_strategy()
-
-
-def _tensorflow_blocks(variable, shape, dtype, seed, scale, law):
-    """Stable draws on TensorFlow in blocks of rows, block `j` from the seed folded with `j`.
-
-    A plain variable gets each block written into its rows: the uniforms and
-    the transform's temporaries of a whole kernel would take several times
-    its size, a block's take a few MiB. A mirrored or split variable gets the
-    same blocks joined and assigned at once (the same values). The loop runs
-    in Python: a traced loop taking the variable as an argument wrote into
-    another model's variable of another shape once its trace was relaxed.
-    """
-    import tensorflow as tf
-
-    # A Gaussian block's entries: TensorFlow's per-block cost is higher than JAX's, and blocks a
-    # quarter the size (as on JAX) made the draws twice as slow here.
-    rows = 1 << max(0, (SMALL // max(1, math.prod(shape[1:]))).bit_length() - 1)
-    draw, scale, flat = _tensorflow_draw(dtype, law), np.asarray(scale, dtype), shape or (1,)
-    sliceable, blocks = bool(shape) and _sliceable(variable), []
-    for index, start in enumerate(range(0, flat[0], rows)):
-        count = min(rows, flat[0] - start)
-        block_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, index), tf.int64)
-        block = draw(np.asarray((count, *flat[1:]), "int32"), block_seed, scale)
-        if sliceable:
-            # a scatter of whole rows: TensorFlow's strided-slice assignment copies one entry
-            # at a time on one core (13 ns an entry on 2 cores, against 2)
-            variable.value.scatter_update(tf.IndexedSlices(block, tf.range(start, start + count)))
-        else:
-            blocks.append(block)
-    if blocks:
-        variable.assign(tf.reshape(tf.concat(blocks, 0), shape))
 
 
 def law_values(law, shape, dtype, scale, seed, layout=None):
@@ -322,32 +284,6 @@ def _rows_by_device(shape, dtype, sharding, rows, block):
         out_specs=partition(*spec),
         check_vma=False,
     )
-
-
-@functools.cache
-def _tensorflow_draw(dtype, law):
-    import tensorflow as tf
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([2], tf.int64),
-            tf.TensorSpec([], dtype),
-        ],
-        reduce_retracing=True,
-    )
-    def normal(shape, seed, stddev):
-        # The stateless ops take an int32 seed; Keras folds its int64 seed
-        # state into that range this way, so the values equal
-        # keras.random.normal's.
-        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
-        if law.alpha == 2.0:
-            return tf.random.stateless_normal(shape, seed, stddev=stddev, dtype=dtype)
-        raw_dtype = stable_variates.uniform_dtype(dtype)
-        uniforms = tf.random.stateless_uniform(tf.concat([[2], shape], 0), seed, dtype=raw_dtype)
-        return standard_values(uniforms, law, stddev, dtype)
-
-    return normal
 
 
 def laid_out(distribution, shape, dtype, scale, seed, layout):
