@@ -76,7 +76,6 @@ TESTED_ELSEWHERE = {
     "keras_fracinit.monitor.scalars": "test_monitor_keras.py",
     "keras_fracinit.monitor.statistics": "test_monitor.py",
     "keras_fracinit._calibration": "test_calibration.py",
-    "keras_fracinit._backend.tensorflow_draws": "test_backend_kernel_draws.py",  # through kernel_draws.draw
 }
 MAX_FUNCTION_LINES, MAX_MODULE_LINES, MAX_TOP_LEVEL_MODULES = 60, 400, 12
 

@@ -8,7 +8,10 @@ a plain variable and a mirrored one get the same.
   graph, where TensorFlow reuses the buffer.
 - Stable: blocks of rows, each a pair of `stateless_uniform` draws and the
   Chambers-Mallows-Stuck transform (`stable_variates`), written into the
-  kernel's rows.
+  kernel's rows. The transform of a block of more than half the block size
+  is one XLA computation over a whole block's lane (`lane_function`): as
+  separate operations, each a pass over memory, it took most of the draw's
+  time.
 """
 
 import functools
@@ -29,26 +32,33 @@ def _sliceable(variable):
 def stable_blocks(variable, shape, dtype, seed, scale, law, entries):
     """Assigns stable draws to `variable` in blocks of rows, block `j` from the seed folded with `j`.
 
-    A block has at most `entries` entries (one row if a row has more).
-
-    A plain variable gets each block written into its rows: the uniforms and
-    the transform's temporaries of a whole kernel would take several times
-    its size, a block's take a few MiB. A mirrored or split variable gets the
-    same blocks joined and assigned at once (the same values). The loop runs
-    in Python: a traced loop taking the variable as an argument wrote into
-    another model's variable of another shape once its trace was relaxed.
+    A block has as many rows as `entries` entries hold (one if a row has
+    more). A plain variable gets each block written into its rows: the
+    uniforms and the transform's temporaries of a whole kernel would take
+    several times its size, a block's take a few MiB. A mirrored or split
+    variable gets the same blocks joined and assigned at once (the same
+    values). The loop runs in Python: a traced loop taking the variable as
+    an argument wrote into another model's variable of another shape once
+    its trace was relaxed.
     """
     import tensorflow as tf
 
-    # A Gaussian block's entries: TensorFlow's per-block cost is higher than JAX's, and blocks a
-    # quarter the size (as on JAX) made the draws twice as slow here.
-    rows = 1 << max(0, (entries // max(1, math.prod(shape[1:]))).bit_length() - 1)
-    draw, scale, flat = draw_function(dtype, law), np.asarray(scale, dtype), shape or (1,)
+    flat = shape or (1,)
+    rows = max(1, entries // max(1, math.prod(flat[1:])))
+    scale = np.asarray(scale, dtype)
     sliceable, blocks = bool(shape) and _sliceable(variable), []
     for index, start in enumerate(range(0, flat[0], rows)):
         count = min(rows, flat[0] - start)
         block_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, index), tf.int64)
-        block = draw(np.asarray((count, *flat[1:]), "int32"), block_seed, scale)
+        block_shape = (count, *flat[1:])
+        # A block of more than half the entries is drawn as a whole lane of `entries`, whose
+        # transform is one XLA computation compiled once (a pass over memory, against one per
+        # operation); a smaller one (a small kernel, a last block) runs the graph's operations.
+        if entries // 2 < math.prod(block_shape) <= entries:
+            draw = lane_function(dtype, law, entries)
+        else:
+            draw = draw_function(dtype, law)
+        block = draw(np.asarray(block_shape, "int32"), block_seed, scale)
         if sliceable:
             # a scatter of whole rows: TensorFlow's strided-slice assignment copies one entry
             # at a time on one core (13 ns an entry on 2 cores, against 2)
@@ -60,23 +70,41 @@ def stable_blocks(variable, shape, dtype, seed, scale, law, entries):
 
 
 @functools.cache
+def lane_function(dtype, law, length):
+    """The traced `(shape, seed, scale) -> values of law` that draws a lane of `length` and keeps its head.
+
+    The uniforms are drawn for `length` entries and transformed by one XLA
+    computation (compiled once per dtype, law and length: the shape drawn
+    is always the lane's), with the sines as polynomials, which XLA fuses;
+    the first `prod(shape)` values are kept. For blocks of more than half
+    a lane.
+    """
+    import tensorflow as tf
+
+    raw_dtype = stable_variates.uniform_dtype(dtype)
+
+    @tf.function(jit_compile=True)
+    def transform(uniforms, stddev):
+        return stable_variates.symmetric_stable(
+            uniforms[0], uniforms[1], law.alpha, stddev, dtype, polynomial_sine=True
+        )
+
+    @tf.function(input_signature=_signature(dtype), reduce_retracing=True)
+    def lane(shape, seed, stddev):
+        uniforms = tf.random.stateless_uniform((2, length), _int32_seed(seed), dtype=raw_dtype)
+        return tf.reshape(transform(uniforms, stddev)[: tf.reduce_prod(shape)], shape)
+
+    return lane
+
+
+@functools.cache
 def draw_function(dtype, law):
     """The traced `(shape, seed, scale) -> values of law` for `dtype` (the shape is an argument)."""
     import tensorflow as tf
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([2], tf.int64),
-            tf.TensorSpec([], dtype),
-        ],
-        reduce_retracing=True,
-    )
+    @tf.function(input_signature=_signature(dtype), reduce_retracing=True)
     def normal(shape, seed, stddev):
-        # The stateless ops take an int32 seed; Keras folds its int64 seed
-        # state into that range this way, so the values equal
-        # keras.random.normal's.
-        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+        seed = _int32_seed(seed)
         if law.alpha == 2.0:
             return tf.random.stateless_normal(shape, seed, stddev=stddev, dtype=dtype)
         raw_dtype = stable_variates.uniform_dtype(dtype)
@@ -84,3 +112,20 @@ def draw_function(dtype, law):
         return stable_variates.symmetric_stable(uniforms[0], uniforms[1], law.alpha, stddev, dtype)
 
     return normal
+
+
+def _signature(dtype):
+    """The draw functions' arguments: the shape, Keras' int64 seed pair and the scale."""
+    import tensorflow as tf
+
+    return [tf.TensorSpec([None], tf.int32), tf.TensorSpec([2], tf.int64), tf.TensorSpec([], dtype)]
+
+
+def _int32_seed(seed):
+    """The stateless ops' int32 seed from Keras' int64 one, folded as Keras folds it.
+
+    So the values equal `keras.random`'s.
+    """
+    import tensorflow as tf
+
+    return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
