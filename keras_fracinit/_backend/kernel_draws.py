@@ -74,11 +74,15 @@ class WeightLaw:
 GAUSSIAN = WeightLaw()
 
 
-def standard_values(raw, law, scale, dtype):
-    """Scaled values of `law` from the backend's raw draws: normals, or a pair of uniform arrays."""
+def standard_values(raw, law, scale, dtype, compiled=False):
+    """Scaled values of `law` from the backend's raw draws: normals, or a pair of uniform arrays.
+
+    `compiled`: inside a function that XLA compiles, where the stable
+    transform's polynomial sines are the faster.
+    """
     if law.alpha == 2.0:
         return raw * scale
-    return stable_variates.symmetric_stable(raw[0], raw[1], law.alpha, scale, dtype)
+    return stable_variates.symmetric_stable(raw[0], raw[1], law.alpha, scale, dtype, polynomial_sine=compiled)
 
 
 def draw(kernels, generator, law=GAUSSIAN):
@@ -126,7 +130,7 @@ def _jax_laid_out(law, shape, dtype, scale, seed, layout):
     key = seed.next() if isinstance(seed, keras.random.SeedGenerator) else np.asarray([seed, 0], "uint32")
 
     def values(key):
-        return standard_values(_jax_raw(key, shape, dtype, law), law, scale, dtype)
+        return standard_values(_jax_raw(key, shape, dtype, law), law, scale, dtype, compiled=True)
 
     return jax.jit(values, out_shardings=layout)(key)
 
@@ -178,7 +182,7 @@ def _jax_compiled_draw(shape, dtype, sharding, whole, optimize, law=GAUSSIAN):
     if whole:
 
         def normal(seed, stddev):
-            return standard_values(_jax_raw(seed, shape, dtype, law), law, stddev, dtype)
+            return standard_values(_jax_raw(seed, shape, dtype, law), law, stddev, dtype, compiled=True)
 
     else:
         normal = _blocks_of_rows(shape, dtype, sharding, law)
@@ -209,7 +213,7 @@ def _blocks_of_rows(shape, dtype, sharding, law):
 
     def block(seed, stddev, index, length=rows):
         raw = _jax_raw(jax.random.fold_in(seed, index), (length, *shape[1:]), dtype, law)
-        return standard_values(raw, law, stddev, dtype)
+        return standard_values(raw, law, stddev, dtype, compiled=True)
 
     local = sharding.shard_shape(shape) if sharding is not None else shape
     if local[0] == shape[0]:

@@ -18,9 +18,9 @@ Care in float32 (the usual kernel dtype):
   / (cos V W))`.
 - `cos V` near the poles is `sin` of the distance to the pole, which the
   uniform gives exactly; `cos` of a rounded `V` there has no correct digit.
-  Every sine and cosine is `sin(pi t / 2)` for some `t` in [0, 1]: on JAX,
-  a Taylor polynomial (`half_pi_sine`), which XLA fuses with the draw (on
-  CPU its `sin` took most of the transform's time).
+  Every sine and cosine is `sin(pi t / 2)` for some `t` in [0, 1]; in a
+  compiled draw, a Taylor polynomial (`half_pi_sine`), which XLA fuses
+  with the rest (on CPU its `sin` took most of the transform's time).
 - The uniforms are moved off 0, where `V = -pi/2` or `W = inf` would give an
   infinite value; the law moves by less than the uniform's own resolution.
 - A value beyond the dtype's finite range (possible for small alpha) is
@@ -46,7 +46,7 @@ import numpy as np
 _OFF_EDGE = 2.0**-26
 
 
-def symmetric_stable(angle, exponential, alpha, scale, dtype, *, polynomial_sine=None):
+def symmetric_stable(angle, exponential, alpha, scale, dtype, *, polynomial_sine=False):
     """`scale * z`, z ~ SaS(alpha), from two independent U[0, 1) draws of the same shape.
 
     Args:
@@ -56,17 +56,15 @@ def symmetric_stable(angle, exponential, alpha, scale, dtype, *, polynomial_sine
         scale: The SaS scale `sigma`: a positive Python float or scalar tensor.
         dtype: The dtype of the result.
         polynomial_sine: Whether the sines are the Taylor polynomial
-            (`half_pi_sine`) rather than the backend's `sin`. By default on
-            JAX, whose compiler fuses the polynomial's arithmetic into one
-            pass, where its `sin` runs one entry at a time; elsewhere each
-            operation is a pass over memory, and `sin` is vectorized.
+            (`half_pi_sine`) rather than the backend's `sin`: for a
+            computation that a compiler fuses (JAX's `jit`, TensorFlow's
+            XLA), where it is the faster; run as separate operations, each
+            a pass over memory, it is the slower.
 
     Returns:
         A tensor of the uniforms' shape.
     """
     ops = keras.ops
-    if polynomial_sine is None:
-        polynomial_sine = keras.backend.backend() == "jax"
     work_dtype = keras.backend.standardize_dtype(angle.dtype)
     sine = functools.partial(half_pi_sine, dtype=work_dtype) if polynomial_sine else _half_pi_sine_function
     # x in (-1, 1): V = x pi/2, and 1 - |x| is the distance to the nearer pole (in units of pi/2)
