@@ -3,7 +3,8 @@
     python benchmarks/bench_large_models.py [--sizes 201M,1B] [--backends tensorflow,jax] [--alpha 1.5]
 
 (`--sizes` also takes LAYERSxWIDTH, e.g. 4x2048; `--json` prints the rows as
-JSON instead of the table, for tests.)
+JSON instead of the table, for tests, and with it `--method CALL`, repeated,
+measures only those calls.)
 
 The model: a stack of square Dense ReLU layers (12 of width 4096, 201 M
 parameters, 768 MiB of float32 kernels; or 16 of width 8192, 1.07 B
@@ -182,8 +183,16 @@ def main(argv=None):
     parser.add_argument("--backends", default="tensorflow,jax")
     parser.add_argument("--alpha", type=float, default=2.0, help="stability index of the weights, in (0, 2]")
     parser.add_argument("--sections", metavar="FILE", help=report.SECTIONS_HELP)
+    parser.add_argument(
+        "--method",
+        action="append",
+        choices=(*METHODS, "Gaussian initialize"),
+        help="measure only this call (repeatable; with --json: the table's ratios need every call)",
+    )
     args = parser.parse_args(argv)
-    methods = METHODS if args.alpha == 2.0 else (*METHODS, "Gaussian initialize")
+    if args.method and not args.json:
+        parser.error("--method goes with --json: the table's ratios need every call")
+    methods = args.method or (METHODS if args.alpha == 2.0 else (*METHODS, "Gaussian initialize"))
     rows = {}
     for backend in args.backends.split(","):
         for size in args.sizes.split(","):

@@ -371,7 +371,19 @@ def test_peak_extra_memory_is_about_one_kernel_on_success_and_on_a_failing_call(
     """4 Dense kernels of 2048 x 2048 (16 MiB each): the old way copied all of them to the host."""
     script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_large_models.py"
     result = subprocess.run(
-        [sys.executable, str(script), "--sizes", "4x2048", "--backends", "tensorflow", "--json"],
+        [
+            sys.executable,
+            str(script),
+            "--sizes",
+            "4x2048",
+            "--backends",
+            "tensorflow",
+            "--json",
+            "--method",
+            "initialize",
+            "--method",
+            "initialize, failing",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
