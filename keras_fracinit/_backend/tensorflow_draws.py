@@ -6,12 +6,14 @@ a plain variable and a mirrored one get the same.
 - Gaussian: `keras.random.normal`'s values, from one traced function per
   dtype (the shape is an argument), so that the scaling happens inside the
   graph, where TensorFlow reuses the buffer.
-- Stable: blocks of rows, each a pair of `stateless_uniform` draws and the
+- Stable: blocks of rows, each two uniforms per entry and the
   Chambers-Mallows-Stuck transform (`stable_variates`), written into the
-  kernel's rows. The transform of a block of more than half the block size
-  is one XLA computation over a whole block's lane (`lane_function`): as
-  separate operations, each a pass over memory, it took most of the draw's
-  time.
+  kernel's rows. A block of more than half the block size is a whole lane
+  made by one XLA computation (`lane_function`), uniforms included (from
+  the threefry hash, `tensorflow_threefry`); a smaller one is a pair of
+  `stateless_uniform` draws and the transform's graph operations. As
+  separate operations, each a pass over memory, the transform took most of
+  the draw's time.
 """
 
 import functools
@@ -20,6 +22,7 @@ import math
 import numpy as np
 
 from keras_fracinit._backend import stable_variates
+from keras_fracinit._backend import tensorflow_threefry
 
 
 def _sliceable(variable):
@@ -73,26 +76,36 @@ def stable_blocks(variable, shape, dtype, seed, scale, law, entries):
 def lane_function(dtype, law, length):
     """The traced `(shape, seed, scale) -> values of law` that draws a lane of `length` and keeps its head.
 
-    The uniforms are drawn for `length` entries and transformed by one XLA
-    computation (compiled once per dtype, law and length: the shape drawn
-    is always the lane's), with the sines as polynomials, which XLA fuses;
-    the first `prod(shape)` values are kept. For blocks of more than half
-    a lane.
+    One XLA computation (compiled once per dtype, law and length: the
+    shape drawn is always the lane's) makes the uniforms of `length`
+    entries, both of an entry from one threefry hash of its index under
+    the block's seed (`tensorflow_threefry`), and transforms them, with
+    the sines as polynomials; XLA fuses it all into one pass. The first
+    `prod(shape)` values are kept. For blocks of more than half a lane.
+    float64 uniforms are two random draws made before.
     """
     import tensorflow as tf
 
-    raw_dtype = stable_variates.uniform_dtype(dtype)
+    wide = stable_variates.uniform_dtype(dtype) == "float64"
 
     @tf.function(jit_compile=True)
-    def transform(uniforms, stddev):
+    def transform(raw, stddev):
+        if wide:
+            uniforms = raw
+        else:  # the random words are made inside the computation, where they are used
+            key = tf.cast(raw, "uint32")
+            uniforms = tensorflow_threefry.uniform_pair(key[0], key[1], length)
         return stable_variates.symmetric_stable(
             uniforms[0], uniforms[1], law.alpha, stddev, dtype, polynomial_sine=True
         )
 
     @tf.function(input_signature=_signature(dtype), reduce_retracing=True)
     def lane(shape, seed, stddev):
-        uniforms = tf.random.stateless_uniform((2, length), _int32_seed(seed), dtype=raw_dtype)
-        return tf.reshape(transform(uniforms, stddev)[: tf.reduce_prod(shape)], shape)
+        seed = _int32_seed(seed)
+        # float64 uniforms take both words of a hash each: two draws, made outside XLA (TensorFlow's
+        # random ops are far slower inside it)
+        raw = tf.random.stateless_uniform((2, length), seed, dtype="float64") if wide else seed
+        return tf.reshape(transform(raw, stddev)[: tf.reduce_prod(shape)], shape)
 
     return lane
 
