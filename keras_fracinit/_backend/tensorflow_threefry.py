@@ -19,6 +19,8 @@ Reference:
     numbers: as easy as 1, 2, 3", SC 2011.
 """
 
+from keras_fracinit._backend import uniform_pairs
+
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = 0x1BD11BDA
 _GROUPS = 5
@@ -80,8 +82,7 @@ def uniform_pair(key0, key1, length):
 
     counts = tf.cast(tf.range(length, dtype="int64"), "uint32")
     words = hash_words(key0, key1, tf.zeros_like(counts), counts)
-    one = tf.constant(0x3F800000, "uint32")
-    return tuple(
-        tf.bitcast(tf.bitwise.right_shift(word, tf.constant(9, "uint32")) | one, tf.float32) - 1.0
-        for word in words
-    )
+    # the float conversion of the JAX draws (`uniform_pairs.unit_float`), in TensorFlow's operations
+    one = tf.constant(uniform_pairs.ONE_BITS, "uint32")
+    drop = tf.constant(32 - uniform_pairs.MANTISSA_BITS, "uint32")
+    return tuple(tf.bitcast(tf.bitwise.right_shift(word, drop) | one, tf.float32) - 1.0 for word in words)

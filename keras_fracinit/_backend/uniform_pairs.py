@@ -21,8 +21,8 @@ Reference:
 import math
 
 # The float32 whose bits are 0x3F800000 is 1.0: or-ing 23 random bits into it gives [1, 2).
-_ONE_BITS = 0x3F800000
-_MANTISSA_BITS = 23
+ONE_BITS = 0x3F800000
+MANTISSA_BITS = 23
 
 
 def uniform_pair(key, shape):
@@ -73,6 +73,6 @@ def unit_float(bits):
     """float32 values in [0, 1) from uint32 words: the top 23 bits as a mantissa."""
     import jax
 
-    mantissa = jax.lax.shift_right_logical(bits, jax.numpy.uint32(32 - _MANTISSA_BITS))
-    one_to_two = jax.lax.bitcast_convert_type(mantissa | jax.numpy.uint32(_ONE_BITS), "float32")
+    mantissa = jax.lax.shift_right_logical(bits, jax.numpy.uint32(32 - MANTISSA_BITS))
+    one_to_two = jax.lax.bitcast_convert_type(mantissa | jax.numpy.uint32(ONE_BITS), "float32")
     return one_to_two - 1.0
